@@ -1,0 +1,75 @@
+"""The Python API: load specs, check them, get checked networks. The CLI is a thin layer over this."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl.checks import run_checks
+from archdsl.diagnostics import ArchError, Diagnostic, did_you_mean
+from archdsl.elaborate import Elaborator
+from archdsl.loader import Program, load
+from archdsl.syntax import Definition
+from archdsl.values import Value
+
+
+@dataclass
+class CheckResult:
+    networks: list[ir.Network] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    warning_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def check(files: Sequence[str | Path] = (), *, source: str | None = None, network: str | None = None,
+          params: Mapping[str, Value] | None = None) -> CheckResult:
+    """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``."""
+    program = load([Path(f) for f in files], source)
+    result = CheckResult(sources=program.sources)
+    if not program.sink.has_errors:
+        for definition in _select(program, network):
+            before = len(program.sink.items)
+            elaborated = Elaborator(program).network(definition, params or {})
+            if elaborated is not None:
+                program.sink.extend(run_checks(elaborated))
+                result.networks.append(elaborated)
+                result.warning_counts[elaborated.name] = len(program.sink.items) - before
+    result.diagnostics = list(program.sink.items)
+    return result
+
+
+def _select(program: Program, network: str | None) -> list[Definition]:
+    defined = [d for root in program.roots for d in program.networks_in(root)]
+    if network is None:
+        return defined
+    chosen = [d for d in defined if d.name == network]
+    if not chosen:
+        hint = did_you_mean(network, [d.name for d in defined]) or (
+            "networks here: " + ", ".join(d.name for d in defined) if defined else "no networks are defined")
+        program.sink.add(Diagnostic(codes.UNKNOWN_NETWORK, f"no network named `{network}`", None, hint))
+    return chosen
+
+
+def load_network(spec: str | Path, network: str | None = None, **params: Value) -> ir.Network:
+    """The checked IR of one network from a spec file path or spec text; raises ArchError on errors.
+
+    With several networks in the spec, ``network`` names the one wanted.
+    """
+    is_path = isinstance(spec, Path) or (not spec.lstrip().startswith(("network", "block", "import", "#"))
+                                         and "\n" not in spec)
+    result = check([spec] if is_path else (), source=None if is_path else str(spec), network=network,
+                   params=params)
+    if not result.ok:
+        raise ArchError(result.diagnostics, result.sources)
+    if len(result.networks) != 1:
+        names = ", ".join(n.name for n in result.networks) or "none"
+        raise ArchError([Diagnostic(codes.UNKNOWN_NETWORK, f"expected one network, found {names}", None,
+                                    "pass network=NAME")], result.sources)
+    return result.networks[0]

@@ -1,0 +1,161 @@
+"""The ``archdsl`` command: a thin layer over the Python API.
+
+Exit codes: 0 clean (warnings allowed), 1 errors in a spec, 2 a usage mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from archdsl import __version__, api
+from archdsl import errorcodes as codes
+from archdsl.diagnostics import Diagnostic, render_json, render_one, render_text
+from archdsl.loader import load
+from archdsl.parser import parse_expression
+from archdsl.values import EvalError, Value, evaluate, show
+
+
+class UsageError(Exception):
+    """A mistake in the command line itself (exit code 2)."""
+
+
+def _parse_sets(pairs: Sequence[str]) -> dict[str, Value]:
+    values: dict[str, Value] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--set takes NAME=VALUE, got {pair!r}")
+        expr, errors = parse_expression(text, f"--set {name}")
+        if expr is None:
+            raise UsageError(f"--set {name}: {errors[0].message}")
+        try:
+            values[name] = evaluate(expr, {}, None)
+        except EvalError as error:
+            raise UsageError(f"--set {name}: {error.diagnostic.message}") from None
+    return values
+
+
+def _spec_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.arch")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {raw}")
+    return files
+
+
+def _emit_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str]) -> None:
+    if diagnostics:
+        print(render_text(diagnostics, sources), file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    files = _spec_files(args.files)
+    result = api.check(files, network=args.network, params=_parse_sets(args.set))
+    if args.format == "json":
+        print(json.dumps({
+            "ok": result.ok,
+            "networks": [{"name": n.name, "file": n.file, "input": list(n.input.shape),
+                          "output": list(n.output.shape), "args": {k: _jsonable(v) for k, v in n.args}}
+                         for n in result.networks],
+            "diagnostics": json.loads(render_json(result.diagnostics)),
+        }, indent=2))
+        return _exit_code([d for d in result.diagnostics if d.is_error])
+    _emit_diagnostics(result.diagnostics, result.sources)
+    for network in result.networks:
+        warnings = result.warning_counts[network.name]
+        note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        print(f"{network.name}: {network.input} -> {network.output}{note}")
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
+    elif not result.networks:
+        print("no networks found")
+    return _exit_code(errors)
+
+
+def _exit_code(errors: Sequence[Diagnostic]) -> int:
+    """1 for errors in a spec; 2 when every error is about the command line (no source position)."""
+    if not errors:
+        return 0
+    return 2 if all(d.span is None for d in errors) else 1
+
+
+def _jsonable(value: Value) -> object:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value if isinstance(value, (int, float, bool, str)) else show(value)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    files = _spec_files(args.paths)
+    rows: list[dict[str, Any]] = []
+    failed: list[Diagnostic] = []
+    for file in files:
+        program = load([file])
+        failed.extend(d for d in program.sink.items if d.is_error)
+        file_key = str(file)
+        for definition in program.networks_in(file_key):
+            params = {p.name: (p.default.span.text(program.sources[file_key]) if p.default else None)
+                      for p in definition.params}
+            rows.append({"name": definition.name, "file": str(file), "line": definition.span.line,
+                         "params": params})
+        if failed:
+            _emit_diagnostics(failed, program.sources)
+            failed = []
+            rows.append({"file": str(file), "error": True})
+    ok = not any(r.get("error") for r in rows)
+    rows = [r for r in rows if not r.get("error")]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            signature = ", ".join(name if d is None else f"{name}={d}" for name, d in row["params"].items())
+            print(f"{row['name']}({signature})  {row['file']}:{row['line']}")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archdsl", description="A language and compiler for CNN architectures.")
+    parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check specs: every shape, with all errors and warnings")
+    check.add_argument("files", nargs="+", metavar="FILE", help="spec files or folders of them")
+    check.add_argument("-n", "--network", help="check only this network")
+    check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="set a network parameter (repeatable), e.g. --set classes=10")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(run=cmd_check)
+
+    listing = commands.add_parser("list", help="list the networks in files or folders")
+    listing.add_argument("paths", nargs="+", metavar="PATH")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(run=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as error:
+        print(f"archdsl: error: {error}", file=sys.stderr)
+        return 2
+    except RecursionError:  # a last line of defence: limits should stop deep input earlier
+        print(render_one(Diagnostic(codes.LIMIT, "the spec nests too deeply to process", None), {}), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

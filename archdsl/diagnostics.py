@@ -1,0 +1,117 @@
+"""Diagnostics as data, and the two ways they are shown: text for people, JSON for tools."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from archdsl.errorcodes import Code, Severity
+from archdsl.span import Frame, Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: Code
+    message: str
+    span: Span | None
+    help: str | None = None
+    trace: tuple[Frame, ...] = ()
+
+    @property
+    def severity(self) -> Severity:
+        return self.code.severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def as_dict(self) -> dict[str, object]:
+        span = self.span
+        return {
+            "file": span.file if span else None,
+            "line": span.line if span else None,
+            "column": span.col if span else None,
+            "end_line": span.end_line if span else None,
+            "end_column": span.end_col if span else None,
+            "severity": self.severity.value,
+            "code": self.code.id,
+            "message": self.message,
+            "help": self.help,
+            "trace": [{"block": f.block, "file": f.call.file, "line": f.call.line,
+                       "column": f.call.col} for f in self.trace],
+        }
+
+
+class ArchError(Exception):
+    """Raised by the Python API when a spec has errors; carries all of them."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = tuple(diagnostics)
+        self.sources = sources or {}
+        super().__init__(render_text(self.diagnostics, self.sources))
+
+
+@dataclass
+class Sink:
+    """Collects diagnostics in order, dropping exact repeats (one bad block called many times)."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+    _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        key = (diagnostic.code.id, diagnostic.span, diagnostic.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            self.add(d)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name a typo most likely meant, for ``did you mean`` hints."""
+    matches = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    match = closest(name, known)
+    return f"did you mean `{match}`?" if match else None
+
+
+def render_one(d: Diagnostic, sources: dict[str, str]) -> str:
+    if d.span is None:
+        head = f"archdsl: {d.severity.value}[{d.code.id}]: {d.message}"
+        return head + (f"\n  help: {d.help}" if d.help else "")
+    span = d.span
+    lines = [f"{span}: {d.severity.value}[{d.code.id}]: {d.message}"]
+    text = sources.get(span.file)
+    if text is not None:
+        source_lines = text.splitlines()
+        if 0 < span.line <= len(source_lines):
+            line_text = source_lines[span.line - 1].expandtabs(1)
+            end = span.end_col if span.end_line == span.line else len(line_text) + 1
+            width = max(1, end - span.col)
+            gutter = " " * len(str(span.line))
+            lines.append(f"{span.line} | {line_text}")
+            lines.append(f"{gutter} | {' ' * (span.col - 1)}^{'~' * (width - 1)}")
+    for frame in reversed(d.trace):
+        lines.append(f"  note: in block `{frame.block}` called at {frame.call}")
+    if d.help:
+        lines.append(f"  help: {d.help}")
+    return "\n".join(lines)
+
+
+def render_text(diagnostics: Sequence[Diagnostic], sources: dict[str, str]) -> str:
+    return "\n".join(render_one(d, sources) for d in diagnostics)
+
+
+def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps([d.as_dict() for d in diagnostics], indent=2)

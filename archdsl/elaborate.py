@@ -1,0 +1,330 @@
+"""AST to checked IR: binds parameters, unrolls loops, expands blocks and infers every shape.
+
+Shapes are inferred during expansion because the body of a block depends on its
+input (``in.c``). Errors are collected, never raised: after one, the tensor type
+becomes unknown (``None``) and later steps are still name- and type-checked but not
+shape-checked, so one mistake does not cascade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl import syntax as ast
+from archdsl.combinators import COMBINATORS
+from archdsl.combine import combine
+from archdsl.diagnostics import Diagnostic, did_you_mean
+from archdsl.layers import LAYERS, ShapeError
+from archdsl.layers.registry import check_rank
+from archdsl.layers.signature import ArgumentError, Param, bind
+from archdsl.loader import Program
+from archdsl.naming import Namespace, label_problem, labels_in
+from archdsl.span import Frame, Span
+from archdsl.tensor import TensorType
+from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, evaluate, is_int, show, truth
+
+MAX_LAYERS = 100_000
+MAX_REPEAT = 10_000
+MAX_BLOCK_DEPTH = 64
+
+Type = TensorType | None  # None: unknown after an earlier error
+
+
+class _Abort(Exception):
+    """Elaboration of this network cannot go on (a global limit was hit)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    values: Mapping[str, Value]
+    block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
+    namespace: Namespace
+    trace: tuple[Frame, ...] = ()
+    stack: tuple[str, ...] = ()
+
+    def bind(self, names: Mapping[str, Value]) -> Scope:
+        return replace(self, values={**self.values, **names})
+
+
+class Elaborator:
+    def __init__(self, program: Program):
+        self.program = program
+        self.sink = program.sink
+        self.layer_count = 0
+
+    # -- entry point ----------------------------------------------------------------
+
+    def network(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> ir.Network | None:
+        errors_before = sum(d.is_error for d in self.sink.items)
+        self.layer_count = 0
+        values = self._network_args(definition, overrides)
+        if values is None:
+            return None
+        body = definition.body
+        if not body or not isinstance(body[0], ast.Input):
+            self._error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
+                        definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
+            return None
+        scope = Scope(values, None, Namespace(labels_in(body[1:]), indexed=False))
+        t_in = self._input_type(body[0], scope)
+        if t_in is None:
+            return None
+        scope = replace(scope, block_input=t_in)
+        try:
+            children, t_out = self.sequence(body[1:], scope, t_in)
+        except _Abort:
+            return None
+        if t_out is None or sum(d.is_error for d in self.sink.items) > errors_before:
+            return None
+        root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
+                        definition.name, tuple(values.items()))
+        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root)
+
+    def _network_args(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> dict[str, Value] | None:
+        names = [p.name for p in definition.params]
+        ok = True
+        for name in overrides:
+            if name not in names:
+                hint = did_you_mean(name, names) or (f"its parameters are {', '.join(names)}" if names else None)
+                self._error(codes.UNKNOWN_PARAMETER, f"network `{definition.name}` has no parameter `{name}`",
+                            None, hint)
+                ok = False
+        values: dict[str, Value] = {}
+        for param in definition.params:
+            if param.name in overrides:
+                values[param.name] = overrides[param.name]
+            elif param.default is None:
+                self._error(codes.ARITY, f"network `{definition.name}` needs a value for `{param.name}`",
+                            param.span, f"give one with --set {param.name}=VALUE")
+                ok = False
+            else:
+                value = self._eval(param.default, Scope(values, None, Namespace()))
+                ok = ok and value is not UNKNOWN
+                values[param.name] = value
+        return values if ok else None
+
+    def _input_type(self, stmt: ast.Input, scope: Scope) -> TensorType | None:
+        dims = [self._eval(d, scope) for d in stmt.dims]
+        if any(d is UNKNOWN for d in dims):
+            return None
+        if not 1 <= len(dims) <= 4 or not all(is_int(d) and d >= 1 for d in dims):  # type: ignore[operator]
+            self._error(codes.ARGUMENT_TYPE, f"input must be 1 to 4 positive integers [C, *spatial], got "
+                        f"{show(tuple(dims))}", stmt.span, "for example `input [3, 224, 224]`")
+            return None
+        return TensorType(tuple(dims))  # type: ignore[arg-type]
+
+    # -- statements -------------------------------------------------------------------
+
+    def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[list[ir.Node], Type]:
+        nodes: list[ir.Node] = []
+        for call, inner in self._expand(stmts, scope):
+            made, t = self.call(call, inner, t)
+            nodes.extend(made)
+        return nodes, t
+
+    def _expand(self, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
+        """Unrolls ``for``, ``if`` and ``repeat``: yields each remaining call with its scope."""
+        for stmt in stmts:
+            if isinstance(stmt, ast.Input):
+                self._error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
+            elif isinstance(stmt, ast.If):
+                test = self._eval(stmt.cond, scope)
+                if test is UNKNOWN:
+                    continue
+                try:
+                    branch = stmt.then if truth(test, stmt.cond.span) else stmt.orelse
+                except EvalError as error:
+                    self.sink.add(self._traced(error.diagnostic, scope))
+                    continue
+                yield from self._expand(branch, scope)
+            elif isinstance(stmt, ast.For):
+                yield from self._unroll(stmt, scope)
+            elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
+                for _ in range(self.repeat_count(stmt, scope)):
+                    yield from self._expand(stmt.body, scope)
+            else:
+                yield stmt, scope
+
+    def _unroll(self, stmt: ast.For, scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
+        items = self._eval(stmt.iterable, scope)
+        if items is UNKNOWN:
+            return
+        if not isinstance(items, tuple):
+            self._error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
+                        stmt.iterable.span, scope=scope)
+            return
+        for item in items:
+            if len(stmt.targets) == 1:
+                names = {stmt.targets[0]: item}
+            elif isinstance(item, tuple) and len(item) == len(stmt.targets):
+                names = dict(zip(stmt.targets, item, strict=True))
+            else:
+                self._error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(stmt.targets)} names",
+                            stmt.iterable.span, scope=scope)
+                return
+            yield from self._expand(stmt.body, scope.bind(names))
+
+    def repeat_count(self, stmt: ast.Call, scope: Scope) -> int:
+        values = self._arguments(stmt, scope, ["n"], [True])
+        if values is None:
+            return 0
+        n = values["n"]
+        if not is_int(n) or n < 0:  # type: ignore[operator]
+            self._error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
+                        stmt.span, scope=scope)
+            return 0
+        if n > MAX_REPEAT:  # type: ignore[operator]
+            self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", stmt.span, scope=scope)
+            return 0
+        return n  # type: ignore[return-value]
+
+    # -- calls ------------------------------------------------------------------------
+
+    def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[list[ir.Node], Type]:
+        if call.callee in COMBINATORS:
+            return combine(self, call, scope, t)
+        if call.body is not None:
+            self._error(codes.MISPLACED, f"`{call.callee}` takes no `{{ }}` body", call.span, scope=scope)
+            return [], None
+        if call.callee in LAYERS:
+            layer, t_out = self.layer(call, scope, t)
+            return ([layer] if layer else []), t_out
+        if call.callee in self.program.blocks:
+            group, t_out = self.block(call, scope, t)
+            return ([group] if group else []), t_out
+        known = [*LAYERS, *self.program.blocks, *COMBINATORS]
+        self._error(codes.UNKNOWN_CALLEE, f"unknown layer or block `{call.callee}`", call.callee_span,
+                    did_you_mean(call.callee, known), scope)
+        return [], None
+
+    def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
+        kind = LAYERS[call.callee]
+        values = self._arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
+        if values is None or t is None:
+            return None, None
+        return self.primitive(call.callee, values, t, call, scope)
+
+    def primitive(self, kind_name: str, values: Mapping[str, Value], t: TensorType, call: ast.Call, scope: Scope,
+                  name: str | None = None) -> tuple[ir.Layer | None, Type]:
+        """Checks and infers one layer from already evaluated arguments."""
+        kind = LAYERS[kind_name]
+        try:
+            check_rank(kind, t)
+        except ShapeError as error:
+            self._error(error.code, error.message, call.span, error.help, scope)
+            return None, None
+        args: dict[str, Value] = {}
+        for param in kind.params:
+            value = values.get(param.name, param.default)
+            try:
+                args[param.name] = value if value is None else param.check(value, t.rank)  # type: ignore[assignment, arg-type]
+            except ArgumentError as error:
+                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}",
+                            self._argument_span(call, param.name, kind.params), scope=scope)
+                return None, None
+        try:
+            inferred = kind.infer(args, t)
+        except ShapeError as error:
+            self._error(error.code, error.message, call.span, error.help, scope)
+            return None, None
+        for warning in inferred.warnings:
+            self.sink.add(Diagnostic(warning.code, warning.message, call.span, warning.help, scope.trace))
+        self.layer_count += 1
+        if self.layer_count > MAX_LAYERS:
+            self._error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
+            raise _Abort
+        node_name = name or self.name(call, scope, kind_name)
+        node = ir.Layer(kind_name, node_name, tuple(args.items()), t, inferred.output, inferred.params,
+                        inferred.buffers, call.span)
+        return node, inferred.output
+
+    def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
+        definition = self.program.blocks[call.callee]
+        if call.callee in scope.stack:
+            chain = " -> ".join([*scope.stack[scope.stack.index(call.callee):], call.callee])
+            self._error(codes.RECURSION, f"block `{call.callee}` calls itself: {chain}", call.callee_span,
+                        "blocks cannot be recursive; unroll with `repeat` or `for`", scope)
+            return None, None
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            self._error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
+            return None, None
+        names = [p.name for p in definition.params]
+        values = self._arguments(call, scope, names, [p.default is None for p in definition.params])
+        if values is None:
+            return None, None
+        inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
+                      (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee))
+        bound: dict[str, Value] = {}
+        for param in definition.params:
+            if param.name in values:
+                bound[param.name] = values[param.name]
+            else:
+                bound[param.name] = self._eval(param.default, inner.bind(bound))  # type: ignore[arg-type]
+        children, t_out = self.sequence(definition.body, inner.bind(bound), t)
+        if t is None or t_out is None:
+            return None, None
+        node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
+                        definition.name, tuple(bound.items()))
+        return node, t_out
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def name(self, call: ast.Call, scope: Scope, kind: str) -> str:
+        problem = label_problem(call.label) if call.label else None
+        if problem:
+            self._error(codes.BAD_LABEL, f"`{call.label}` cannot name a step: {problem}", call.label_span,
+                        "choose another name", scope)
+            return scope.namespace.name(None, kind) or kind
+        name = scope.namespace.name(call.label, kind)
+        if name is None:
+            self._error(codes.DUPLICATE, f"the name `{call.label}` is already taken here", call.label_span,
+                        "names must be unique within a block; a named step inside `repeat` or `for` repeats "
+                        "its name", scope)
+            return scope.namespace.name(None, kind) or kind
+        return name
+
+    def _arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+                   ) -> dict[str, Value] | None:
+        """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
+        positional, keywords, ok = [], [], True
+        for arg in call.args:
+            value = self._eval(arg.value, scope)
+            ok = ok and not contains_unknown(value)
+            if arg.name is None:
+                positional.append(value)
+            else:
+                keywords.append((arg.name, value))
+        bound, errors = bind(call.callee, names, required, positional, keywords)
+        for error in errors:
+            code = {"unknown": codes.UNKNOWN_PARAMETER, "arity": codes.ARITY, "duplicate": codes.DUPLICATE}[error.kind]
+            at_arg = error.index is not None and error.index < len(call.args)
+            span = call.args[error.index].span if at_arg else call.span  # type: ignore[index]
+            self._error(code, error.message, span, error.hint, scope)
+        return bound if ok and not errors else None  # type: ignore[return-value]
+
+    @staticmethod
+    def _argument_span(call: ast.Call, name: str, params: tuple[Param, ...]) -> Span:
+        names = [p.name for p in params]
+        for position, arg in enumerate(call.args):
+            if arg.name == name or (arg.name is None and position < len(names) and names[position] == name):
+                return arg.span
+        return call.span
+
+    def _eval(self, expr: ast.Expr, scope: Scope) -> Value:
+        try:
+            return evaluate(expr, scope.values, scope.block_input)  # type: ignore[arg-type]
+        except EvalError as error:
+            self.sink.add(self._traced(error.diagnostic, scope))
+            return UNKNOWN
+
+    @staticmethod
+    def _traced(diagnostic: Diagnostic, scope: Scope) -> Diagnostic:
+        return replace(diagnostic, trace=scope.trace)
+
+    def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
+               scope: Scope | None = None) -> None:
+        self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
+

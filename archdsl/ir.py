@@ -1,0 +1,160 @@
+"""The checked intermediate representation: what every back end reads.
+
+A small closed set of frozen node kinds. Every node knows its input and output
+tensor types and its source span; layers also know their parameter counts, so no
+back end re-derives a shape or a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from archdsl.span import Span
+from archdsl.tensor import TensorType
+from archdsl.values import Value
+
+Args = tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One primitive layer, its arguments normalised (per-axis values are tuples)."""
+
+    kind: str
+    name: str
+    args: Args
+    input: TensorType
+    output: TensorType
+    params: int
+    buffers: int
+    span: Span
+
+    def arg(self, name: str) -> Value:
+        return dict(self.args)[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A named sub-module: a network, a block instance, a labelled group or one layer of a dense block.
+
+    ``indexed`` groups number their unnamed children from 0, as ``nn.Sequential`` does.
+    """
+
+    kind: str  # "network" | "block" | "seq" | "denselayer"
+    name: str
+    children: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+    definition: str | None = None
+    args: Args = ()
+    indexed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    """``body(x) + shortcut(x)``; ``shortcut`` is None for the identity."""
+
+    body: tuple[Node, ...]
+    shortcut: tuple[Node, ...] | None
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parallel branches on the same input, joined along the channels."""
+
+    branches: tuple[tuple[Node, ...], ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Parallel branches on the same input, summed."""
+
+    branches: tuple[tuple[Node, ...], ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """``x * body(x)``, the body's output broadcast over ``x`` (squeeze-excitation, spatial attention)."""
+
+    body: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """A dense block: layer i sees the concat of the input and every earlier layer's output."""
+
+    layers: tuple[Group, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+Node = Layer | Group | Residual | Concat | Add | Gate | Dense
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    file: str
+    args: Args
+    root: Group
+
+    @property
+    def input(self) -> TensorType:
+        return self.root.input
+
+    @property
+    def output(self) -> TensorType:
+        return self.root.output
+
+
+def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
+    """The sequences of nodes directly inside ``node``, one per data path."""
+    match node:
+        case Layer():
+            return ()
+        case Group(children=children) | Gate(body=children):
+            return (children,)
+        case Residual(body=body, shortcut=shortcut):
+            return (body,) if shortcut is None else (body, shortcut)
+        case Concat(branches=branches) | Add(branches=branches):
+            return branches
+        case Dense(layers=layers):
+            return tuple((layer,) for layer in layers)
+    raise TypeError(f"not an IR node: {node!r}")
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node below and including ``node``, in dataflow order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for path in reversed(paths(current)):
+            stack.extend(reversed(path))
+
+
+def layers(node: Node) -> Iterator[Layer]:
+    return (n for n in walk(node) if isinstance(n, Layer))
+
+
+def count_params(node: Node) -> int:
+    return sum(layer.params for layer in layers(node))
+
+
+def count_buffers(node: Node) -> int:
+    return sum(layer.buffers for layer in layers(node))

@@ -1,0 +1,62 @@
+"""Pooling: windowed max/average (with PyTorch's ceil mode), adaptive and global."""
+
+from __future__ import annotations
+
+from archdsl import errorcodes as codes
+from archdsl.layers.conv import DILATION, KERNEL, PADDING, SPATIAL
+from archdsl.layers.formulas import Window, effective_kernel, sliding_output
+from archdsl.layers.registry import Args, Inferred, ShapeError, layer
+from archdsl.layers.signature import Param, boolean, per_axis
+from archdsl.tensor import TensorType
+
+POOL_STRIDE = Param("s", per_axis(1), None, "stride (default: the kernel size)")
+CEIL = Param("ceil", boolean, False, "round the output size up (PyTorch's ceil_mode)")
+
+
+def _pool(kind: str, args: Args, t: TensorType) -> Inferred:
+    k = args["k"]
+    d = args.get("d", (1,) * t.rank)
+    p = tuple((effective_kernel(ki, di) - 1) // 2 for ki, di in zip(k, d, strict=True)) if args["p"] == "same" \
+        else args["p"]
+    for ki, pi, di in zip(k, p, d, strict=True):
+        if pi > effective_kernel(ki, di) // 2:
+            raise ShapeError(codes.PADDING, f"{kind} padding {pi} is more than half its kernel {ki}",
+                             f"PyTorch allows at most {effective_kernel(ki, di) // 2} here")
+    window = Window(k, args["s"] if args["s"] is not None else k, p, d)
+    spatial, warnings = sliding_output(kind, t, window, ceil=args["ceil"])
+    return Inferred(t.with_shape(t.channels, spatial), warnings=warnings)
+
+
+@layer("maxpool", KERNEL, POOL_STRIDE, PADDING, DILATION, CEIL, ranks=SPATIAL)
+def maxpool(args: Args, t: TensorType) -> Inferred:
+    """Max pooling over a sliding window."""
+    return _pool("maxpool", args, t)
+
+
+@layer("avgpool", KERNEL, POOL_STRIDE, PADDING, CEIL,
+       Param("count_include_pad", boolean, True, "count padding zeros in the average"), ranks=SPATIAL)
+def avgpool(args: Args, t: TensorType) -> Inferred:
+    """Average pooling over a sliding window."""
+    return _pool("avgpool", args, t)
+
+
+def _adaptive(args: Args, t: TensorType) -> Inferred:
+    """Pool to a fixed output size, whatever the input size."""
+    return Inferred(t.with_shape(t.channels, args["size"]))
+
+
+OUTPUT_SIZE = Param("size", per_axis(1), doc="output size per spatial axis")
+layer("adaptive_avgpool", OUTPUT_SIZE, ranks=SPATIAL)(_adaptive)
+layer("adaptive_maxpool", OUTPUT_SIZE, ranks=SPATIAL)(_adaptive)
+
+
+@layer("gap", ranks=SPATIAL)
+def gap(args: Args, t: TensorType) -> Inferred:
+    """Global average pooling: every spatial axis to 1."""
+    return Inferred(t.with_shape(t.channels, (1,) * t.rank))
+
+
+@layer("gmp", ranks=SPATIAL)
+def gmp(args: Args, t: TensorType) -> Inferred:
+    """Global max pooling: every spatial axis to 1."""
+    return Inferred(t.with_shape(t.channels, (1,) * t.rank))

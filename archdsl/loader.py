@@ -1,0 +1,122 @@
+"""Files to a program: reading with size limits, parsing each file once, following imports.
+
+The prelude (standard blocks written in archdsl) is loaded first; user definitions
+may shadow its blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from archdsl import errorcodes as codes
+from archdsl import syntax as ast
+from archdsl.combinators import COMBINATORS
+from archdsl.diagnostics import Diagnostic, Sink
+from archdsl.layers import LAYERS
+from archdsl.parser import parse
+from archdsl.span import Span
+
+MAX_FILE_BYTES = 1 << 20
+PRELUDE = "<prelude>"
+
+
+@dataclass
+class Program:
+    """Every definition reachable from the root files, and the text of each file for diagnostics."""
+
+    blocks: dict[str, ast.Definition] = field(default_factory=dict)
+    networks: dict[str, ast.Definition] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)
+    sink: Sink = field(default_factory=Sink)
+
+    def networks_in(self, file: str) -> list[ast.Definition]:
+        return [d for d in self.networks.values() if d.span.file == file]
+
+
+class _Loader:
+    def __init__(self, program: Program):
+        self.program = program
+        self.done: set[str] = set()
+        self.active: list[str] = []
+
+    def load_text(self, text: str, file: str, via: Span | None = None) -> None:
+        if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
+            self._error(codes.LIMIT, f"{file} is {len(text.encode('utf-8', 'replace')) / 1e6:.1f} MB; "
+                        f"the limit is {MAX_FILE_BYTES / 1e6:.1f} MB", via, "split the spec into imported files")
+            return
+        self.program.sources[file] = text
+        module, errors = parse(text, file)
+        self.program.sink.extend(errors)
+        if module is None:
+            return
+        self.active.append(file)
+        for imp in module.imports:
+            self.load_path(self._resolve(file, imp.path), imp.span)
+        self.active.pop()
+        for definition in module.definitions:
+            self._define(definition, shadowing=file != PRELUDE)
+
+    def load_path(self, path: Path, via: Span | None = None) -> None:
+        file = str(path)
+        if file in self.active:
+            cycle = " -> ".join([*self.active[self.active.index(file):], file])
+            self._error(codes.IMPORT_CYCLE, f"import cycle: {cycle}", via, "move the shared blocks into a third file")
+            return
+        if file in self.done:
+            return
+        self.done.add(file)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                self._error(codes.LIMIT, f"{file} is {path.stat().st_size / 1e6:.1f} MB; the limit is "
+                            f"{MAX_FILE_BYTES / 1e6:.1f} MB", via, "split the spec into imported files")
+                return
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            self._error(codes.FILE_UNREADABLE, f"cannot read {file}: {reason}", via)
+            return
+        self.load_text(text, file, via)
+
+    @staticmethod
+    def _resolve(importer: str, target: str) -> Path:
+        base = Path(importer).parent if importer not in (PRELUDE, "<string>") else Path.cwd()
+        return Path(target) if Path(target).is_absolute() else base / target
+
+    def _define(self, definition: ast.Definition, shadowing: bool) -> None:
+        table = self.program.blocks if definition.kind == "block" else self.program.networks
+        reserved = definition.kind == "block" and (definition.name in LAYERS or definition.name in COMBINATORS)
+        if reserved:
+            self._error(codes.DUPLICATE, f"block `{definition.name}` has the name of a built-in layer",
+                        definition.name_span, "choose another name")
+            return
+        previous = table.get(definition.name)
+        if previous is not None and previous.span.file != PRELUDE:
+            self._error(codes.DUPLICATE, f"{definition.kind} `{definition.name}` is defined twice",
+                        definition.name_span, f"the first definition is at {previous.name_span}")
+            return
+        seen: set[str] = set()
+        for param in definition.params:
+            if param.name in seen:
+                self._error(codes.DUPLICATE, f"parameter `{param.name}` is listed twice", param.span)
+            seen.add(param.name)
+        table[definition.name] = definition
+
+    def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None) -> None:
+        self.program.sink.add(Diagnostic(code, message, span, help))
+
+
+def load(files: list[Path] | None = None, source: str | None = None, name: str = "<string>") -> Program:
+    """Load the prelude, then ``files`` (or ``source`` text) with everything they import."""
+    program = Program()
+    loader = _Loader(program)
+    loader.load_text(resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8"), PRELUDE)
+    if source is not None:
+        program.roots.append(name)
+        loader.load_text(source, name)
+    for path in files or []:
+        program.roots.append(str(path))
+        loader.load_path(path)
+    return program

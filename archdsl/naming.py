@@ -1,0 +1,91 @@
+"""Names of steps: labels from the spec, generated names for the rest.
+
+Names become attribute names and ``state_dict`` keys of the emitted module, so they
+must be unique in their module, legal Python identifiers and stable: an unnamed
+step is called after its kind with a per-kind counter (``conv1``, ``bn1``, ``conv2``),
+which is how torchvision names its layers; inside an indexed group (a named ``seq``,
+like ``nn.Sequential``) unnamed steps are numbered from 0.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections import Counter
+
+from archdsl import syntax as ast
+
+TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "branch", "gate", "seq", "repeat"})
+# Attributes of torch.nn.Module that a submodule name would shadow.
+MODULE_ATTRIBUTES = frozenset({
+    "training", "forward", "to", "cpu", "cuda", "eval", "train", "type", "float", "double", "half", "bfloat16",
+    "apply", "parameters", "buffers", "children", "modules", "state_dict", "load_state_dict", "zero_grad",
+    "add_module", "register_buffer", "register_parameter", "register_module", "requires_grad_",
+    "named_parameters", "named_buffers", "named_children", "named_modules", "get_submodule", "get_parameter",
+    "extra_repr", "compile", "share_memory", "dump_patches", "call_super_init",
+})
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name a submodule, or None when it can."""
+    if keyword.iskeyword(label):
+        return f"`{label}` is a Python keyword"
+    if label in MODULE_ATTRIBUTES:
+        return f"`{label}` is an attribute of torch's nn.Module"
+    if label.startswith("_"):
+        return "names starting with `_` are reserved for the emitted code"
+    return None
+
+
+def labels_in(stmts: tuple[ast.Stmt, ...]) -> frozenset[str]:
+    """Labels that will land in the namespace these statements are elaborated in."""
+    found: set[str] = set()
+    stack = list(stmts)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.For):
+            stack.extend(stmt.body)
+        elif isinstance(stmt, ast.If):
+            stack.extend(stmt.then + stmt.orelse)
+        elif isinstance(stmt, ast.Call):
+            if stmt.label is not None:
+                found.add(stmt.label)
+            elif stmt.callee in TRANSPARENT and stmt.body:
+                stack.extend(stmt.body)
+    return frozenset(found)
+
+
+class Namespace:
+    """The attribute names of one module, handed out in dataflow order."""
+
+    def __init__(self, reserved: frozenset[str] = frozenset(), indexed: bool = False):
+        self.reserved = reserved
+        self.indexed = indexed
+        self.used: set[str] = set()
+        self.counters: Counter[str] = Counter()
+
+    def name(self, label: str | None, kind: str) -> str | None:
+        """``label`` if given and free (None if already used), else the next generated name."""
+        if label is not None:
+            if label in self.used:
+                return None
+            self.used.add(label)
+            return label
+        if self.indexed:
+            return self._next("", "index")
+        return self._next(kind, kind)
+
+    def claim(self, preferred: str) -> str:
+        """``preferred`` itself when free, else ``preferred`` with the next free counter."""
+        if preferred not in self.used and preferred not in self.reserved:
+            self.used.add(preferred)
+            return preferred
+        return self._next(preferred, preferred)
+
+    def _next(self, prefix: str, counter: str) -> str:
+        while True:
+            number = self.counters[counter] + (0 if self.indexed and not prefix else 1)
+            self.counters[counter] += 1
+            candidate = f"{prefix}{number}"
+            if candidate not in self.used and candidate not in self.reserved:
+                self.used.add(candidate)
+                return candidate

@@ -1,0 +1,330 @@
+"""Source text to AST. Lark lives here and nowhere else.
+
+The grammar is built once per process (and its tables cached on disk by Lark between
+runs); Lark's errors become diagnostics at this boundary and no parse tree leaves it.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import lark
+from lark import Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from archdsl import errorcodes as codes
+from archdsl import syntax as ast
+from archdsl.diagnostics import Diagnostic
+from archdsl.span import Span
+
+MAX_NESTING = 100
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = frozenset(_OPENERS.values())
+_WORDS = {
+    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
+    "_NL": "a new line", "$END": "the end of the file", "COMPARE": "a comparison",
+    "ADDOP": "`+` or `-`", "MULOP": "`*`, `/`, `//` or `%`",
+}
+_OPERATORS = frozenset({"POW", "MULOP", "ADDOP", "COMPARE", "AND", "OR", "IF", "DOT", "LSQB"})
+_EXPRESSION_START = frozenset({"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "IN", "TRUE",
+                               "FALSE", "NOT", "ADDOP"})
+
+
+class SyntaxProblem(Exception):
+    """A problem found while building the AST (a limit or a bad literal), not a grammar error."""
+
+    def __init__(self, code: codes.Code, message: str, span: Span, help: str | None = None):
+        super().__init__(message)
+        self.diagnostic = Diagnostic(code, message, span, help)
+
+
+class _Newlines:
+    """Post-lexer: drops newlines inside brackets and bounds the nesting depth."""
+
+    always_accept = ("_NL",)
+
+    def __init__(self, file: str):
+        self.file = file
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        brackets = 0
+        for token in stream:
+            if token.type in _OPENERS:
+                depth += 1
+                brackets += token.type != "LBRACE"
+                if depth > MAX_NESTING:
+                    raise SyntaxProblem(codes.LIMIT, f"brackets nest more than {MAX_NESTING} deep",
+                                        _token_span(self.file, token),
+                                        "split the expression or block into named parts")
+            elif token.type in _CLOSERS:
+                depth = max(0, depth - 1)
+                brackets = max(0, brackets - (token.type != "RBRACE"))
+            elif token.type == "_NL" and brackets:
+                continue
+            yield token
+
+
+def _token_span(file: str, token: Token) -> Span:
+    line = token.line or 1
+    col = token.column or 1
+    end_line = token.end_line or line
+    end_col = token.end_column or col + max(1, len(token))
+    return Span(file, line, col, end_line, end_col)
+
+
+def _unescape(raw: str, span: Span) -> str:
+    out: list[str] = []
+    escapes = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+    chars = iter(raw[1:-1])
+    for ch in chars:
+        if ch != "\\":
+            out.append(ch)
+            continue
+        nxt = next(chars, "")
+        if nxt not in escapes:
+            raise SyntaxProblem(codes.SYNTAX, f"unknown escape `\\{nxt}` in a string", span,
+                                "the escapes are \\n, \\t, \\\\, \\\" and \\'")
+        out.append(escapes[nxt])
+    return "".join(out)
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer_NonRecursive):
+    """Grammar rule name -> AST node, bottom-up without recursion (deep input cannot overflow)."""
+
+    MAX_EXPRESSION_DEPTH = 200
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+        self.depths: dict[int, int] = {}
+
+    def _span(self, meta: Any) -> Span:
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, token: Token) -> Span:
+        return _token_span(self.file, token)
+
+    def _nested(self, node: Any, *children: Any) -> Any:
+        depth = 1 + max((self.depths.get(id(c), 0) for c in children), default=0)
+        if depth > self.MAX_EXPRESSION_DEPTH:
+            raise SyntaxProblem(codes.LIMIT, f"expression nests more than {self.MAX_EXPRESSION_DEPTH} deep",
+                                node.span, "split it with a block parameter or a loop")
+        self.depths[id(node)] = depth
+        return node
+
+    # definitions
+    def start(self, meta: Any, *items: Any) -> ast.Module:
+        imports = tuple(i for i in items if isinstance(i, ast.Import))
+        defs = tuple(i for i in items if isinstance(i, ast.Definition))
+        return ast.Module(self.file, imports, defs)
+
+    def import_(self, meta: Any, path: Token) -> ast.Import:
+        return ast.Import(_unescape(str(path), self._tok(path)), self._span(meta))
+
+    def definition(self, meta: Any, kind: Token, name: Token, params: Any, body: Any) -> ast.Definition:
+        return ast.Definition(str(kind), str(name), tuple(params or ()), body, self._span(meta), self._tok(name))
+
+    def params(self, meta: Any, *params: Any) -> tuple[ast.Param, ...]:
+        return tuple(p for p in params if p is not None)
+
+    def param(self, meta: Any, name: Token, default: Any) -> ast.Param:
+        return ast.Param(str(name), default, self._span(meta))
+
+    def body(self, meta: Any, *stmts: Any) -> tuple[ast.Stmt, ...]:
+        return tuple(s for s in stmts if s is not None)
+
+    # statements
+    def call(self, meta: Any, name: Token, args: Any, body: Any) -> ast.Call:
+        return ast.Call(str(name), tuple(args or ()), body, self._span(meta), self._tok(name))
+
+    def labeled(self, meta: Any, label: Token, call: ast.Call) -> ast.Call:
+        return ast.Call(call.callee, call.args, call.body, self._span(meta), call.callee_span,
+                        str(label), self._tok(label))
+
+    def args(self, meta: Any, *args: Any) -> tuple[ast.Argument, ...]:
+        return tuple(a for a in args if a is not None)
+
+    def arg(self, meta: Any, value: Any) -> ast.Argument:
+        return ast.Argument(None, value, self._span(meta))
+
+    def kwarg(self, meta: Any, name: Token, value: Any) -> ast.Argument:
+        return ast.Argument(str(name), value, self._span(meta))
+
+    def for_(self, meta: Any, targets: tuple[str, ...], iterable: Any, body: Any) -> ast.For:
+        return ast.For(targets, iterable, body, self._span(meta))
+
+    def targets(self, meta: Any, *names: Token) -> tuple[str, ...]:
+        return tuple(str(n) for n in names)
+
+    def if_(self, meta: Any, cond: Any, then: Any, orelse: Any) -> ast.If:
+        if isinstance(orelse, ast.If):
+            orelse = (orelse,)
+        return ast.If(cond, then, orelse or (), self._span(meta))
+
+    def input_(self, meta: Any, value: Any) -> ast.Input:
+        dims = value.items if isinstance(value, ast.Sequence) else (value,)
+        return ast.Input(dims, self._span(meta))
+
+    # expressions
+    def integer(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(int(token), self._span(meta))
+
+    def float_(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(float(token), self._span(meta))
+
+    def string(self, meta: Any, token: Token) -> ast.Literal:
+        span = self._span(meta)
+        return ast.Literal(_unescape(str(token), span), span)
+
+    def true(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(True, self._span(meta))
+
+    def false(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(False, self._span(meta))
+
+    def name(self, meta: Any, token: Token) -> ast.Name:
+        return ast.Name(str(token), self._span(meta))
+
+    def input_ref(self, meta: Any, token: Token) -> ast.InputRef:
+        return ast.InputRef(self._span(meta))
+
+    def function_call(self, meta: Any, name: Token, *args: Any) -> ast.FunctionCall:
+        items = tuple(a for a in args if a is not None)
+        return self._nested(ast.FunctionCall(str(name), items, self._span(meta)), *items)
+
+    def tuple_(self, meta: Any, *items: Any) -> ast.Sequence:
+        items = tuple(i for i in items if i is not None)
+        return self._nested(ast.Sequence(items, self._span(meta)), *items)
+
+    list_ = tuple_
+
+    def attribute(self, meta: Any, value: Any, attr: Token) -> ast.Attribute:
+        return self._nested(ast.Attribute(value, str(attr), self._span(meta)), value)
+
+    def index(self, meta: Any, value: Any, index: Any) -> ast.Index:
+        return self._nested(ast.Index(value, index, self._span(meta)), value, index)
+
+    def unary(self, meta: Any, op: Token, operand: Any) -> ast.Unary:
+        return self._nested(ast.Unary(str(op), operand, self._span(meta)), operand)
+
+    def binary(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Binary:
+        return self._nested(ast.Binary(str(op), left, right, self._span(meta)), left, right)
+
+    def conditional(self, meta: Any, then: Any, cond: Any, orelse: Any) -> ast.Conditional:
+        node = ast.Conditional(then, cond, orelse, self._span(meta))
+        return self._nested(node, then, cond, orelse)
+
+
+class _Parser:
+    """The one Lark parser and the post-lexer that runs inside it.
+
+    The post-lexer carries the current file's name, so parses are serialised by a lock.
+    """
+
+    def __init__(self) -> None:
+        grammar = resources.files("archdsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+        self.postlex = _Newlines("")
+        self.lark = lark.Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
+                              maybe_placeholders=True, cache=True, postlex=self.postlex)
+        self.lock = threading.Lock()
+
+    def parse(self, text: str, file: str, start: str = "start") -> Any:
+        with self.lock:
+            self.postlex.file = file
+            tree = self.lark.parse(text, start=start)
+        try:
+            return _ToAst(file).transform(tree)
+        except VisitError as error:
+            if isinstance(error.orig_exc, SyntaxProblem):
+                raise error.orig_exc from None
+            raise
+
+
+@functools.cache
+def _parser() -> _Parser:
+    return _Parser()
+
+
+def _describe(terminal: str, parser: lark.Lark) -> str:
+    if terminal in _WORDS:
+        return _WORDS[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return f"`{pattern.value}`"
+
+
+def _expected_words(expected: set[str], parser: lark.Lark) -> str:
+    names = set(expected)
+    words = []
+    if len(names & _EXPRESSION_START) >= 4:
+        names -= _EXPRESSION_START
+        words.append("an expression")
+    if len(names & _OPERATORS) >= 4:
+        names -= _OPERATORS
+        words.append("an operator")
+    words += sorted({_describe(n, parser) for n in names})
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> Diagnostic:
+    if isinstance(error, UnexpectedCharacters):
+        span = Span(file, error.line, error.column, error.line, error.column + 1)
+        char = error.char if error.char.isprintable() else repr(error.char)
+        return Diagnostic(codes.SYNTAX, f"unexpected character `{char}`", span,
+                          "names are letters, digits and `_`; strings are in quotes")
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    accepts = set(error.accepts or error.expected)
+    expected = _expected_words(accepts, parser)
+    if token.type == "$END":
+        line, col = max(1, token.line or 1), max(1, token.column or 1)
+        span = Span(file, line, col, line, col + 1)
+        found = "the end of the file"
+    else:
+        span = _token_span(file, token)
+        found = "a new line" if token.type == "_NL" else f"`{token}`"
+    help = None
+    if "RBRACE" in accepts and token.type == "$END":
+        help = "a `{` is not closed"
+    elif token.type == "EQUAL" and "LPAR" in accepts:
+        help = "there is no assignment; pass values as block or network parameters"
+    elif "_NL" in accepts and token.type not in ("_NL", "$END"):
+        help = "put each statement on its own line, or separate them with `;`"
+    return Diagnostic(codes.SYNTAX, f"unexpected {found}; expected {expected}", span, help)
+
+
+def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one file: the module, or None and its first syntax error.
+
+    Parsing stops at the first syntax error: guesses at recovery mostly produce
+    follow-on errors that are not the user's.
+    """
+    parser = _parser()
+    try:
+        return parser.parse(text, file), []
+    except SyntaxProblem as problem:
+        return None, [problem.diagnostic]
+    except UnexpectedInput as error:
+        return None, [_syntax_diagnostic(error, file, parser.lark)]
+
+
+def parse_expression(text: str, file: str = "<expression>") -> tuple[ast.Expr | None, list[Diagnostic]]:
+    """Parse a lone expression, such as the value of ``--set NAME=VALUE``."""
+    parser = _parser()
+    try:
+        return parser.parse(text, file, start="expr"), []
+    except SyntaxProblem as problem:
+        return None, [problem.diagnostic]
+    except UnexpectedInput as error:
+        return None, [_syntax_diagnostic(error, file, parser.lark)]

@@ -1,0 +1,170 @@
+"""The abstract syntax tree: frozen dataclasses, every node with its span.
+
+Nothing here knows about Lark; the parser builds these nodes and nothing else
+sees a parse tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archdsl.span import Span
+
+# Expressions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: int | float | bool | str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """The keyword ``in``: the enclosing block's input tensor type."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    value: Expr
+    attr: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    value: Expr
+    index: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    then: Expr
+    cond: Expr
+    orelse: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Literal | Name | InputRef | Attribute | Index | Sequence | Unary | Binary | Conditional | FunctionCall
+
+# Statements -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """A call argument; ``name`` is None for a positional one."""
+
+    name: str | None
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A layer, block or combinator; ``body`` is set for combinators such as ``residual { }``."""
+
+    callee: str
+    args: tuple[Argument, ...]
+    body: tuple[Stmt, ...] | None
+    span: Span
+    callee_span: Span
+    label: str | None = None
+    label_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class For:
+    targets: tuple[str, ...]
+    iterable: Expr
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    cond: Expr
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    dims: tuple[Expr, ...]
+    span: Span
+
+
+Stmt = Call | For | If | Input
+
+# Definitions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A ``block`` or a ``network``; they differ only in how they are used."""
+
+    kind: str
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed file."""
+
+    file: str
+    imports: tuple[Import, ...]
+    definitions: tuple[Definition, ...]
