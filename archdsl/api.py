@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -14,6 +15,9 @@ from archdsl.elaborate import Elaborator
 from archdsl.loader import Program, load
 from archdsl.syntax import Definition
 from archdsl.values import Value
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass
@@ -73,3 +77,13 @@ def load_network(spec: str | Path, network: str | None = None, **params: Value) 
         raise ArchError([Diagnostic(codes.UNKNOWN_NETWORK, f"expected one network, found {names}", None,
                                     "pass network=NAME")], result.sources)
     return result.networks[0]
+
+
+def build(spec: str | Path, network: str | None = None, *, init: bool = True, **params: Value) -> nn.Module:
+    """The network of ``spec`` (a path or spec text) as a ``torch.nn.Module``; raises ArchError on errors.
+
+    Weights are initialised as torchvision initialises them (``init=False`` keeps PyTorch's defaults).
+    """
+    from archdsl.to_torch import build_module
+
+    return build_module(load_network(spec, network, **params), init=init)

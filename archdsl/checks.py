@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic
 from archdsl.layers import LAYERS
+from archdsl.receptive import Field, fields
 
 _CONVOLUTIONS = frozenset({"conv", "dwconv", "pwconv", "conv_transpose"})
 
@@ -38,7 +40,25 @@ def bias_before_norm(network: ir.Network) -> list[Diagnostic]:
     return found
 
 
-CHECKS: tuple[Callable[[ir.Network], list[Diagnostic]], ...] = (bias_before_norm,)
+def misaligned_joins(network: ir.Network) -> list[Diagnostic]:
+    """Paths joined with different jumps combine features from differently spaced input positions."""
+    found: list[Diagnostic] = []
+
+    def report(node: ir.Node, arriving: list[Field]) -> None:
+        jumps = ", ".join("x".join(_number(j) for j in f.j) for f in arriving)
+        found.append(Diagnostic(codes.MISALIGNED_JOIN,
+                                f"the paths joined here step over the input at different strides ({jumps})",
+                                node.span, "strides and up-sampling should match on every path of a join"))
+
+    fields(network, report)
+    return found
+
+
+def _number(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.3g}"
+
+
+CHECKS: tuple[Callable[[ir.Network], list[Diagnostic]], ...] = (bias_before_norm, misaligned_joins)
 
 
 def run_checks(network: ir.Network) -> list[Diagnostic]:

@@ -1,0 +1,154 @@
+"""How each layer kind becomes a PyTorch module, as plain data (no torch import here).
+
+A ``Constructor`` names a class (``nn.Conv2d``, or one of archdsl's runtime modules)
+and its arguments. The in-memory builder instantiates it and the Python back end
+writes it out, so the two back ends cannot disagree on what a layer is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from archdsl.layers.registry import Args
+from archdsl.tensor import TensorType
+from archdsl.values import Value
+
+RUNTIME_CLASSES = ("ChannelLayerNorm", "LayerScale", "DropPath", "ChannelMean", "ChannelMax")
+
+
+@dataclass(frozen=True, slots=True)
+class Constructor:
+    """``cls(*args, **kwargs)``; ``cls`` is ``nn.<Name>`` or a runtime class name."""
+
+    cls: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+ModuleRule = Callable[[Args, TensorType, TensorType, bool], Constructor]
+
+
+def _make(cls: str, *args: Value, **kwargs: Any) -> Constructor:
+    return Constructor(cls, tuple(_compact(a) for a in args), tuple((k, _compact(v)) for k, v in kwargs.items()))
+
+
+def _compact(value: Any) -> Value:
+    """(3, 3) -> 3: one number where every axis agrees, as hand-written code does."""
+    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
+        return value[0]
+    return value
+
+
+def _nd(base: str, t: TensorType) -> str:
+    return f"nn.{base}{max(1, t.rank)}d"
+
+
+def _conv(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make(_nd("Conv", t), t.channels, a["out"], a["k"], stride=a["s"], padding=_padding(a), dilation=a["d"],
+                 groups=a["groups"], bias=a["bias"])
+
+
+def _padding(a: Args) -> Value:
+    if a["p"] != "same":
+        return a["p"]
+    return tuple((d * (k - 1)) // 2 for k, d in zip(a["k"], a["d"], strict=True))
+
+
+def _dwconv(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make(_nd("Conv", t), t.channels, o.channels, a["k"], stride=a["s"], padding=_padding(a),
+                 dilation=a["d"], groups=t.channels, bias=a["bias"])
+
+
+def _pwconv(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make(_nd("Conv", t), t.channels, a["out"], 1, groups=a["groups"], bias=a["bias"])
+
+
+def _conv_transpose(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make(_nd("ConvTranspose", t), t.channels, a["out"], a["k"], stride=a["s"], padding=a["p"],
+                 output_padding=a["op"], groups=a["groups"], bias=a["bias"], dilation=a["d"])
+
+
+def _maxpool(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make(_nd("MaxPool", t), a["k"], stride=a["s"] or a["k"], padding=_padding(a), dilation=a["d"],
+                 ceil_mode=a["ceil"])
+
+
+def _avgpool(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    padding = tuple((k - 1) // 2 for k in a["k"]) if a["p"] == "same" else a["p"]
+    return _make(_nd("AvgPool", t), a["k"], stride=a["s"] or a["k"], padding=padding, ceil_mode=a["ceil"],
+                 count_include_pad=a["count_include_pad"])
+
+
+def _norm(base: str) -> ModuleRule:
+    def rule(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+        return _make(_nd(base, t), t.channels, eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+                     track_running_stats=a["track"])
+    return rule
+
+
+def _ln(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    if t.rank == 0:
+        return _make("nn.LayerNorm", t.channels, eps=a["eps"], elementwise_affine=a["affine"])
+    return _make("ChannelLayerNorm", t.channels, eps=a["eps"], affine=a["affine"])
+
+
+def _gn(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    return _make("nn.GroupNorm", a["groups"], t.channels, eps=a["eps"], affine=a["affine"])
+
+
+def _upsample(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[t.rank] if a["mode"] == "linear" else "nearest"
+    scale = tuple(float(s) for s in a["scale"])
+    extra = {"align_corners": False} if mode != "nearest" else {}
+    return _make("nn.Upsample", scale_factor=scale, mode=mode, **extra)
+
+
+def _fixed(cls: str, *args: Value, **kwargs: Any) -> ModuleRule:
+    return lambda a, t, o, inplace: _make(cls, *args, **kwargs)
+
+
+def _activation(cls: str) -> ModuleRule:
+    return lambda a, t, o, inplace: _make(cls, inplace=True) if inplace else _make(cls)
+
+
+MODULES: dict[str, ModuleRule] = {
+    "conv": _conv,
+    "dwconv": _dwconv,
+    "pwconv": _pwconv,
+    "conv_transpose": _conv_transpose,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "adaptive_avgpool": lambda a, t, o, inplace: _make(_nd("AdaptiveAvgPool", t), a["size"]),
+    "adaptive_maxpool": lambda a, t, o, inplace: _make(_nd("AdaptiveMaxPool", t), a["size"]),
+    "gap": lambda a, t, o, inplace: _make(_nd("AdaptiveAvgPool", t), 1),
+    "gmp": lambda a, t, o, inplace: _make(_nd("AdaptiveMaxPool", t), 1),
+    "bn": _norm("BatchNorm"),
+    "instancenorm": _norm("InstanceNorm"),
+    "ln": _ln,
+    "gn": _gn,
+    "relu": _activation("nn.ReLU"),
+    "relu6": _activation("nn.ReLU6"),
+    "hardswish": _activation("nn.Hardswish"),
+    "hardsigmoid": _activation("nn.Hardsigmoid"),
+    "silu": _activation("nn.SiLU"),
+    "leaky_relu": lambda a, t, o, inplace: _make("nn.LeakyReLU", a["slope"], **({"inplace": True} if inplace else {})),
+    "gelu": lambda a, t, o, inplace: _make("nn.GELU", approximate=a["approximate"]),
+    "sigmoid": _fixed("nn.Sigmoid"),
+    "tanh": _fixed("nn.Tanh"),
+    "softmax": _fixed("nn.Softmax", dim=1),
+    "identity": _fixed("nn.Identity"),
+    "dropout": lambda a, t, o, inplace: _make("nn.Dropout", a["p"]),
+    "droppath": lambda a, t, o, inplace: _make("DropPath", a["p"]),
+    "layerscale": lambda a, t, o, inplace: _make("LayerScale", t.channels, a["init"], rank=t.rank),
+    "flatten": _fixed("nn.Flatten", 1),
+    "linear": lambda a, t, o, inplace: _make("nn.Linear", t.channels, a["out"], bias=a["bias"]),
+    "upsample": _upsample,
+    "channel_shuffle": lambda a, t, o, inplace: _make("nn.ChannelShuffle", a["groups"]),
+    "channel_mean": _fixed("ChannelMean"),
+    "channel_max": _fixed("ChannelMax"),
+}
+
+# Activations that may overwrite their input when nothing else reads it.
+INPLACE_CAPABLE = frozenset({"relu", "relu6", "hardswish", "hardsigmoid", "silu", "leaky_relu"})

@@ -1,0 +1,86 @@
+"""The few modules PyTorch lacks, shared by the in-memory build and the emitted Python source.
+
+The Python back end copies these classes' source into every file it writes, so the
+code here is written to be read there: small, standalone, torch-only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels of a channels-first tensor, at every position (ConvNeXt's LayerNorm2d)."""
+
+    def __init__(self, channels: int, eps: float = 1e-6, affine: bool = True) -> None:
+        super().__init__()
+        self.normalized_shape = (channels,)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.movedim(1, -1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(-1, 1)
+
+
+class LayerScale(nn.Module):
+    """Multiplies each channel by a learned scale, initialised small (ConvNeXt, CaiT)."""
+
+    def __init__(self, channels: int, init: float = 1e-6, rank: int = 2) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,) + (1,) * rank, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: while training, zeroes a sample's whole residual branch with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class ChannelMean(nn.Module):
+    """Mean over the channels, keeping a single channel (CBAM's spatial attention)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1, keepdim=True)
+
+
+class ChannelMax(nn.Module):
+    """Maximum over the channels, keeping a single channel (CBAM's spatial attention)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=1, keepdim=True)
+
+
+def init_weights(model: nn.Module) -> None:
+    """torchvision's initialisation: He-normal convs, unit norms, small-normal linears."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                               nn.ConvTranspose3d)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm,
+                                 ChannelLayerNorm)):
+            if module.weight is not None and module.bias is not None:
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0, 0.01)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)

@@ -1,0 +1,179 @@
+"""The in-memory torch back end: shapes, counts, names and portability of built modules."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import archdsl
+from archdsl import ir
+from archdsl.layers import LAYERS
+from archdsl.layers.lowering import MODULES
+from archdsl.to_torch import build_module
+
+ROOT = Path(__file__).resolve().parent.parent
+SINK = ROOT / "tests" / "specs" / "kitchen_sink.arch"
+SMALL_NETWORKS = ["kitchen_sink", "signal", "volume"]
+ZOO = sorted(p for p in [*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch")])
+
+
+def _networks(path: Path) -> list[ir.Network]:
+    result = archdsl.check([path])
+    assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+    return result.networks
+
+
+def _sink(name: str) -> ir.Network:
+    return archdsl.load_network(SINK, name)
+
+
+def test_every_layer_kind_has_a_module() -> None:
+    assert set(MODULES) == set(LAYERS)
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.name)
+def test_forward_gives_the_checked_shape_and_parameter_count(path: Path) -> None:
+    for network in _networks(path):
+        model = build_module(network).eval()
+        assert sum(p.numel() for p in model.parameters()) == ir.count_params(network.root)
+        assert sum(b.numel() for b in model.buffers()) == ir.count_buffers(network.root)
+        with torch.device("meta"):
+            out = model.to("meta")(torch.empty(3, *network.input.shape))
+        assert tuple(out.shape) == (3, *network.output.shape)
+
+
+@pytest.mark.parametrize("name", SMALL_NETWORKS)
+def test_small_networks_run_for_real_at_several_batch_sizes(name: str) -> None:
+    network = _sink(name)
+    model = build_module(network).eval()
+    assert sum(p.numel() for p in model.parameters()) == ir.count_params(network.root)
+    for batch in (1, 2, 5):
+        with torch.no_grad():
+            out = model(torch.randn(batch, *network.input.shape))
+        assert tuple(out.shape) == (batch, *network.output.shape)
+
+
+def test_every_layer_output_shape_matches_the_ir() -> None:
+    network = _sink("kitchen_sink")
+    model = build_module(network).eval()
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str):  # type: ignore[no-untyped-def]
+        return lambda module, args, output: seen.__setitem__(name, tuple(output.shape[1:]))
+
+    for name, module in model.named_modules():
+        if name:
+            module.register_forward_hook(record(name))
+    with torch.no_grad():
+        model(torch.randn(2, *network.input.shape))
+    expected = _named_outputs(network.root, "")
+    assert expected  # the walk found the layers
+    for name, shape in expected.items():
+        assert seen[name] == shape, name
+
+
+def _named_outputs(group: ir.Group, prefix: str) -> dict[str, tuple[int, ...]]:
+    """IR output shapes by module path, for the nodes that become modules."""
+    found: dict[str, tuple[int, ...]] = {}
+
+    def visit(node: ir.Node, prefix: str) -> None:
+        if isinstance(node, (ir.Layer, ir.Group)):
+            path = f"{prefix}{node.name}"
+            found[path] = node.output.shape
+            if isinstance(node, ir.Group):
+                for child in node.children:
+                    visit(child, path + ".")
+            return
+        for nodes in ir.paths(node):
+            for child in nodes:
+                visit(child, prefix)
+
+    for child in group.children:
+        visit(child, prefix)
+    return found
+
+
+def test_state_dict_keys_follow_the_spec_names() -> None:
+    model = build_module(_sink("kitchen_sink"))
+    keys = set(model.state_dict())
+    assert "stem.conv.weight" in keys  # a labelled block and the prelude's labels
+    assert "stem.bn.running_mean" in keys
+    assert "b2.1.weight" in keys  # a labelled branch numbers its steps from 0
+    assert "downsample.0.weight" in keys  # the projection shortcut, named as torchvision names it
+    assert "denselayer2.conv1.weight" in keys
+
+
+def test_resnet50_equals_torchvision_weights_and_outputs() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    ours = archdsl.build(ROOT / "specs" / "resnet50.arch").eval()
+    reference = torchvision.models.resnet50(weights=None).eval()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in reference.state_dict().items()}
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() < 1e-4
+
+
+def test_initialisation_is_deterministic_under_manual_seed() -> None:
+    torch.manual_seed(0)
+    first = build_module(_sink("kitchen_sink")).state_dict()
+    torch.manual_seed(0)
+    second = build_module(_sink("kitchen_sink")).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_in_place_activations_never_change_results() -> None:
+    network = _sink("kitchen_sink")
+    model = build_module(network).eval()
+    x = torch.randn(2, *network.input.shape)
+    with torch.no_grad():
+        fast = model(x.clone())
+    for module in model.modules():
+        if hasattr(module, "inplace"):
+            module.inplace = False
+    with torch.no_grad():
+        assert torch.equal(model(x.clone()), fast)
+
+
+@pytest.mark.parametrize("name", SMALL_NETWORKS)
+def test_bfloat16_channels_last_and_autocast(name: str) -> None:
+    network = _sink(name)
+    model = build_module(network).eval()
+    x = torch.randn(2, *network.input.shape)
+    with torch.no_grad():
+        reference = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert model(x).shape == reference.shape
+        half = copy.deepcopy(model).to(torch.bfloat16)(x.to(torch.bfloat16))
+        assert half.dtype == torch.bfloat16
+        assert torch.allclose(half.float(), reference, atol=0.1, rtol=0.1)
+        if network.input.rank == 2:
+            model = model.to(memory_format=torch.channels_last)
+            out = model(x.to(memory_format=torch.channels_last))
+            assert torch.allclose(out, reference, atol=1e-5)
+
+
+def test_compiles_without_graph_breaks_and_exports() -> None:
+    network = _sink("kitchen_sink")
+    model = build_module(network).eval()
+    x = torch.randn(2, *network.input.shape)
+    with torch.no_grad():
+        expected = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+        assert torch.allclose(compiled(x), expected, atol=1e-5)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        assert torch.allclose(exported.module()(x), expected, atol=1e-5)
+
+
+def test_every_parameter_takes_part_in_training() -> None:
+    network = _sink("kitchen_sink")
+    model = build_module(network).train()
+    loss = nn.functional.cross_entropy(model(torch.randn(4, *network.input.shape)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    assert [k for k, v in model.named_parameters() if v.grad is None] == []
