@@ -26,6 +26,7 @@ class CheckResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     warning_counts: dict[str, int] = field(default_factory=dict)
+    program: Program | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,7 +37,7 @@ def check(files: Sequence[str | Path] = (), *, source: str | None = None, networ
           params: Mapping[str, Value] | None = None) -> CheckResult:
     """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``."""
     program = load([Path(f) for f in files], source)
-    result = CheckResult(sources=program.sources)
+    result = CheckResult(sources=program.sources, program=program)
     if not program.sink.has_errors:
         for definition in _select(program, network):
             before = len(program.sink.items)
@@ -87,3 +88,12 @@ def build(spec: str | Path, network: str | None = None, *, init: bool = True, **
     from archdsl.to_torch import build_module
 
     return build_module(load_network(spec, network, **params), init=init)
+
+
+def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:
+    """The emitted Python file for one checked network of ``result``."""
+    from archdsl.to_python import python_source as emit
+
+    assert result.program is not None
+    definition = result.program.networks[network.name]
+    return emit(network, list(definition.params), result.program.blocks, spec_name)

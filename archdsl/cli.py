@@ -16,12 +16,21 @@ from archdsl import __version__, api
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic, render_json, render_one, render_text
 from archdsl.loader import load
+from archdsl.output import OutputError, write_output
 from archdsl.parser import parse_expression
 from archdsl.values import EvalError, Value, evaluate, show
 
 
 class UsageError(Exception):
     """A mistake in the command line itself (exit code 2)."""
+
+
+class SpecError(Exception):
+    """The spec has errors, already shown; carries the exit code."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
 
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, Value]:
@@ -124,6 +133,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
+    """The one network a compile-like command works on; diagnostics shown, errors raised as exit codes."""
+    spec = Path(args.file)
+    if not spec.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    result = api.check([spec], network=args.network, params=_parse_sets(args.set))
+    _emit_diagnostics(result.diagnostics, result.sources)
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        raise SpecError(_exit_code(errors))
+    if len(result.networks) != 1:
+        names = ", ".join(n.name for n in result.networks) or "none"
+        raise UsageError(f"{args.file} defines several networks ({names}); choose one with -n")
+    return result, spec
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    result, spec = _checked_network(args)
+    network = result.networks[0]
+    source = api.python_source(result, network, args.file)
+    write_output(args.output, source, [spec, *result.sources])
+    if args.output != "-":
+        print(f"{network.name}: {network.input} -> {network.output} written to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archdsl", description="A language and compiler for CNN architectures.")
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
@@ -137,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(run=cmd_check)
 
+    compile_ = commands.add_parser("compile", help="write the network as a self-contained PyTorch .py file")
+    compile_.add_argument("file", metavar="FILE", help="the spec")
+    compile_.add_argument("-n", "--network", help="the network to compile (when the file has several)")
+    compile_.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                          help="set a network parameter (repeatable)")
+    compile_.add_argument("-o", "--output", required=True, metavar="OUT.py", help="where to write; - for stdout")
+    compile_.set_defaults(run=cmd_compile)
+
     listing = commands.add_parser("list", help="list the networks in files or folders")
     listing.add_argument("paths", nargs="+", metavar="PATH")
     listing.add_argument("--format", choices=("text", "json"), default="text")
@@ -149,9 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except UsageError as error:
+    except (UsageError, OutputError) as error:
         print(f"archdsl: error: {error}", file=sys.stderr)
         return 2
+    except SpecError as error:
+        return error.code
     except RecursionError:  # a last line of defence: limits should stop deep input earlier
         print(render_one(Diagnostic(codes.LIMIT, "the spec nests too deeply to process", None), {}), file=sys.stderr)
         return 1

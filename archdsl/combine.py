@@ -85,7 +85,9 @@ def _residual(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         el._error(codes.RESIDUAL_SHAPE, f"residual body gives {t_body} but {source} is {t_short}: they cannot "
                   "be added", call.span, hint, scope)
         return [], None
-    return [ir.Residual(tuple(body), None if shortcut is None else tuple(shortcut), t, t_body, call.span)], t_body
+    projects = mode == "project" and not shortcut_calls
+    path = None if shortcut is None else tuple(shortcut)
+    return [ir.Residual(tuple(body), path, t, t_body, call.span, projects)], t_body
 
 
 def _projection(el: Elaborator, call: ast.Call, scope: Scope, t: TensorType, target: TensorType
@@ -96,9 +98,10 @@ def _projection(el: Elaborator, call: ast.Call, scope: Scope, t: TensorType, tar
         el._error(codes.RESIDUAL_SHAPE, f"no 1x1 projection maps the input {t} to the body's {target}",
                   call.span, "the spatial sizes must differ by a whole stride", scope)
         return None, None
+    # The body already warned about its own stride; the projection mirrors it.
     conv, t1 = el.primitive("conv", {"out": target.channels, "k": 1, "s": stride, "bias": False}, t, call,
-                            scope, name="0")
-    norm, t2 = el.primitive("bn", {}, t1, call, scope, name="1") if t1 is not None else (None, None)
+                            scope, name="0", generated=True)
+    norm, t2 = el.primitive("bn", {}, t1, call, scope, name="1", generated=True) if t1 is not None else (None, None)
     if conv is None or norm is None or t2 is None:
         return None, None
     name = scope.namespace.claim("downsample")

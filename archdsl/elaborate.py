@@ -208,8 +208,8 @@ class Elaborator:
         return self.primitive(call.callee, values, t, call, scope)
 
     def primitive(self, kind_name: str, values: Mapping[str, Value], t: TensorType, call: ast.Call, scope: Scope,
-                  name: str | None = None) -> tuple[ir.Layer | None, Type]:
-        """Checks and infers one layer from already evaluated arguments."""
+                  name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]:
+        """Checks and infers one layer from evaluated arguments; a ``generated`` layer was not written as such."""
         kind = LAYERS[kind_name]
         try:
             check_rank(kind, t)
@@ -230,7 +230,7 @@ class Elaborator:
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
             return None, None
-        for warning in inferred.warnings:
+        for warning in () if generated else inferred.warnings:
             self.sink.add(Diagnostic(warning.code, warning.message, call.span, warning.help, scope.trace))
         self.layer_count += 1
         if self.layer_count > MAX_LAYERS:
@@ -238,7 +238,7 @@ class Elaborator:
             raise _Abort
         node_name = name or self.name(call, scope, kind_name)
         node = ir.Layer(kind_name, node_name, tuple(args.items()), t, inferred.output, inferred.params,
-                        inferred.buffers, call.span)
+                        inferred.buffers, call.span, None if generated else call)
         return node, inferred.output
 
     def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
@@ -267,7 +267,7 @@ class Elaborator:
         if t is None or t_out is None:
             return None, None
         node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
-                        definition.name, tuple(bound.items()))
+                        definition.name, tuple(bound.items()), source=call)
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------

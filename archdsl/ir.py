@@ -8,9 +8,10 @@ back end re-derives a shape or a count.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archdsl.span import Span
+from archdsl.syntax import Call
 from archdsl.tensor import TensorType
 from archdsl.values import Value
 
@@ -29,6 +30,7 @@ class Layer:
     params: int
     buffers: int
     span: Span
+    source: Call | None = field(default=None, compare=False, repr=False)  # the call written in the spec
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]
@@ -50,6 +52,7 @@ class Group:
     definition: str | None = None
     args: Args = ()
     indexed: bool = False
+    source: Call | None = field(default=None, compare=False, repr=False)  # the block call in the spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class Residual:
     input: TensorType
     output: TensorType
     span: Span
+    projects: bool = False  # shortcut=project: a 1x1 projection exactly where the shapes differ
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,8 @@ def sliding_output(kind: str, tensor: TensorType, window: Window, ceil: bool = F
 def _stride_warning(kind: str, dropped: list[tuple[str, int, str]]) -> tuple[Warning_, ...]:
     if not dropped:
         return ()
-    axes = " and ".join(axis for axis, _, _ in dropped)
+    names = [axis for axis, _, _ in dropped]
+    axes = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     counts = sorted({n for _, n, _ in dropped})
     amount = " or ".join(str(n) for n in counts)
     formulas = "; ".join(dict.fromkeys(f for _, _, f in dropped))

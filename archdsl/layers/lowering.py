@@ -31,10 +31,10 @@ ModuleRule = Callable[[Args, TensorType, TensorType, bool], Constructor]
 
 
 def _make(cls: str, *args: Value, **kwargs: Any) -> Constructor:
-    return Constructor(cls, tuple(_compact(a) for a in args), tuple((k, _compact(v)) for k, v in kwargs.items()))
+    return Constructor(cls, tuple(compact(a) for a in args), tuple((k, compact(v)) for k, v in kwargs.items()))
 
 
-def _compact(value: Any) -> Value:
+def compact(value: Any) -> Value:
     """(3, 3) -> 3: one number where every axis agrees, as hand-written code does."""
     if isinstance(value, tuple) and value and all(v == value[0] for v in value):
         return value[0]
@@ -149,6 +149,30 @@ MODULES: dict[str, ModuleRule] = {
     "channel_mean": _fixed("ChannelMean"),
     "channel_max": _fixed("ChannelMax"),
 }
+
+# Which spec parameter each constructor argument comes from, so generated code can reuse the
+# spec's own expression for it: keyword arguments by name, positional ones per kind.
+_KEYWORD_SOURCES = {
+    "stride": "s", "padding": "p", "dilation": "d", "groups": "groups", "bias": "bias", "output_padding": "op",
+    "eps": "eps", "momentum": "momentum", "affine": "affine", "elementwise_affine": "affine",
+    "track_running_stats": "track", "ceil_mode": "ceil", "count_include_pad": "count_include_pad",
+    "approximate": "approximate",
+}
+_POSITIONAL_SOURCES: dict[str, tuple[str | None, ...]] = {
+    "conv": (None, "out", "k"), "conv_transpose": (None, "out", "k"), "dwconv": (None, None, "k"),
+    "pwconv": (None, "out"), "maxpool": ("k",), "avgpool": ("k",), "adaptive_avgpool": ("size",),
+    "adaptive_maxpool": ("size",), "gn": ("groups",), "linear": (None, "out"), "leaky_relu": ("slope",),
+    "dropout": ("p",), "droppath": ("p",), "layerscale": (None, "init"), "channel_shuffle": ("groups",),
+}
+
+
+def argument_source(kind: str, key: int | str) -> str | None:
+    """The spec parameter of layer ``kind`` that constructor argument ``key`` (a position or a name) comes from."""
+    if isinstance(key, str):
+        return _KEYWORD_SOURCES.get(key) if kind != "dwconv" or key != "groups" else None
+    positional = _POSITIONAL_SOURCES.get(kind, ())
+    return positional[key] if key < len(positional) else None
+
 
 # Activations that may overwrite their input when nothing else reads it.
 INPLACE_CAPABLE = frozenset({"relu", "relu6", "hardswish", "hardsigmoid", "silu", "leaky_relu"})

@@ -1,0 +1,152 @@
+"""The Python back end: emitted files build the same module as the in-memory back end."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+import archdsl
+from archdsl import ir
+from archdsl.api import python_source
+from archdsl.pyexpr import identifier
+from archdsl.to_python import _constant
+from archdsl.to_torch import build_module
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted([*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch"), *ROOT.glob("tests/specs/*.arch")])
+
+HOSTILE = '''
+# Names that collide with Python keywords, builtins and the emitted code's own names.
+block lambda(self, nn, torch, x=2, in_channels=3, class_=1) {
+    conv(self * x, 3, p=1, groups=class_); bn; relu
+    residual(shortcut=project) { conv(nn, 1, s=x, bias=false); bn }
+}
+network min(max=10) {
+    input [3, 16, 16]
+    lambda(8, 16, 4)
+    conv(torch_ish(max), 1)
+}
+'''.replace("torch_ish(max)", "max")
+
+
+def load_emitted(source: str, tmp_path: Path, name: str) -> ModuleType:
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def emit(result: archdsl.CheckResult, network: ir.Network, tmp_path: Path) -> tuple[str, torch.nn.Module]:
+    source = python_source(result, network, "spec.arch")
+    module = load_emitted(source, tmp_path, f"emitted_{network.name}")
+    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+               and v.__module__ == module.__name__]
+    torch.manual_seed(0)
+    return source, classes[-1]()
+
+
+def _cases() -> list[tuple[Path, str]]:
+    cases = []
+    for path in SPECS:
+        result = archdsl.check([path])
+        cases += [(path, n.name) for n in result.networks]
+    return cases
+
+
+@pytest.mark.parametrize(("path", "name"), _cases(), ids=lambda c: c.name if isinstance(c, Path) else c)
+def test_emitted_module_equals_the_built_module(path: Path, name: str, tmp_path: Path) -> None:
+    result = archdsl.check([path], network=name)
+    network = result.networks[0]
+    _, emitted = emit(result, network, tmp_path)
+    torch.manual_seed(0)
+    built = build_module(network)
+    ours, theirs = built.state_dict(), emitted.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours), "same seed, same initial weights"
+    emitted.eval()
+    built.eval()
+    x = torch.randn(2, *network.input.shape)
+    with torch.no_grad():
+        assert torch.equal(emitted(x), built(x))
+
+
+def test_resnet50_source_reads_like_torchvision(tmp_path: Path) -> None:
+    result = archdsl.check([ROOT / "specs" / "resnet50.arch"])
+    source, _ = emit(result, result.networks[0], tmp_path)
+    assert source.count("class Bottleneck(nn.Module):") == 1
+    assert "if s != 1 or in_channels != width * expansion:" in source
+    assert "self.conv3 = nn.Conv2d(mid, width * expansion, 1, bias=False)" in source
+    assert "Bottleneck(256, width=128, s=2)" in source
+    assert "self.fc = nn.Linear(2048, classes)" in source
+    assert "x = self.conv2(x)  # [mid, H/s, W/s]" in source
+
+
+def test_emitted_source_is_deterministic_and_ruff_clean(tmp_path: Path) -> None:
+    result = archdsl.check([ROOT / "tests" / "specs" / "kitchen_sink.arch"], network="kitchen_sink")
+    first = python_source(result, result.networks[0], "spec.arch")
+    again = archdsl.check([ROOT / "tests" / "specs" / "kitchen_sink.arch"], network="kitchen_sink")
+    assert python_source(again, again.networks[0], "spec.arch") == first
+    path = tmp_path / "emitted.py"
+    path.write_text(first)
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,B,UP,SIM",
+                           "--line-length", "120", str(path)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    assert "import" not in "".join(line for line in first.splitlines() if line.startswith(("import", "from"))
+                                   and "torch" not in line and "__future__" not in line)
+
+
+def test_hostile_names_stay_names(tmp_path: Path) -> None:
+    result = archdsl.check(source=HOSTILE)
+    assert result.ok, [d.message for d in result.diagnostics]
+    network = result.networks[0]
+    source, emitted = emit(result, network, tmp_path)
+    assert "def __init__(self, in_channels: int, self_, nn_, torch_" in source
+    torch.manual_seed(0)
+    built = build_module(network)
+    assert list(built.state_dict()) == list(emitted.state_dict())
+
+
+def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:
+    result = archdsl.check(source="network n { input [3, 8, 8]; conv(4, 3) }")
+    source = python_source(result, result.networks[0], 'evil""" + __import__("os").system("x") + """.arch')
+    load_emitted(source, tmp_path, "evil")  # importing runs nothing but class definitions
+    assert "system" not in source.split('"""')[2]
+
+
+def test_identifiers_and_constants() -> None:
+    assert identifier("lambda") == "lambda_"
+    assert identifier("width") == "width"
+    with pytest.raises(ValueError):
+        identifier("a-b")
+    assert _constant("(1, 2)") == (1, 2)
+    assert _constant("in_channels") is None
+
+
+def test_compile_command_writes_atomically_and_never_over_the_spec(tmp_path: Path) -> None:
+    out = tmp_path / "model.py"
+    spec = ROOT / "tests" / "specs" / "kitchen_sink.arch"
+    run = subprocess.run([sys.executable, "-m", "archdsl", "compile", str(spec), "-n", "signal", "-o", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "written to" in run.stdout
+    assert load_emitted(out.read_text(), tmp_path, "compiled").Signal()
+    before = spec.read_text()
+    refused = subprocess.run([sys.executable, "-m", "archdsl", "compile", str(spec), "-n", "signal", "-o",
+                              str(spec)], capture_output=True, text=True)
+    assert refused.returncode == 2 and spec.read_text() == before
+    bad = tmp_path / "bad.arch"
+    bad.write_text("network n { input [3, 4, 4]; conv(8, 9) }")
+    failed = subprocess.run([sys.executable, "-m", "archdsl", "compile", str(bad), "-o", str(tmp_path / "x.py")],
+                            capture_output=True, text=True)
+    assert failed.returncode == 1 and "E201" in failed.stderr
+    assert not (tmp_path / "x.py").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
