@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -177,3 +178,51 @@ def test_every_parameter_takes_part_in_training() -> None:
     loss = nn.functional.cross_entropy(model(torch.randn(4, *network.input.shape)), torch.tensor([0, 1, 2, 3]))
     loss.backward()
     assert [k for k, v in model.named_parameters() if v.grad is None] == []
+
+
+GPU_READY_SPECS = ["resnet50", "densenet121", "googlenet", "convnext_tiny"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GPU_READY_SPECS)
+def test_zoo_compiles_without_graph_breaks_and_exports(name: str) -> None:
+    model = archdsl.build(ROOT / "specs" / f"{name}.arch").eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expected = model(x)
+        torch._dynamo.reset()
+        compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+        assert torch.allclose(compiled(x), expected, atol=1e-4)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        assert torch.allclose(exported.module()(x), expected, atol=1e-4)
+
+
+def _ddp_step(rank: int, world: int, store: str, results: Any) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)  # same initial weights on every rank
+        network = archdsl.load_network(SINK, "kitchen_sink")
+        model = DistributedDataParallel(build_module(network).train())
+        optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+        torch.manual_seed(rank)  # different data on every rank
+        x = torch.randn(4, *network.input.shape)
+        loss = nn.functional.cross_entropy(model(x), torch.randint(0, 10, (4,)))
+        loss.backward()
+        optimiser.step()
+        results[rank] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_data_parallel_training_step(tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(_ddp_step, args=(2, str(tmp_path / "store"), results), nprocs=2, join=True)
+        first, second = results[0], results[1]
+    assert torch.equal(first, second), "gradients were averaged across the two processes"
