@@ -23,7 +23,7 @@ from archdsl.layers import LAYERS
 from archdsl.layers.lowering import argument_source, compact
 from archdsl.pyexpr import Untranslatable, identifier, literal, to_python
 from archdsl.tensor import TensorType
-from archdsl.to_torch import constructor_of
+from archdsl.to_torch import adds_in_place, constructor_of
 from archdsl.values import EvalError, Value, evaluate, is_int
 
 MISSING: Any = object()
@@ -374,13 +374,13 @@ class Describer:
                         self.inferred(f"{attr}_out", node.output.channels, self.channels),
                         self.record.slot(compact(stride), Slot(f"{attr}_stride", inferred=True, exact=True)))
                 self.init.append(("projection", attr, node.input.rank, *refs))
-                return ("residual_projected", plan, attr, self.record.shape(node.output))
+                return ("residual_projected", plan, attr, adds_in_place(node), self.record.shape(node.output))
             case ir.Residual(body=body, shortcut=shortcut):
                 plan = self.path(body)
                 end, self.channels = self.channels, start
                 short = None if shortcut is None else self.path(shortcut)
                 self.channels = end
-                return ("residual", plan, short, self.record.shape(node.output))
+                return ("residual", plan, short, adds_in_place(node), self.record.shape(node.output))
             case ir.Concat(branches=branches) | ir.Add(branches=branches):
                 plans, ends = [], []
                 for branch in branches:

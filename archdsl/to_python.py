@@ -217,7 +217,8 @@ class _ClassWriter:
                 shortcut = f"self.{step[2]}({identity})" if fixed else identity
             else:
                 shortcut = identity if step[2] is None else self.path(step[2], identity, self.temporary("shortcut"))
-            out.line(f"{target} = {body} + {shortcut}{self.comment(step[-1])}")
+            joined = f"{body} += {shortcut}" if step[3] and body == target else f"{target} = {body} + {shortcut}"
+            out.line(f"{joined}{self.comment(step[-1])}")
         elif op in ("concat", "add"):
             outputs = [self.path(p, source, self.temporary("branch")) for p in step[1]]
             joined = f"torch.cat([{', '.join(outputs)}], dim=1)" if op == "concat" else " + ".join(outputs)

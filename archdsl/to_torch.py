@@ -44,7 +44,7 @@ class ArchModule(nn.Module):
                 x = self._modules[step[1]](x)  # type: ignore[misc]
             elif op == "residual":
                 shortcut = x if step[2] is None else self._run(step[2], x)
-                x = self._run(step[1], x) + shortcut
+                x = self._run(step[1], x).add_(shortcut) if step[3] else self._run(step[1], x) + shortcut
             elif op == "concat":
                 x = torch.cat([self._run(path, x) for path in step[1]], dim=1)
             elif op == "add":
@@ -70,11 +70,20 @@ def instantiate(constructor: Constructor) -> nn.Module:
     return cls(*constructor.args, **dict(constructor.kwargs))
 
 
+def writes_fresh(node: ir.Node | None) -> bool:
+    """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep."""
+    return isinstance(node, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
+        isinstance(node, ir.Layer) and node.kind in _FRESH_OUTPUT)
+
+
+def adds_in_place(residual: ir.Residual) -> bool:
+    """A residual may add its shortcut into the body's output, as torchvision's ``out += identity`` does."""
+    return bool(residual.body) and writes_fresh(residual.body[-1])
+
+
 def constructor_of(layer: ir.Layer, previous: ir.Node | None) -> Constructor:
     """The module for ``layer``; activations work in place when the tensor they get is theirs alone."""
-    fresh = isinstance(previous, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
-        isinstance(previous, ir.Layer) and previous.kind in _FRESH_OUTPUT)
-    inplace = layer.kind in INPLACE_CAPABLE and fresh
+    inplace = layer.kind in INPLACE_CAPABLE and writes_fresh(previous)
     return MODULES[layer.kind](dict(layer.args), layer.input, layer.output, inplace)
 
 
@@ -101,7 +110,9 @@ class _Builder:
                 owner.add_module(node.name, self.group(node))
                 return ("call", node.name)
             case ir.Residual(body=body, shortcut=shortcut):
-                return ("residual", self.path(body, owner), None if shortcut is None else self.path(shortcut, owner))
+                plan = self.path(body, owner)  # body first: modules register in dataflow order
+                short = None if shortcut is None else self.path(shortcut, owner)
+                return ("residual", plan, short, adds_in_place(node))
             case ir.Concat(branches=branches):
                 return ("concat", tuple(self.path(b, owner) for b in branches))
             case ir.Add(branches=branches):
