@@ -34,14 +34,17 @@ class CheckResult:
 
 
 def check(files: Sequence[str | Path] = (), *, source: str | None = None, network: str | None = None,
-          params: Mapping[str, Value] | None = None) -> CheckResult:
-    """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``."""
+          params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None) -> CheckResult:
+    """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``.
+
+    ``input_shape`` ([C, *spatial]) replaces the networks' own input types.
+    """
     program = load([Path(f) for f in files], source)
     result = CheckResult(sources=program.sources, program=program)
     if not program.sink.has_errors:
         for definition in _select(program, network):
             before = len(program.sink.items)
-            elaborated = Elaborator(program).network(definition, params or {})
+            elaborated = Elaborator(program).network(definition, params or {}, input_shape)
             if elaborated is not None:
                 program.sink.extend(run_checks(elaborated))
                 result.networks.append(elaborated)

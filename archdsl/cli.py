@@ -138,7 +138,8 @@ def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
     spec = Path(args.file)
     if not spec.is_file():
         raise UsageError(f"no such file: {args.file}")
-    result = api.check([spec], network=args.network, params=_parse_sets(args.set))
+    result = api.check([spec], network=args.network, params=_parse_sets(args.set),
+                       input_shape=_input_shape(getattr(args, "input", None)))
     _emit_diagnostics(result.diagnostics, result.sources)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
@@ -159,6 +160,45 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"--input takes C,H,W (1 to 4 positive integers), got {text!r}") from None
+    if not 1 <= len(shape) <= 4 or min(shape) < 1:
+        raise UsageError(f"--input takes C,H,W (1 to 4 positive integers), got {text!r}")
+    return shape
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from archdsl.report import build_report
+    from archdsl.report_format import FORMATS
+
+    result, spec = _checked_network(args)
+    network = result.networks[0]
+    report = build_report(network)
+    if args.verify:
+        from archdsl.verify import verify
+
+        problems = verify(network, report)
+        _emit_diagnostics(problems, result.sources)
+        if problems:
+            return 1
+        print(f"verified: {report.params:,} parameters equal torch's, {report.flops:,} FLOPs equal fvcore's",
+              file=sys.stderr)
+    write_output(args.output, FORMATS[args.format](report, args.depth), [spec, *result.sources])
+    return 0
+
+
+def _network_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", metavar="FILE", help="the spec")
+    command.add_argument("-n", "--network", help="the network (when the file has several)")
+    command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                         help="set a network parameter (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archdsl", description="A language and compiler for CNN architectures.")
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
@@ -173,12 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     compile_ = commands.add_parser("compile", help="write the network as a self-contained PyTorch .py file")
-    compile_.add_argument("file", metavar="FILE", help="the spec")
-    compile_.add_argument("-n", "--network", help="the network to compile (when the file has several)")
-    compile_.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                          help="set a network parameter (repeatable)")
+    _network_options(compile_)
     compile_.add_argument("-o", "--output", required=True, metavar="OUT.py", help="where to write; - for stdout")
     compile_.set_defaults(run=cmd_compile)
+
+    report = commands.add_parser("report", help="parameters, FLOPs, activations and receptive field per layer")
+    _network_options(report)
+    report.add_argument("--input", metavar="C,H,W", help="another input size than the spec's")
+    report.add_argument("--depth", type=int, metavar="N", help="show blocks nested at most N deep")
+    report.add_argument("--format", choices=("text", "markdown", "json", "yaml", "csv"), default="text")
+    report.add_argument("--verify", action="store_true", help="check the counts against torch and fvcore")
+    report.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
+    report.set_defaults(run=cmd_report)
 
     listing = commands.add_parser("list", help="list the networks in files or folders")
     listing.add_argument("paths", nargs="+", metavar="PATH")

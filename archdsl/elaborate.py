@@ -57,7 +57,9 @@ class Elaborator:
 
     # -- entry point ----------------------------------------------------------------
 
-    def network(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> ir.Network | None:
+    def network(self, definition: ast.Definition, overrides: Mapping[str, Value],
+                input_shape: tuple[int, ...] | None = None) -> ir.Network | None:
+        """The checked IR of one network; ``input_shape`` replaces the spec's `input` line."""
         errors_before = sum(d.is_error for d in self.sink.items)
         self.layer_count = 0
         values = self._network_args(definition, overrides)
@@ -69,7 +71,7 @@ class Elaborator:
                         definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
             return None
         scope = Scope(values, None, Namespace(labels_in(body[1:]), indexed=False))
-        t_in = self._input_type(body[0], scope)
+        t_in = TensorType(input_shape) if input_shape else self._input_type(body[0], scope)
         if t_in is None:
             return None
         scope = replace(scope, block_input=t_in)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 from archdsl.layers.registry import Args
@@ -176,3 +177,60 @@ def argument_source(kind: str, key: int | str) -> str | None:
 
 # Activations that may overwrite their input when nothing else reads it.
 INPLACE_CAPABLE = frozenset({"relu", "relu6", "hardswish", "hardsigmoid", "silu", "leaky_relu"})
+
+
+# FLOPs as fvcore 0.1.5 counts the module above in eval mode: one multiply-add is one flop,
+# bias and element-wise work are free, and only the operators below are counted at all.
+# A rule returns (fvcore's operator name, flops), or None where fvcore counts nothing.
+FlopRule = Callable[[Args, TensorType, TensorType], "tuple[str, int] | None"]
+
+
+def _conv_flops(a: Args, t: TensorType, o: TensorType) -> tuple[str, int]:
+    groups = a["groups"]
+    return "conv", o.channels * (t.channels // groups) * prod(a.get("k", (1,) * t.rank)) * prod(o.spatial)
+
+
+def _norm_flops(name: str, per_element: int) -> FlopRule:
+    return lambda a, t, o: (name, t.numel * (per_element + (1 if a["affine"] else 0)))
+
+
+def _only_2d(name: str, count: Callable[[TensorType, TensorType], int]) -> FlopRule:
+    return lambda a, t, o: (name, count(t, o)) if t.rank == 2 else None
+
+
+FLOPS: dict[str, FlopRule] = {
+    "conv": _conv_flops,
+    "pwconv": _conv_flops,
+    "dwconv": lambda a, t, o: ("conv", o.channels * prod(a["k"]) * prod(o.spatial)),
+    "conv_transpose": lambda a, t, o: ("conv", t.channels * (o.channels // a["groups"]) * prod(a["k"])
+                                       * prod(t.spatial)),
+    "linear": lambda a, t, o: ("linear", t.channels * o.channels),
+    # Without running statistics batch norm normalises by the batch's, as in training.
+    "bn": lambda a, t, o: _norm_flops("batch_norm", 1 if a["track"] else 4)(a, t, o),
+    "ln": _norm_flops("layer_norm", 4),
+    "gn": _norm_flops("group_norm", 4),
+    "instancenorm": _norm_flops("instance_norm", 4),
+    "gap": _only_2d("adaptive_avg_pool2d", lambda t, o: t.numel),
+    "adaptive_avgpool": _only_2d("adaptive_avg_pool2d", lambda t, o: t.numel),
+    "upsample": lambda a, t, o: None if t.rank != 2 else (
+        ("upsample_nearest2d", o.numel) if a["mode"] == "nearest" else ("upsample_bilinear2d", 4 * o.numel)),
+}
+
+
+def fvcore_flops(kind: str, a: Args, t: TensorType, o: TensorType) -> tuple[str, int] | None:
+    rule = FLOPS.get(kind)
+    return None if rule is None else rule(a, t, o)
+
+
+# The element-wise work fvcore leaves out, for the "all operations" count: per output
+# element one operation for activations and scaling, k operations for a pooling window.
+def elementwise_ops(kind: str, a: Args, t: TensorType, o: TensorType) -> int:
+    if kind in ("maxpool", "avgpool"):
+        return o.numel * prod(a["k"])
+    if kind in ("gmp", "adaptive_maxpool", "channel_mean", "channel_max"):
+        return t.numel
+    if kind in ("gap", "adaptive_avgpool") and t.rank != 2:
+        return t.numel
+    if kind in INPLACE_CAPABLE or kind in ("gelu", "sigmoid", "tanh", "softmax", "layerscale"):
+        return o.numel
+    return 0

@@ -1,0 +1,158 @@
+"""The report: parameters, FLOPs, activations and receptive field per layer and per block.
+
+Everything is read off the checked IR (no torch): counts from the layer registry,
+FLOPs from the lowering table that also decides which operator the built module
+calls, so they equal fvcore's count of that module.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from archdsl import ir
+from archdsl.layers.lowering import elementwise_ops, fvcore_flops
+from archdsl.receptive import Field, fields
+
+
+@dataclass(frozen=True)
+class Row:
+    """One layer or one group (block instance, named seq, dense layer) of the network."""
+
+    name: str  # module path, as in the built module's named_modules()
+    kind: str
+    detail: str
+    depth: int
+    is_layer: bool
+    output: tuple[int, ...]
+    params: int
+    buffers: int
+    flops: int
+    all_ops: int
+    activations: int
+    receptive_field: tuple[float, ...]
+    jump: tuple[float, ...]
+
+
+@dataclass
+class Report:
+    network: str
+    input: tuple[int, ...]
+    output: tuple[int, ...]
+    rows: list[Row]
+    params: int
+    buffers: int
+    flops: int
+    all_ops: int
+    activations: int
+    flops_by_operator: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Memory of every layer output for one sample in float32."""
+        return 4 * self.activations
+
+    def at_depth(self, depth: int | None) -> list[Row]:
+        return [r for r in self.rows if depth is None or r.depth <= depth]
+
+
+def _size(values: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def describe(layer: ir.Layer) -> str:
+    """Key hyper-parameters in the notation of papers: ``7x7 /2, 64``."""
+    a: dict[str, Any] = dict(layer.args)
+    parts: list[str] = []
+    if "k" in a and layer.kind not in ("pwconv",):
+        parts.append(_size(a["k"]))
+        stride = a.get("s") or a["k"]
+        if any(s != 1 for s in stride):
+            parts.append("/" + _size(stride if len(set(stride)) > 1 else stride[:1]))
+        if any(d != 1 for d in a.get("d", ())):
+            parts.append("d" + _size(a["d"]))
+        if a.get("groups", 1) != 1:
+            parts.append(f"g{a['groups']}")
+        if a.get("ceil"):
+            parts.append("ceil")
+    text = " ".join(parts)
+    if layer.kind in ("conv", "dwconv", "pwconv", "conv_transpose", "linear"):
+        text = f"{text}, {layer.output.channels}" if text else str(layer.output.channels)
+    elif layer.kind in ("gn", "channel_shuffle"):
+        text = f"{a['groups']} groups"
+    elif layer.kind in ("dropout", "droppath") or layer.kind == "leaky_relu":
+        text = f"p={a.get('p', a.get('slope'))}"
+    elif layer.kind == "upsample":
+        text = f"x{_size(tuple(s if s != int(s) else int(s) for s in a['scale']))} {a['mode']}"
+    elif layer.kind in ("adaptive_avgpool", "adaptive_maxpool"):
+        text = _size(a["size"])
+    return text
+
+
+def _number(value: Fraction) -> float:
+    return int(value) if value.denominator == 1 else round(float(value), 3)
+
+
+class _Collector:
+    def __init__(self, network: ir.Network):
+        self.fields = fields(network)
+        self.rows: list[Row] = []
+        self.by_operator: Counter[str] = Counter()
+
+    def field_of(self, node: ir.Node) -> Field:
+        return self.fields[id(node)]
+
+    def group(self, group: ir.Group, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
+        """Adds rows for ``group`` and everything in it; returns its params, buffers, flops, all ops, activations."""
+        index = len(self.rows)
+        totals = self.nodes(group.children, f"{prefix}.", depth + 1) if prefix else self.nodes(
+            group.children, "", depth + 1)
+        if prefix:
+            kind = group.definition or group.kind
+            f = self.field_of(group)
+            self.rows.insert(index, Row(prefix, kind, "", depth, False, group.output.shape, *totals,
+                                        tuple(map(_number, f.r)), tuple(map(_number, f.j))))
+        return totals
+
+    def nodes(self, nodes: tuple[ir.Node, ...], prefix: str, depth: int) -> tuple[int, int, int, int, int]:
+        sums = [0, 0, 0, 0, 0]
+        for node in nodes:
+            for i, value in enumerate(self.node(node, prefix, depth)):
+                sums[i] += value
+        return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+    def node(self, node: ir.Node, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
+        if isinstance(node, ir.Layer):
+            return self.layer(node, prefix, depth)
+        if isinstance(node, ir.Group):
+            return self.group(node, prefix + node.name, depth)
+        sums = [0, 0, 0, 0, 0]
+        for path in ir.paths(node):
+            for i, value in enumerate(self.nodes(path, prefix, depth)):
+                sums[i] += value
+        if isinstance(node, (ir.Residual, ir.Add, ir.Gate)):
+            sums[3] += node.output.numel * max(1, len(ir.paths(node)) - 1)  # the adds or the multiply
+        return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+    def layer(self, layer: ir.Layer, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
+        args = dict(layer.args)
+        counted = fvcore_flops(layer.kind, args, layer.input, layer.output)
+        flops = counted[1] if counted else 0
+        if counted:
+            self.by_operator[counted[0]] += flops
+        all_ops = flops + elementwise_ops(layer.kind, args, layer.input, layer.output)
+        f = self.field_of(layer)
+        row = Row(prefix + layer.name, layer.kind, describe(layer), depth, True, layer.output.shape, layer.params,
+                  layer.buffers, flops, all_ops, layer.output.numel, tuple(map(_number, f.r)),
+                  tuple(map(_number, f.j)))
+        self.rows.append(row)
+        return layer.params, layer.buffers, flops, all_ops, layer.output.numel
+
+
+def build_report(network: ir.Network) -> Report:
+    collector = _Collector(network)
+    params, buffers, flops, all_ops, activations = collector.group(network.root, "", 0)
+    return Report(network.name, network.input.shape, network.output.shape, collector.rows, params, buffers,
+                  flops, all_ops, activations, dict(sorted(collector.by_operator.items())))
