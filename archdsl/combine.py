@@ -1,7 +1,8 @@
 """Elaboration of the combinators: residual, concat, add, gate, dense and seq.
 
 Unnamed combinators are transparent: their steps are named in the enclosing
-module. A named one (``stage1: residual { }``) becomes one indexed sub-module.
+module. A named one (``stage1: residual { }``) becomes one indexed sub-module, and
+so does an unnamed ``seq`` inside an indexed group, as ``nn.Sequential`` nests.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ def combine(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         el._error(codes.MISPLACED, f"`{call.callee}` needs a `{{ }}` body", call.span, scope=scope)
         return [], None
     handler = _HANDLERS[call.callee]
-    if call.label is None:
+    # Inside a numbered group (like nn.Sequential) an unnamed seq is one numbered element;
+    # elsewhere it only groups steps.
+    nested_element = call.callee == "seq" and scope.namespace.indexed
+    if call.label is None and not nested_element:
         return handler(el, call, scope, t)
-    inner = replace(scope, namespace=Namespace(labels_in(call.body), indexed=True))
+    inner = replace(scope, namespace=Namespace(labels_in(call.body, indexed=True), indexed=True))
     nodes, t_out = handler(el, call, inner, t)
     if t is None or t_out is None:
         return [], None
@@ -129,7 +133,7 @@ def _path(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         return [], None
     if call.label is None:
         return el.sequence(call.body, scope, t)
-    inner = replace(scope, namespace=Namespace(labels_in(call.body), indexed=True))
+    inner = replace(scope, namespace=Namespace(labels_in(call.body, indexed=True), indexed=True))
     nodes, t_out = el.sequence(call.body, inner, t)
     if t is None or t_out is None:
         return [], None

@@ -36,8 +36,11 @@ def label_problem(label: str) -> str | None:
     return None
 
 
-def labels_in(stmts: tuple[ast.Stmt, ...]) -> frozenset[str]:
-    """Labels that will land in the namespace these statements are elaborated in."""
+def labels_in(stmts: tuple[ast.Stmt, ...], indexed: bool = False) -> frozenset[str]:
+    """Labels that will land in the namespace these statements are elaborated in.
+
+    In an ``indexed`` namespace an unnamed ``seq`` is a sub-module of its own.
+    """
     found: set[str] = set()
     stack = list(stmts)
     while stack:
@@ -49,7 +52,7 @@ def labels_in(stmts: tuple[ast.Stmt, ...]) -> frozenset[str]:
         elif isinstance(stmt, ast.Call):
             if stmt.label is not None:
                 found.add(stmt.label)
-            elif stmt.callee in TRANSPARENT and stmt.body:
+            elif stmt.callee in TRANSPARENT and stmt.body and not (indexed and stmt.callee == "seq"):
                 stack.extend(stmt.body)
     return frozenset(found)
 

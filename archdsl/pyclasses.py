@@ -85,6 +85,7 @@ class Param:
     name: str
     default: str | None  # Python text; None: required
     computed: str | None = None  # default that depends on other parameters, computed in __init__
+    keyword_only: bool = False  # a value the class could not derive, passed by name
 
 
 @dataclass
@@ -216,7 +217,7 @@ class ClassBuilder:
     def _make_class(self, name: str, key: tuple[str, ...], skeleton: Any,
                     members: list[tuple[Instance, Recorder]]) -> PyClass:
         first = members[0][0]
-        chooser = Chooser([m[0] for m in members], first.group.kind == "block")
+        chooser = Chooser([m[0] for m in members], first.group.kind != "network", first.group.kind == "block")
         params = self._declared_params(first, chooser)
         template = members[0][1]
         texts: list[str] = []
@@ -225,13 +226,13 @@ class ClassBuilder:
             texts.append(chooser.choose(how, [r.values[index] for _, r in members], preferred))
         if first.group.kind not in ("network", "block"):
             params = [p for p in params if p.name in chooser.used]
-        params += [Param(lift, None) for lift in chooser.lifted]
+        params += [Param(lift, None, keyword_only=True) for lift in chooser.lifted]
         shapes = [[r.shapes[i] for _, r in members] for i in range(len(members[0][1].shapes))]
         kind = first.group.kind
         doc = (f"archdsl block `{key[-1]}`." if kind == "block" else
                f"The `{key[-1]}` network." if kind == "network" else f"A `{key[-1]}` of `{key[-2]}`.")
         cls = PyClass(name, doc, params, skeleton, texts, shapes, [m[0].group.input.shape for m in members],
-                      kind == "block", chooser.chosen)
+                      kind != "network", chooser.chosen)
         for index, (instance, _) in enumerate(members):
             instance.cls = cls
             spec_values = {identifier(n): v for n, v in instance.scope.values.items()}
@@ -266,9 +267,11 @@ class ClassBuilder:
 class Chooser:
     """Picks, for each slot, the expression that reproduces every instance's value."""
 
-    def __init__(self, instances: list[Instance], takes_channels: bool):
+    def __init__(self, instances: list[Instance], takes_channels: bool, in_means_input: bool):
+        """``takes_channels``: the class gets ``in_channels``; ``in_means_input``: the spec's ``in`` is its input."""
         self.instances = instances
         self.takes_channels = takes_channels
+        self.in_means_input = in_means_input
         self.chosen: list[tuple[str, list[Value]]] = []
         self.lifted: dict[str, list[Value]] = {}
         self.used: set[str] = set()
@@ -298,7 +301,7 @@ class Chooser:
         for expr in candidates:
             used = set(self.used)
             try:
-                text, _ = to_python(expr, self.name_of, "in_channels" if self.takes_channels else None)
+                text, _ = to_python(expr, self.name_of, "in_channels" if self.in_means_input else None)
                 got = [MISSING if v is MISSING else evaluate(expr, i.scope.values, i.scope.tensor)
                        for v, i in zip(values, self.instances, strict=True)]
             except (Untranslatable, EvalError):
@@ -416,7 +419,7 @@ class Describer:
         assert child.cls is not None
         channels = self.inferred(f"{hint}_in_channels", node.input.channels, self.channels) \
             if child.cls.takes_channels else None
-        given = _given_arguments(node, self.builder.blocks)
+        given = _given_arguments(child, self.builder.blocks)
         call_args = []
         for param in child.cls.params:
             if param.default is not None and param.name not in given:
@@ -460,8 +463,15 @@ def _argument_sources(layer: ir.Layer) -> Callable[[int | str], tuple[ast.Expr, 
     return sources
 
 
-def _given_arguments(group: ir.Group, blocks: dict[str, ast.Definition]) -> dict[str, tuple[ast.Expr, ...]]:
-    """The block parameters a call spells out, with the expression it gives each."""
+def _given_arguments(child: Instance, blocks: dict[str, ast.Definition]) -> dict[str, tuple[ast.Expr, ...]]:
+    """The block parameters a call spells out, with the expression it gives each.
+
+    A group that is not a block instance takes the parameters of the block around it,
+    and so is given each by its own name.
+    """
+    group = child.group
+    if group.kind != "block":
+        return {identifier(name): (ast.Name(name, group.span),) for name in child.scope.values}
     if group.source is None or group.definition not in blocks:
         return {}
     names = [p.name for p in blocks[group.definition].params]
@@ -471,3 +481,4 @@ def _given_arguments(group: ir.Group, blocks: dict[str, ast.Definition]) -> dict
         if name is not None:
             given[identifier(name)] = (arg.value,)
     return given
+

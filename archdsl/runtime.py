@@ -53,6 +53,13 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
+class SpatialMean(nn.Module):
+    """Mean over the spatial axes, keeping them as size 1 (timm's squeeze-and-excitation pooling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
 class ChannelMean(nn.Module):
     """Mean over the channels, keeping a single channel (CBAM's spatial attention)."""
 

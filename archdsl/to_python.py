@@ -105,7 +105,9 @@ class _ClassWriter:
             out.line(f'"""{cls.doc}"""')
             out.blank()
             params = (["in_channels: int"] if cls.takes_channels else []) + [
-                p.name if p.default is None else f"{p.name}={p.default}" for p in cls.params]
+                p.name if p.default is None else f"{p.name}={p.default}" for p in cls.params if not p.keyword_only]
+            lifted = [p.name for p in cls.params if p.keyword_only]
+            params += ["*", *lifted] if lifted else []
             self.call_line("def __init__(", ["self", *params], ") -> None:")
             with out.indent():
                 out.line("super().__init__()")
@@ -228,9 +230,12 @@ class _ClassWriter:
             out.line(f"{target} = {source} * {weights}{self.comment(step[-1])}")
         elif op == "dense":
             features = self.temporary("features")
-            layers = ", ".join(f"self.{name}" for name in step[1])
             out.line(f"{features} = [{source}]")
-            out.line(f"for layer in ({layers}{',' if len(step[1]) == 1 else ''}):")
+            layers = [f"self.{name}" for name in step[1]]
+            if len(layers) == 1:
+                out.line(f"for layer in ({layers[0]},):")
+            else:
+                self.call_line("for layer in (", layers, "):")
             with out.indent():
                 out.line(f"{features}.append(layer(torch.cat({features}, dim=1)))")
             out.line(f"{target} = torch.cat({features}, dim=1){self.comment(step[-1])}")

@@ -10,40 +10,55 @@ import torch
 
 import archdsl
 from archdsl import ir
+from archdsl.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = json.loads((ROOT.parent / "shared" / "refs" / "reference-counts.json").read_text()) \
     if (ROOT.parent / "shared" / "refs" / "reference-counts.json").exists() else None
 SPECS = {p.stem: p for p in (ROOT / "specs").glob("*.arch")}
-COUNTED = sorted(set(SPECS) & set(REFERENCE["models"] if REFERENCE else {}))
-TORCHVISION = {
-    "resnet50": {},
-    "resnet152": {},
-    "densenet121": {},
-    "googlenet": {"aux_logits": False, "init_weights": True},
-}
+# The reference of each spec where its name differs (timm's SE-ResNet-50).
+REFERENCE_NAMES = {"seresnet50": "seresnet50_timm"}
+COUNTED = sorted(s for s in SPECS if REFERENCE and REFERENCE_NAMES.get(s, s) in REFERENCE["models"])
+SPEC_LIST = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50", "resnet101",
+             "resnet152", "resnext50_32x4d", "densenet121", "densenet169", "densenet201", "seresnet50",
+             "mobilenet_v2", "convnext_tiny", "convnext_small"]
+# Specs whose step names are torchvision's, so its state_dict loads as is.
+TORCHVISION = {name: {} for name in ["alexnet", "vgg16", "resnet18", "resnet34", "resnet50", "resnet101",
+                                     "resnet152", "resnext50_32x4d", "densenet121", "densenet169", "densenet201",
+                                     "mobilenet_v2"]}
+TORCHVISION["googlenet"] = {"aux_logits": False, "init_weights": True}
 
 
 def test_reference_counts_are_available() -> None:
     assert REFERENCE is not None, "shared/refs/reference-counts.json sits beside the repository"
-    assert {"resnet50", "densenet121", "googlenet", "convnext_tiny"} <= set(COUNTED)
+    assert {REFERENCE_NAMES.get(s, s) for s in COUNTED} == set(REFERENCE["models"])
+
+
+def test_the_zoo_is_complete() -> None:
+    assert sorted(SPECS) == sorted(SPEC_LIST)
+
+
+def test_lenet5_has_the_papers_parameter_count() -> None:
+    assert ir.count_params(archdsl.load_network(SPECS["lenet5"]).root) == 61_706
 
 
 @pytest.mark.parametrize("name", COUNTED)
 def test_parameter_count_equals_the_reference(name: str) -> None:
     network = archdsl.load_network(SPECS[name])
-    assert ir.count_params(network.root) == REFERENCE["models"][name]["params"]
+    assert ir.count_params(network.root) == REFERENCE["models"][REFERENCE_NAMES.get(name, name)]["params"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", COUNTED)
 def test_fvcore_flops_of_the_built_module_equal_the_reference(name: str) -> None:
     fvcore = pytest.importorskip("fvcore.nn")
+    reference = REFERENCE["models"][REFERENCE_NAMES.get(name, name)]
     model = archdsl.build(SPECS[name]).eval()
-    counter = fvcore.FlopCountAnalysis(model, torch.randn(1, *REFERENCE["models"][name]["input"]))
+    counter = fvcore.FlopCountAnalysis(model, torch.randn(1, *reference["input"]))
     counter.unsupported_ops_warnings(False)
     counter.uncalled_modules_warnings(False)
-    assert counter.total() == REFERENCE["models"][name]["fvcore_flops"]
+    assert counter.total() == reference["fvcore_flops"]
+    assert build_report(archdsl.load_network(SPECS[name])).flops == reference["fvcore_flops"]
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from archdsl.layers.registry import Args
 from archdsl.tensor import TensorType
 from archdsl.values import Value
 
-RUNTIME_CLASSES = ("ChannelLayerNorm", "LayerScale", "DropPath", "ChannelMean", "ChannelMax")
+RUNTIME_CLASSES = ("ChannelLayerNorm", "LayerScale", "DropPath", "SpatialMean", "ChannelMean", "ChannelMax")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +147,7 @@ MODULES: dict[str, ModuleRule] = {
     "linear": lambda a, t, o, inplace: _make("nn.Linear", t.channels, a["out"], bias=a["bias"]),
     "upsample": _upsample,
     "channel_shuffle": lambda a, t, o, inplace: _make("nn.ChannelShuffle", a["groups"]),
+    "spatial_mean": _fixed("SpatialMean"),
     "channel_mean": _fixed("ChannelMean"),
     "channel_max": _fixed("ChannelMax"),
 }
@@ -227,7 +228,7 @@ def fvcore_flops(kind: str, a: Args, t: TensorType, o: TensorType) -> tuple[str,
 def elementwise_ops(kind: str, a: Args, t: TensorType, o: TensorType) -> int:
     if kind in ("maxpool", "avgpool"):
         return o.numel * prod(a["k"])
-    if kind in ("gmp", "adaptive_maxpool", "channel_mean", "channel_max"):
+    if kind in ("gmp", "adaptive_maxpool", "channel_mean", "channel_max", "spatial_mean"):
         return t.numel
     if kind in ("gap", "adaptive_avgpool") and t.rank != 2:
         return t.numel

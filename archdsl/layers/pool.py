@@ -60,3 +60,9 @@ def gap(args: Args, t: TensorType) -> Inferred:
 def gmp(args: Args, t: TensorType) -> Inferred:
     """Global max pooling: every spatial axis to 1."""
     return Inferred(t.with_shape(t.channels, (1,) * t.rank))
+
+
+@layer("spatial_mean", ranks=SPATIAL)
+def spatial_mean(args: Args, t: TensorType) -> Inferred:
+    """Mean over every spatial axis, as ``x.mean(...)``: the value of ``gap``, but an operator fvcore does not count."""
+    return Inferred(t.with_shape(t.channels, (1,) * t.rank))
