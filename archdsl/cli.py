@@ -192,6 +192,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+RENDER_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+NO_DOT = ("drawing {suffix} needs Graphviz's `dot` program, which is not installed: "
+          "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS); "
+          "or write the DOT text with -o {stem}.dot")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import graphviz
+
+    from archdsl.to_dot import to_graph
+
+    result, spec = _checked_network(args)
+    network = result.networks[0]
+    target = args.output or f"{network.name}.svg"
+    suffix = Path(target).suffix.lower()
+    if suffix not in RENDER_FORMATS:
+        raise UsageError(f"-o must end in one of {', '.join(RENDER_FORMATS)}, got {target}")
+    graph = to_graph(network, args.depth, args.direction)
+    if RENDER_FORMATS[suffix] == "dot":
+        data: str | bytes = graph.source
+    else:
+        try:
+            data = graph.pipe(format=RENDER_FORMATS[suffix])
+        except graphviz.ExecutableNotFound:
+            raise UsageError(NO_DOT.format(suffix=suffix, stem=Path(target).stem)) from None
+    write_output(target, data, [spec, *result.sources])
+    print(f"{network.name}: drawn to {target}")
+    return 0
+
+
 def _network_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", metavar="FILE", help="the spec")
     command.add_argument("-n", "--network", help="the network (when the file has several)")
@@ -225,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--verify", action="store_true", help="check the counts against torch and fvcore")
     report.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
     report.set_defaults(run=cmd_report)
+
+    render = commands.add_parser("render", help="draw the network with Graphviz (DOT, SVG, PNG or PDF)")
+    _network_options(render)
+    render.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot (default: NETWORK.svg)")
+    render.add_argument("--depth", type=int, metavar="N", help="draw blocks nested deeper than N as single nodes")
+    render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
+    render.set_defaults(run=cmd_render)
 
     listing = commands.add_parser("list", help="list the networks in files or folders")
     listing.add_argument("paths", nargs="+", metavar="PATH")
