@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from archdsl import __version__, api
+from archdsl import __version__, api, ir
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic, render_json, render_one, render_text
 from archdsl.loader import load
@@ -198,27 +198,73 @@ NO_DOT = ("drawing {suffix} needs Graphviz's `dot` program, which is not install
           "or write the DOT text with -o {stem}.dot")
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def _drawing(network: ir.Network, fmt: str, depth: int | None, direction: str = "TB") -> str | bytes:
+    """The network drawn as DOT text, or as SVG/PNG/PDF bytes by Graphviz's dot program."""
     import graphviz
 
     from archdsl.to_dot import to_graph
 
+    graph = to_graph(network, depth, direction)
+    if fmt == "dot":
+        return graph.source
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise MissingDot from None
+
+
+class MissingDot(Exception):
+    """Graphviz's dot program is not installed."""
+
+
+def cmd_render(args: argparse.Namespace) -> int:
     result, spec = _checked_network(args)
     network = result.networks[0]
     target = args.output or f"{network.name}.svg"
     suffix = Path(target).suffix.lower()
     if suffix not in RENDER_FORMATS:
         raise UsageError(f"-o must end in one of {', '.join(RENDER_FORMATS)}, got {target}")
-    graph = to_graph(network, args.depth, args.direction)
-    if RENDER_FORMATS[suffix] == "dot":
-        data: str | bytes = graph.source
-    else:
-        try:
-            data = graph.pipe(format=RENDER_FORMATS[suffix])
-        except graphviz.ExecutableNotFound:
-            raise UsageError(NO_DOT.format(suffix=suffix, stem=Path(target).stem)) from None
+    try:
+        data = _drawing(network, RENDER_FORMATS[suffix], args.depth, args.direction)
+    except MissingDot:
+        raise UsageError(NO_DOT.format(suffix=suffix, stem=Path(target).stem)) from None
     write_output(target, data, [spec, *result.sources])
     print(f"{network.name}: drawn to {target}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """The main job: check, then write the PyTorch source, the diagram and the report of every network."""
+    from archdsl.report import build_report
+    from archdsl.report_format import human, to_markdown
+
+    spec = Path(args.file)
+    if not spec.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    result = api.check([spec], network=args.network, params=_parse_sets(args.set))
+    _emit_diagnostics(result.diagnostics, result.sources)
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        return _exit_code(errors)
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs: list[str | Path] = [spec, *result.sources]
+    for network in result.networks:
+        report = build_report(network)
+        base = folder / network.name
+        written = [(f"{base}.py", "PyTorch module, imports only torch"), (f"{base}.md", "report")]
+        write_output(written[0][0], api.python_source(result, network, args.file), inputs)
+        write_output(written[1][0], to_markdown(report, args.depth), inputs)
+        try:
+            write_output(f"{base}.svg", _drawing(network, "svg", args.depth), inputs)
+            written.append((f"{base}.svg", f"diagram, blocks to depth {args.depth}"))
+        except MissingDot:
+            write_output(f"{base}.dot", _drawing(network, "dot", args.depth), inputs)
+            written.append((f"{base}.dot", "diagram as DOT text (install Graphviz for SVG)"))
+        print(f"{network.name}: {network.input} -> {network.output}, {human(report.params)} parameters, "
+              f"{human(report.flops)} FLOPs")
+        for path, what in written:
+            print(f"  {path:<28} {what}")
     return 0
 
 
@@ -262,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--depth", type=int, metavar="N", help="draw blocks nested deeper than N as single nodes")
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.set_defaults(run=cmd_render)
+
+    build = commands.add_parser("build", help="check, then write the .py module, the diagram and the report")
+    _network_options(build)
+    build.add_argument("-o", "--output", default="build", metavar="DIR", help="folder to write into (default: build)")
+    build.add_argument("--depth", type=int, default=2, metavar="N", help="depth of the diagram and report (default 2)")
+    build.set_defaults(run=cmd_build)
 
     listing = commands.add_parser("list", help="list the networks in files or folders")
     listing.add_argument("paths", nargs="+", metavar="PATH")

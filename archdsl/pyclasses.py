@@ -21,9 +21,9 @@ from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.layers import LAYERS
 from archdsl.layers.lowering import argument_source, compact
+from archdsl.lowered import adds_in_place, constructor_of
 from archdsl.pyexpr import Untranslatable, identifier, literal, to_python
 from archdsl.tensor import TensorType
-from archdsl.to_torch import adds_in_place, constructor_of
 from archdsl.values import EvalError, Value, evaluate, is_int
 
 MISSING: Any = object()

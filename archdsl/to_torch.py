@@ -14,14 +14,8 @@ import torch
 from torch import nn
 
 from archdsl import ir, runtime
-from archdsl.layers.lowering import INPLACE_CAPABLE, MODULES, Constructor
-
-# Layers whose output is a new tensor, never their input or a view of it: an in-place
-# activation right after one of them cannot clobber a tensor that something else reads.
-_FRESH_OUTPUT = frozenset({
-    "conv", "dwconv", "pwconv", "conv_transpose", "bn", "gn", "ln", "instancenorm", "linear", "maxpool",
-    "avgpool", "adaptive_avgpool", "adaptive_maxpool", "gap", "gmp", "upsample", "layerscale",
-})
+from archdsl.layers.lowering import Constructor
+from archdsl.lowered import adds_in_place, constructor_of
 
 Plan = tuple[Any, ...]
 
@@ -68,23 +62,6 @@ class ArchModule(nn.Module):
 def instantiate(constructor: Constructor) -> nn.Module:
     cls = getattr(nn, constructor.cls[3:]) if constructor.cls.startswith("nn.") else getattr(runtime, constructor.cls)
     return cls(*constructor.args, **dict(constructor.kwargs))
-
-
-def writes_fresh(node: ir.Node | None) -> bool:
-    """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep."""
-    return isinstance(node, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
-        isinstance(node, ir.Layer) and node.kind in _FRESH_OUTPUT)
-
-
-def adds_in_place(residual: ir.Residual) -> bool:
-    """A residual may add its shortcut into the body's output, as torchvision's ``out += identity`` does."""
-    return bool(residual.body) and writes_fresh(residual.body[-1])
-
-
-def constructor_of(layer: ir.Layer, previous: ir.Node | None) -> Constructor:
-    """The module for ``layer``; activations work in place when the tensor they get is theirs alone."""
-    inplace = layer.kind in INPLACE_CAPABLE and writes_fresh(previous)
-    return MODULES[layer.kind](dict(layer.args), layer.input, layer.output, inplace)
 
 
 class _Builder:

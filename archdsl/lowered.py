@@ -1,0 +1,34 @@
+"""Which module each IR layer becomes, decided once for both back ends (no torch import).
+
+Activations work in place, and residuals add in place, only where the tensor they
+overwrite is theirs alone: nothing else reads it and autograd does not keep it.
+"""
+
+from __future__ import annotations
+
+from archdsl import ir
+from archdsl.layers.lowering import INPLACE_CAPABLE, MODULES, Constructor
+
+# Layers whose output is a new tensor, never their input or a view of it: an in-place
+# activation right after one of them cannot clobber a tensor that something else reads.
+_FRESH_OUTPUT = frozenset({
+    "conv", "dwconv", "pwconv", "conv_transpose", "bn", "gn", "ln", "instancenorm", "linear", "maxpool",
+    "avgpool", "adaptive_avgpool", "adaptive_maxpool", "gap", "gmp", "upsample", "layerscale",
+})
+
+
+def writes_fresh(node: ir.Node | None) -> bool:
+    """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep."""
+    return isinstance(node, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
+        isinstance(node, ir.Layer) and node.kind in _FRESH_OUTPUT)
+
+
+def adds_in_place(residual: ir.Residual) -> bool:
+    """A residual may add its shortcut into the body's output, as torchvision's ``out += identity`` does."""
+    return bool(residual.body) and writes_fresh(residual.body[-1])
+
+
+def constructor_of(layer: ir.Layer, previous: ir.Node | None) -> Constructor:
+    """The module for ``layer``; activations work in place when the tensor they get is theirs alone."""
+    inplace = layer.kind in INPLACE_CAPABLE and writes_fresh(previous)
+    return MODULES[layer.kind](dict(layer.args), layer.input, layer.output, inplace)
