@@ -26,7 +26,7 @@ class CheckResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     warning_counts: dict[str, int] = field(default_factory=dict)
-    program: Program | None = None
+    programs: dict[int, Program] = field(default_factory=dict)  # the program of each network, by id
 
     @property
     def ok(self) -> bool:
@@ -37,32 +37,37 @@ def check(files: Sequence[str | Path] = (), *, source: str | None = None, networ
           params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None) -> CheckResult:
     """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``.
 
-    ``input_shape`` ([C, *spatial]) replaces the networks' own input types.
+    Each file is a program of its own (with what it imports), so files checked together
+    may define blocks of the same name. ``input_shape`` ([C, *spatial]) replaces the
+    networks' own input types.
     """
-    program = load([Path(f) for f in files], source)
-    result = CheckResult(sources=program.sources, program=program)
-    if not program.sink.has_errors:
-        for definition in _select(program, network):
-            before = len(program.sink.items)
-            elaborated = Elaborator(program).network(definition, params or {}, input_shape)
-            if elaborated is not None:
-                program.sink.extend(run_checks(elaborated))
-                result.networks.append(elaborated)
-                result.warning_counts[elaborated.name] = len(program.sink.items) - before
-    result.diagnostics = list(program.sink.items)
+    programs = [load([Path(f)]) for f in files] if source is None else [load(source=source)]
+    result = CheckResult()
+    selected = {id(p): _defined(p) for p in programs}
+    if network is not None:
+        selected = {key: [d for d in found if d.name == network] for key, found in selected.items()}
+        if not any(selected.values()):
+            names = [d.name for p in programs for d in _defined(p)]
+            hint = did_you_mean(network, names) or (
+                "networks here: " + ", ".join(names) if names else "no networks are defined")
+            result.diagnostics.append(Diagnostic(codes.UNKNOWN_NETWORK, f"no network named `{network}`", None, hint))
+    for program in programs:
+        result.sources.update(program.sources)
+        if not program.sink.has_errors:
+            for definition in selected[id(program)]:
+                before = len(program.sink.items)
+                elaborated = Elaborator(program).network(definition, params or {}, input_shape)
+                if elaborated is not None:
+                    program.sink.extend(run_checks(elaborated))
+                    result.networks.append(elaborated)
+                    result.programs[id(elaborated)] = program
+                    result.warning_counts[elaborated.name] = len(program.sink.items) - before
+        result.diagnostics.extend(d for d in program.sink.items if d not in result.diagnostics)
     return result
 
 
-def _select(program: Program, network: str | None) -> list[Definition]:
-    defined = [d for root in program.roots for d in program.networks_in(root)]
-    if network is None:
-        return defined
-    chosen = [d for d in defined if d.name == network]
-    if not chosen:
-        hint = did_you_mean(network, [d.name for d in defined]) or (
-            "networks here: " + ", ".join(d.name for d in defined) if defined else "no networks are defined")
-        program.sink.add(Diagnostic(codes.UNKNOWN_NETWORK, f"no network named `{network}`", None, hint))
-    return chosen
+def _defined(program: Program) -> list[Definition]:
+    return [d for root in program.roots for d in program.networks_in(root)]
 
 
 def load_network(spec: str | Path, network: str | None = None, **params: Value) -> ir.Network:
@@ -97,6 +102,5 @@ def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> s
     """The emitted Python file for one checked network of ``result``."""
     from archdsl.to_python import python_source as emit
 
-    assert result.program is not None
-    definition = result.program.networks[network.name]
-    return emit(network, list(definition.params), result.program.blocks, spec_name)
+    program = result.programs[id(network)]
+    return emit(network, list(program.networks[network.name].params), program.blocks, spec_name)

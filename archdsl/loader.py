@@ -43,9 +43,9 @@ class _Loader:
         self.active: list[str] = []
 
     def load_text(self, text: str, file: str, via: Span | None = None) -> None:
-        if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
-            self._error(codes.LIMIT, f"{file} is {len(text.encode('utf-8', 'replace')) / 1e6:.1f} MB; "
-                        f"the limit is {MAX_FILE_BYTES / 1e6:.1f} MB", via, "split the spec into imported files")
+        size = len(text.encode("utf-8", errors="replace"))
+        if size > MAX_FILE_BYTES:
+            self._too_large(file, size, via)
             return
         self.program.sources[file] = text
         module, errors = parse(text, file)
@@ -57,7 +57,7 @@ class _Loader:
             self.load_path(self._resolve(file, imp.path), imp.span)
         self.active.pop()
         for definition in module.definitions:
-            self._define(definition, shadowing=file != PRELUDE)
+            self._define(definition)
 
     def load_path(self, path: Path, via: Span | None = None) -> None:
         file = str(path)
@@ -69,23 +69,28 @@ class _Loader:
             return
         self.done.add(file)
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                self._error(codes.LIMIT, f"{file} is {path.stat().st_size / 1e6:.1f} MB; the limit is "
-                            f"{MAX_FILE_BYTES / 1e6:.1f} MB", via, "split the spec into imported files")
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self._too_large(file, size, via)
                 return
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            self._error(codes.FILE_UNREADABLE, f"cannot read {file}: {reason}", via)
+            hint = "save the file as UTF-8" if isinstance(error, UnicodeDecodeError) else None
+            self._error(codes.FILE_UNREADABLE, f"cannot read {file}: {reason}", via or _start_of(file), hint)
             return
         self.load_text(text, file, via)
+
+    def _too_large(self, file: str, size: int, via: Span | None) -> None:
+        self._error(codes.LIMIT, f"{file} is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.1f} MB",
+                    via or _start_of(file), "split the spec into imported files")
 
     @staticmethod
     def _resolve(importer: str, target: str) -> Path:
         base = Path(importer).parent if importer not in (PRELUDE, "<string>") else Path.cwd()
         return Path(target) if Path(target).is_absolute() else base / target
 
-    def _define(self, definition: ast.Definition, shadowing: bool) -> None:
+    def _define(self, definition: ast.Definition) -> None:
         table = self.program.blocks if definition.kind == "block" else self.program.networks
         reserved = definition.kind == "block" and (definition.name in LAYERS or definition.name in COMBINATORS)
         if reserved:
@@ -106,6 +111,11 @@ class _Loader:
 
     def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None) -> None:
         self.program.sink.add(Diagnostic(code, message, span, help))
+
+
+def _start_of(file: str) -> Span:
+    """Where a problem with a whole file is reported."""
+    return Span(file, 1, 1, 1, 2)
 
 
 def load(files: list[Path] | None = None, source: str | None = None, name: str = "<string>") -> Program:
