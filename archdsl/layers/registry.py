@@ -73,6 +73,7 @@ def check_rank(kind: LayerKind, tensor: TensorType) -> None:
     if kind.ranks == (0,):
         raise ShapeError(codes.NOT_FLAT, f"{kind.name} needs a flat tensor, got {tensor}",
                          "flatten it first (`flatten`, or `gap; flatten` to pool away the spatial axes)")
-    wanted = " or ".join(str(r) for r in kind.ranks)
+    ranks = [str(r) for r in kind.ranks]
+    wanted = ranks[0] if len(ranks) == 1 else ", ".join(ranks[:-1]) + " or " + ranks[-1]
     hint = "this tensor is flat: did a `flatten` come too early?" if tensor.rank == 0 else None
     raise ShapeError(codes.RANK, f"{kind.name} needs {wanted} spatial axes, got {tensor}", hint)
