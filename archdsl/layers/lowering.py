@@ -77,7 +77,7 @@ def _maxpool(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructo
 
 
 def _avgpool(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
-    padding = tuple((k - 1) // 2 for k in a["k"]) if a["p"] == "same" else a["p"]
+    padding = _padding({**a, "d": (1,) * t.rank})
     return _make(_nd("AvgPool", t), a["k"], stride=a["s"] or a["k"], padding=padding, ceil_mode=a["ceil"],
                  count_include_pad=a["count_include_pad"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archdsl import errorcodes as codes
 from archdsl.layers.conv import DILATION, KERNEL, PADDING, SPATIAL
-from archdsl.layers.formulas import Window, effective_kernel, sliding_output
+from archdsl.layers.formulas import Window, resolve_same, sliding_output
 from archdsl.layers.registry import Args, Inferred, ShapeError, layer
 from archdsl.layers.signature import Param, boolean, per_axis
 from archdsl.tensor import TensorType
@@ -16,12 +16,16 @@ CEIL = Param("ceil", boolean, False, "round the output size up (PyTorch's ceil_m
 def _pool(kind: str, args: Args, t: TensorType) -> Inferred:
     k = args["k"]
     d = args.get("d", (1,) * t.rank)
-    p = tuple((effective_kernel(ki, di) - 1) // 2 for ki, di in zip(k, d, strict=True)) if args["p"] == "same" \
-        else args["p"]
-    for ki, pi, di in zip(k, p, d, strict=True):
-        if pi > effective_kernel(ki, di) // 2:
+    p = resolve_same(kind, k, d) if args["p"] == "same" else args["p"]
+    for ki, pi in zip(k, p, strict=True):
+        if 2 * pi > ki:  # PyTorch's rule, on the kernel size before dilation
             raise ShapeError(codes.PADDING, f"{kind} padding {pi} is more than half its kernel {ki}",
-                             f"PyTorch allows at most {effective_kernel(ki, di) // 2} here")
+                             f"PyTorch allows at most {ki // 2} here")
+    small = [(axis, n, ki) for axis, n, ki in zip(t.axis_names, t.spatial, k, strict=True) if n < ki]
+    if kind == "avgpool" and t.rank == 3 and small:  # PyTorch's 3-D average pooling ignores the padding here
+        axis, n, ki = small[0]
+        raise ShapeError(codes.OUTPUT_TOO_SMALL, f"3-D avgpool needs an input at least as large as its kernel: "
+                         f"the {axis} is {n}, the kernel {ki}", "PyTorch's avg_pool3d refuses it even with padding")
     window = Window(k, args["s"] if args["s"] is not None else k, p, d)
     spatial, warnings = sliding_output(kind, t, window, ceil=args["ceil"])
     return Inferred(t.with_shape(t.channels, spatial), warnings=warnings)
