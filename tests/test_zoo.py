@@ -71,3 +71,17 @@ def test_torchvision_weights_load_by_name_and_give_the_same_outputs(name: str) -
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         assert (ours(x) - reference(x)).abs().max().item() < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["convnext_tiny", "convnext_small"])
+def test_torchvision_convnext_weights_load_through_the_documented_mapping(name: str) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    from archdsl.weights import convnext_from_torchvision
+
+    reference = getattr(torchvision.models, name)(weights=None).eval()
+    ours = archdsl.build(SPECS[name]).eval()
+    ours.load_state_dict(convnext_from_torchvision(reference.state_dict()), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() < 1e-4
