@@ -173,13 +173,13 @@ class Elaborator:
         values = self._arguments(stmt, scope, ["n"], [True])
         if values is None:
             return 0
-        n = values["n"]
+        n, count_span = values["n"], stmt.args[0].span
         if not is_int(n) or n < 0:  # type: ignore[operator]
             self._error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
-                        stmt.span, scope=scope)
+                        count_span, scope=scope)
             return 0
         if n > MAX_REPEAT:  # type: ignore[operator]
-            self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", stmt.span, scope=scope)
+            self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
             return 0
         return n  # type: ignore[return-value]
 
@@ -282,9 +282,9 @@ class Elaborator:
             return scope.namespace.name(None, kind) or kind
         name = scope.namespace.name(call.label, kind)
         if name is None:
-            self._error(codes.DUPLICATE, f"the name `{call.label}` is already taken here", call.label_span,
-                        "names must be unique within a block; a named step inside `repeat` or `for` repeats "
-                        "its name", scope)
+            self._error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
+                        "step names must be unique within a block; inside `repeat` or `for` a named step gets "
+                        "the same name on every pass, so leave it unnamed there", scope)
             return scope.namespace.name(None, kind) or kind
         return name
 

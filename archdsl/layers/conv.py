@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 from archdsl import errorcodes as codes
 from archdsl.layers.formulas import Window, effective_kernel, resolve_same, sliding_output, transposed_size
@@ -29,8 +29,8 @@ def _check_groups(kind: str, groups: int, in_channels: int, out_channels: int) -
     for side, channels in (("input", in_channels), ("output", out_channels)):
         if channels % groups:
             raise ShapeError(codes.GROUPS, f"{kind} groups={groups} does not divide its {channels} {side} channels",
-                             f"{channels} % {groups} = {channels % groups}; pick groups among the divisors of "
-                             f"{in_channels} and {out_channels}")
+                             f"{channels} % {groups} = {channels % groups}; groups must divide "
+                             f"gcd({in_channels}, {out_channels}) = {gcd(in_channels, out_channels)}")
 
 
 def _wide_padding(kind: str, window: Window) -> tuple[Warning_, ...]:
@@ -38,8 +38,10 @@ def _wide_padding(kind: str, window: Window) -> tuple[Warning_, ...]:
         e = effective_kernel(k, d)
         if p > e // 2:
             return (Warning_(codes.WIDE_PADDING,
-                             f"{kind} padding {p} is wider than its kernel allows: border outputs see mostly zeros",
-                             f"padding up to {e // 2} keeps every window on the input (kernel spans {e})"),)
+                             f"{kind} padding {p} is more than half its kernel span {e}: border outputs see "
+                             f"{'only' if p >= e else 'mostly'} zeros",
+                             f"p <= (d(k-1)+1) // 2 = ({d}*({k}-1)+1) // 2 = {e // 2} keeps at least half of "
+                             "every window on the input"),)
     return ()
 
 

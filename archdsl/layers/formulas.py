@@ -83,8 +83,8 @@ def _stride_warning(kind: str, dropped: list[tuple[str, int, str]]) -> tuple[War
     amount = " or ".join(str(n) for n in counts)
     formulas = "; ".join(dict.fromkeys(f for _, _, f in dropped))
     return (Warning_(codes.STRIDE_DROPS,
-                     f"{kind}'s stride skips the last {amount} input position{'s' if counts[-1] > 1 else ''} "
-                     f"along {axes}",
+                     f"{kind}'s stride skips the last {amount} position{'s' if counts[-1] > 1 else ''} of the padded "
+                     f"input along {axes}",
                      f"(L + 2p - (d(k-1)+1)) % s = {formulas}; adjust the padding or input size to use them"),)
 
 
