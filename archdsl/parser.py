@@ -7,6 +7,7 @@ runs); Lark's errors become diagnostics at this boundary and no parse tree leave
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -20,8 +21,10 @@ from archdsl import errorcodes as codes
 from archdsl import syntax as ast
 from archdsl.diagnostics import Diagnostic
 from archdsl.span import Span
+from archdsl.values import MAX_INT
 
 MAX_NESTING = 100
+MAX_TOKENS = 100_000
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = frozenset(_OPENERS.values())
@@ -44,7 +47,11 @@ class SyntaxProblem(Exception):
 
 
 class _Newlines:
-    """Post-lexer: drops newlines inside brackets and bounds the nesting depth."""
+    """Post-lexer: drops newlines inside brackets, bounds the nesting depth and the file's length in tokens.
+
+    Lark takes tens of microseconds per token, so the token bound is what keeps a dense
+    file under the byte limit from taking many seconds to reject.
+    """
 
     always_accept = ("_NL",)
 
@@ -54,7 +61,11 @@ class _Newlines:
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         depth = 0
         brackets = 0
-        for token in stream:
+        for count, token in enumerate(stream):
+            if count == MAX_TOKENS:
+                raise SyntaxProblem(codes.LIMIT, f"the file is longer than {MAX_TOKENS} tokens",
+                                    _token_span(self.file, token),
+                                    "split the spec into imported files, or write long runs with `repeat` or `for`")
             if token.type in _OPENERS:
                 depth += 1
                 brackets += token.type != "LBRACE"
@@ -174,10 +185,19 @@ class _ToAst(Transformer_NonRecursive):
 
     # expressions
     def integer(self, meta: Any, token: Token) -> ast.Literal:
-        return ast.Literal(int(token), self._span(meta))
+        span = self._span(meta)
+        digits = str(token).lstrip("0")
+        if len(digits) > len(str(MAX_INT)) or int(digits or "0") >= MAX_INT:  # int() refuses 4,300+ digits
+            raise SyntaxProblem(codes.LIMIT, "number is too large", span, "values must stay below 2**63 in size")
+        return ast.Literal(int(token), span)
 
     def float_(self, meta: Any, token: Token) -> ast.Literal:
-        return ast.Literal(float(token), self._span(meta))
+        span = self._span(meta)
+        value = float(token)
+        if math.isinf(value):
+            raise SyntaxProblem(codes.LIMIT, f"number is too large: {token} is beyond a float's range", span,
+                                "floats stop near 1.8e308")
+        return ast.Literal(value, span)
 
     def string(self, meta: Any, token: Token) -> ast.Literal:
         span = self._span(meta)

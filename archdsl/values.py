@@ -95,9 +95,12 @@ def _power(left: Value, right: Value, span: Span) -> Value:
     if too_big:
         raise EvalError(codes.LIMIT, "integer is too large", span, "values must stay below 2**63 in size")
     try:
-        return left ** right  # type: ignore[operator]
+        result = left ** right  # type: ignore[operator]
     except (OverflowError, ZeroDivisionError) as error:
         raise EvalError(codes.BAD_VALUE, f"cannot compute {show(left)} ** {show(right)}: {error}", span) from None
+    if isinstance(result, complex):  # a negative number to a fractional power
+        raise EvalError(codes.BAD_VALUE, f"{show(left)} ** {show(right)} is not a real number", span)
+    return result
 
 
 _ARITHMETIC: dict[str, Callable[[Value, Value], Value]] = {
@@ -110,12 +113,21 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _orderable(left: Value, right: Value) -> bool:
+    """Numbers with numbers, strings with strings, tuples item by item (Python would raise on the rest)."""
+    if is_number(left) and is_number(right):
+        return True
+    if isinstance(left, str) and isinstance(right, str):
+        return True
+    return (isinstance(left, tuple) and isinstance(right, tuple)
+            and all(_orderable(a, b) for a, b in zip(left, right, strict=False)))
+
+
 def _binary(op: str, left: Value, right: Value, span: Span) -> Value:
     if op in ("==", "!="):
         return _COMPARE[op](left, right)
     if op in _COMPARE:
-        same = (is_number(left) and is_number(right)) or (type(left) is type(right) and isinstance(left, (str, tuple)))
-        if not same:
+        if not _orderable(left, right):
             raise EvalError(codes.ARGUMENT_TYPE, f"cannot compare {type_name(left)} with {type_name(right)}", span)
         return _COMPARE[op](left, right)
     if op == "**":
@@ -139,12 +151,14 @@ def _binary(op: str, left: Value, right: Value, span: Span) -> Value:
 def _range(args: tuple[Value, ...], span: Span) -> Value:
     if not 1 <= len(args) <= 3 or not all(is_int(a) for a in args):
         raise EvalError(codes.ARGUMENT_TYPE, "range takes one to three integers", span)
-    r = range(*args)  # type: ignore[arg-type]
-    if args[-1] == 0 and len(args) == 3:
+    ints = [a for a in args if isinstance(a, int)]  # all of them, as checked above
+    start, stop, step = (0, ints[0], 1) if len(ints) == 1 else (*ints, 1)[:3]
+    if step == 0:
         raise EvalError(codes.BAD_VALUE, "range step must not be zero", span)
-    if len(r) > MAX_SEQUENCE:
-        raise EvalError(codes.LIMIT, f"range of {len(r)} items; the limit is {MAX_SEQUENCE}", span)
-    return tuple(r)
+    count = max(0, -((start - stop) // step))  # not len(range): it overflows past 2**63 items
+    if count > MAX_SEQUENCE:
+        raise EvalError(codes.LIMIT, f"range of {count} items; the limit is {MAX_SEQUENCE}", span)
+    return tuple(range(start, stop, step))
 
 
 def _extreme(pick: Callable[..., Value]) -> Callable[[tuple[Value, ...], Span], Value]:

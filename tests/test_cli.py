@@ -1,73 +1,157 @@
-"""The command line: selection, parameters, formats and exit codes."""
+"""The command line: what to check, selection, parameters, formats and exit codes (0 clean, 1 errors, 2 usage)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.arch"))
+KITCHEN_SINK = "tests/specs/kitchen_sink.arch"
 
 
 def archdsl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "archdsl", *args], cwd=ROOT, capture_output=True, text=True)
 
 
+def test_check_one_file() -> None:
+    run = archdsl("check", "specs/lenet5.arch")
+    assert (run.returncode, run.stdout, run.stderr) == (0, "lenet5: [1, 32, 32] -> [10]\n", "")
+
+
+def test_check_several_files_in_the_order_given() -> None:
+    run = archdsl("check", "specs/resnet18.arch", "specs/lenet5.arch")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "resnet18: [3, 224, 224] -> [1000] (3 warnings)\nlenet5: [1, 32, 32] -> [10]\n"
+    assert run.stderr.count("warning[W301]") == 3
+
+
 def test_check_a_folder_reports_every_network() -> None:
     run = archdsl("check", "specs")
     assert run.returncode == 0, run.stderr
-    assert len(run.stdout.splitlines()) == len(list((ROOT / "specs").glob("*.arch")))
-    assert "resnet50: [3, 224, 224] -> [1000] (3 warnings)" in run.stdout
+    assert [line.split(":")[0] for line in run.stdout.splitlines()] == [p.stem for p in SPECS]
+    assert "resnet152: [3, 224, 224] -> [1000] (3 warnings)" in run.stdout
 
 
-def test_network_selection_and_did_you_mean() -> None:
-    run = archdsl("check", "tests/specs/kitchen_sink.arch", "-n", "signal")
-    assert run.returncode == 0 and run.stdout == "signal: [1, 400] -> [4] (3 warnings)\n"
-    wrong = archdsl("check", "tests/specs/kitchen_sink.arch", "-n", "signl")
-    assert wrong.returncode == 2
-    assert "error[E110]: no network named `signl`" in wrong.stderr and "did you mean `signal`?" in wrong.stderr
+def test_network_selection() -> None:
+    run = archdsl("check", KITCHEN_SINK, "-n", "signal")
+    assert (run.returncode, run.stdout) == (0, "signal: [1, 400] -> [4] (3 warnings)\n")
 
 
-def test_set_changes_parameters_and_rejects_mistakes() -> None:
+def test_an_unknown_network_is_a_usage_error_with_a_suggestion() -> None:
+    run = archdsl("check", "specs", "--network", "resnet5")
+    assert (run.returncode, run.stdout) == (2, "")
+    assert "error[E110]: no network named `resnet5`" in run.stderr and "did you mean `resnet50`?" in run.stderr
+
+
+def test_set_changes_a_parameter() -> None:
     run = archdsl("check", "specs/resnet18.arch", "--set", "classes=10")
-    assert run.stdout.startswith("resnet18: [3, 224, 224] -> [10]")
-    for bad, message in [("classes=", "--set classes:"), ("classes", "--set takes NAME=VALUE"),
-                         ("clases=10", "did you mean `classes`?"), ("classes=1/0", "division by zero")]:
-        run = archdsl("check", "specs/resnet18.arch", "--set", bad)
-        assert run.returncode == 2, (bad, run.stderr)
-        assert message in run.stderr, (bad, run.stderr)
+    assert run.returncode == 0
+    assert run.stdout == "resnet18: [3, 224, 224] -> [10] (3 warnings)\n"
+    data = json.loads(archdsl("check", "specs/resnet18.arch", "--set", "classes=2*5", "--format", "json").stdout)
+    assert data["networks"][0]["output"] == [10] and data["networks"][0]["args"] == {"classes": 10}
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("classes=", "--set classes:"),
+    ("classes=(1,", "--set classes:"),
+    ("classes", "--set takes NAME=VALUE"),
+    ("classes=1/0", "division by zero"),
+    ("clases=10", "did you mean `classes`?"),
+    ("depth=3", "has no parameter `depth`"),
+])
+def test_a_bad_set_is_a_usage_error(setting: str, message: str) -> None:
+    run = archdsl("check", "specs/resnet18.arch", "--set", setting)
+    assert (run.returncode, run.stdout) == (2, ""), run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_json_output() -> None:
-    run = archdsl("check", "specs/resnet50.arch", "examples/tutorial/too_deep.arch", "--format", "json")
-    assert run.returncode == 1
+    run = archdsl("check", "specs/lenet5.arch", "specs/resnet50.arch", "examples/tutorial/too_deep.arch",
+                  "--format", "json")
+    assert run.returncode == 1 and run.stderr == ""
     data = json.loads(run.stdout)
-    assert data["ok"] is False
-    assert [n["name"] for n in data["networks"]] == ["resnet50"]
-    assert data["networks"][0]["output"] == [1000] and data["networks"][0]["args"] == {"classes": 1000}
+    assert set(data) == {"ok", "networks", "diagnostics"} and data["ok"] is False
+    assert data["networks"][:2] == [
+        {"name": "lenet5", "file": "specs/lenet5.arch", "input": [1, 32, 32], "output": [10], "args": {"classes": 10}},
+        {"name": "resnet50", "file": "specs/resnet50.arch", "input": [3, 224, 224], "output": [1000],
+         "args": {"classes": 1000}},
+    ]
+    assert all(n["file"] != "examples/tutorial/too_deep.arch" for n in data["networks"])
+    severities = {d["severity"] for d in data["diagnostics"]}
+    assert severities == {"error", "warning"}
     error = next(d for d in data["diagnostics"] if d["severity"] == "error")
-    assert (error["code"], error["line"], error["column"]) == ("E201", 16, 9)
+    assert (error["file"], error["code"], error["line"], error["column"]) == \
+        ("examples/tutorial/too_deep.arch", "E201", 16, 9)
     assert set(error) == {"file", "line", "column", "end_line", "end_column", "severity", "code", "message", "help",
                           "trace"}
 
 
-def test_list_text_and_json() -> None:
-    text = archdsl("list", "specs", "examples/tiny_cnn.arch")
-    assert text.returncode == 0
-    assert "densenet121(classes=1000, growth=32, bn_size=4)  specs/densenet121.arch:4" in text.stdout
-    rows = json.loads(archdsl("list", "specs", "--format", "json").stdout)
-    assert {r["name"] for r in rows} == {p.stem for p in (ROOT / "specs").glob("*.arch")}
-    assert all(set(r) == {"name", "file", "line", "params"} for r in rows)
-
-
-def test_usage_errors_exit_2() -> None:
-    assert archdsl("check").returncode == 2
+def test_exit_codes() -> None:
+    assert archdsl("check", "specs/lenet5.arch").returncode == 0
+    assert archdsl("check", "specs/resnet18.arch").returncode == 0  # warnings only
+    assert archdsl("check", "examples/tutorial/too_deep.arch").returncode == 1
     assert archdsl("check", "nowhere.arch").returncode == 2
-    assert archdsl("frobnicate").returncode == 2
-    assert archdsl("report", "specs/resnet18.arch", "--input", "3,x").returncode == 2
-    version = archdsl("--version")
-    assert version.returncode == 0 and version.stdout.startswith("archdsl ")
+
+
+@pytest.mark.parametrize("args", [
+    ["check"],
+    ["check", "specs", "--format", "xml"],
+    ["check", "specs", "--bogus"],
+    ["frobnicate"],
+    [],
+])
+def test_argparse_usage_errors_exit_2(args: list[str]) -> None:
+    run = archdsl(*args)
+    assert run.returncode == 2 and "usage: archdsl" in run.stderr
+
+
+def test_version() -> None:
+    run = archdsl("--version")
+    assert run.returncode == 0 and run.stdout.startswith("archdsl ")
+
+
+def test_list_text() -> None:
+    run = archdsl("list", "specs", KITCHEN_SINK)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(SPECS) + 3
+    assert "densenet121(classes=1000, growth=32, bn_size=4)  specs/densenet121.arch:4" in lines
+    assert lines[-3:] == [f"kitchen_sink(classes=10)  {KITCHEN_SINK}:7", f"signal(classes=4)  {KITCHEN_SINK}:35",
+                          f"volume(classes=3)  {KITCHEN_SINK}:43"]
+
+
+def test_list_json() -> None:
+    rows = json.loads(archdsl("list", "specs", "--format", "json").stdout)
+    assert [r["name"] for r in rows] == [p.stem for p in SPECS]
+    assert all(set(r) == {"name", "file", "line", "params"} for r in rows)
+    assert rows[0] == {"name": "alexnet", "file": "specs/alexnet.arch", "line": 4,
+                       "params": {"classes": "1000", "dropout": "0.5"}}
+
+
+def test_list_of_a_broken_file_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.arch"
+    broken.write_text("network n( {\n")
+    run = archdsl("list", str(broken))
+    assert run.returncode == 1 and "error[E001]" in run.stderr
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``archdsl check specs | head -1``: the reader is gone before anything is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        run = subprocess.run([sys.executable, "-m", "archdsl", "check", "specs", "--format", "json"], cwd=ROOT,
+                             stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert run.stderr == "" and run.returncode == 141
 
 
 def test_build_writes_everything_and_says_where(tmp_path: Path) -> None:
