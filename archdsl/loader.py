@@ -6,6 +6,8 @@ may shadow its blocks.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,8 +49,13 @@ class _Loader:
         if size > MAX_FILE_BYTES:
             self._too_large(file, size, via)
             return
+        self._add(file, text, *parse(text, file))
+
+    def load_prelude(self) -> None:
+        self._add(PRELUDE, *_parsed_prelude())
+
+    def _add(self, file: str, text: str, module: ast.Module | None, errors: Sequence[Diagnostic]) -> None:
         self.program.sources[file] = text
-        module, errors = parse(text, file)
         self.program.sink.extend(errors)
         if module is None:
             return
@@ -113,6 +120,14 @@ class _Loader:
         self.program.sink.add(Diagnostic(code, message, span, help))
 
 
+@functools.cache
+def _parsed_prelude() -> tuple[str, ast.Module | None, tuple[Diagnostic, ...]]:
+    """The prelude's text and AST, parsed once per process (the AST is immutable)."""
+    text = resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8")
+    module, errors = parse(text, PRELUDE)
+    return text, module, tuple(errors)
+
+
 def _start_of(file: str) -> Span:
     """Where a problem with a whole file is reported."""
     return Span(file, 1, 1, 1, 2)
@@ -122,7 +137,7 @@ def load(files: list[Path] | None = None, source: str | None = None, name: str =
     """Load the prelude, then ``files`` (or ``source`` text) with everything they import."""
     program = Program()
     loader = _Loader(program)
-    loader.load_text(resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8"), PRELUDE)
+    loader.load_prelude()
     if source is not None:
         program.roots.append(name)
         loader.load_text(source, name)
