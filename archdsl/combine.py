@@ -226,7 +226,7 @@ def _dense(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         t_in = t_cat
     if t is None or t_in is None:
         return [], None
-    return [ir.Dense(tuple(layers), t, t_in, call.span)], t_in
+    return [ir.Dense(tuple(layers), t, t_in, call.span, call)], t_in
 
 
 def _repeat(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:

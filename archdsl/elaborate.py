@@ -240,7 +240,7 @@ class Elaborator:
             raise _Abort
         node_name = name or self.name(call, scope, kind_name)
         node = ir.Layer(kind_name, node_name, tuple(args.items()), t, inferred.output, inferred.params,
-                        inferred.buffers, call.span, None if generated else call)
+                        inferred.buffers, call.span, None if generated else call, scope.values)
         return node, inferred.output
 
     def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
@@ -269,7 +269,7 @@ class Elaborator:
         if t is None or t_out is None:
             return None, None
         node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
-                        definition.name, tuple(bound.items()), source=call)
+                        definition.name, tuple(bound.items()), source=call, caller=scope.values)
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------

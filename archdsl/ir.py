@@ -7,7 +7,7 @@ back end re-derives a shape or a count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from archdsl.span import Span
@@ -31,6 +31,7 @@ class Layer:
     buffers: int
     span: Span
     source: Call | None = field(default=None, compare=False, repr=False)  # the call written in the spec
+    caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]
@@ -53,6 +54,7 @@ class Group:
     args: Args = ()
     indexed: bool = False
     source: Call | None = field(default=None, compare=False, repr=False)  # the block call in the spec
+    caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Dense:
     input: TensorType
     output: TensorType
     span: Span
+    source: Call | None = field(default=None, compare=False, repr=False)  # the `dense(n)` call in the spec
 
 
 Node = Layer | Group | Residual | Concat | Add | Gate | Dense

@@ -60,6 +60,7 @@ class Slot:
     inferred: bool = False  # not written in the spec (channels): prefer an expression over a literal
     prefer: int | None = None  # an earlier slot that holds the same quantity
     exact: bool = False  # must keep its form: an int stays an int, not a tuple
+    loop: tuple[tuple[str, Value], ...] = ()  # loop variables at the call, written into expressions as values
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Param:
     default: str | None  # Python text; None: required
     computed: str | None = None  # default that depends on other parameters, computed in __init__
     keyword_only: bool = False  # a value the class could not derive, passed by name
+    annotation: str | None = None  # the Python type of its value in every instance, where they agree
 
 
 @dataclass
@@ -117,7 +119,13 @@ class Instance:
     cls: PyClass | None = None
 
 
+# Generated step names that run words together, as torchvision's state_dict keys do.
+_CLASS_NAMES = {"denselayer": "DenseLayer"}
+
+
 def pascal(name: str) -> str:
+    if name in _CLASS_NAMES:
+        return _CLASS_NAMES[name]
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name) if part) or "Block"
 
 
@@ -125,6 +133,24 @@ def is_sequential(group: ir.Group) -> bool:
     """An indexed group of plain steps named 0, 1, ... is an ``nn.Sequential``."""
     return group.indexed and all(
         isinstance(c, (ir.Layer, ir.Group)) and c.name == str(i) for i, c in enumerate(group.children))
+
+
+def annotation_of(values: list[Value]) -> str | None:
+    """The type annotation every one of ``values`` fits (ints widen to float), or None."""
+    types = {_type_of(v) for v in values if v is not MISSING}
+    if types == {"int", "float"}:
+        return "float"
+    return types.pop() if len(types) == 1 else None
+
+
+def _type_of(value: Value) -> str | None:
+    if isinstance(value, bool | int | float | str):
+        return type(value).__name__
+    if isinstance(value, tuple):
+        items = {_type_of(v) for v in value}
+        if len(items) == 1 and None not in items:
+            return f"tuple[{items.pop()}, ...]"
+    return None
 
 
 def same(a: Value, b: Value) -> bool:
@@ -238,6 +264,8 @@ class ClassBuilder:
             spec_values = {identifier(n): v for n, v in instance.scope.values.items()}
             instance.passed = {p.name: spec_values.get(p.name, MISSING) for p in params}
             instance.passed.update({lift: chooser.lifted[lift][index] for lift in chooser.lifted})
+        for param in params:
+            param.annotation = annotation_of([instance.passed[param.name] for instance, _ in members])
         return cls
 
     def _declared_params(self, instance: Instance, chooser: Chooser) -> list[Param]:
@@ -283,7 +311,7 @@ class Chooser:
         return identifier(name)
 
     def choose(self, how: Slot, values: list[Value], preferred: tuple[str, list[Value]] | None) -> str:
-        text = self._spec_expression(values, how.candidates, how.exact)
+        text = self._spec_expression(values, how.candidates, how.exact, dict(how.loop))
         if text is None and preferred is not None and _matches(values, preferred[1], how.exact):
             text = preferred[0]
         present = [v for v in values if v is not MISSING]
@@ -297,12 +325,21 @@ class Chooser:
         self.chosen.append((text, values))
         return text
 
-    def _spec_expression(self, values: list[Value], candidates: tuple[ast.Expr, ...], exact: bool) -> str | None:
+    def _spec_expression(self, values: list[Value], candidates: tuple[ast.Expr, ...], exact: bool,
+                         loop: dict[str, Value]) -> str | None:
+        """The first candidate that reproduces ``values`` in every instance, its loop variables as their values."""
+
+        def name_of(name: str) -> str:
+            if name not in loop:
+                return self.name_of(name)
+            text = literal(loop[name])
+            return f"({text})" if text.startswith("-") else text
+
         for expr in candidates:
             used = set(self.used)
             try:
-                text, _ = to_python(expr, self.name_of, "in_channels" if self.in_means_input else None)
-                got = [MISSING if v is MISSING else evaluate(expr, i.scope.values, i.scope.tensor)
+                text, _ = to_python(expr, name_of, "in_channels" if self.in_means_input else None)
+                got = [MISSING if v is MISSING else evaluate(expr, {**i.scope.values, **loop}, i.scope.tensor)
                        for v, i in zip(values, self.instances, strict=True)]
             except (Untranslatable, EvalError):
                 self.used = used
@@ -347,8 +384,41 @@ class Describer:
         self.channels: Ref | None = None
 
     def group_body(self, group: ir.Group) -> tuple[Any, ...]:
-        plan = self.path(group.children)
+        only = group.children[0] if len(group.children) == 1 else None
+        loop = self.dense_loop(only) if isinstance(only, ir.Dense) else None
+        if loop is not None:  # the whole module is one dense block: its layers are its children
+            self.init.append(loop)
+            plan: tuple[Any, ...] = (("dense", None, self.record.shape(group.output)),)
+        else:
+            plan = self.path(group.children)
         return (tuple(self.init), plan, self.record.shape(group.output))
+
+    def dense_loop(self, dense: ir.Dense) -> tuple[Any, ...] | None:
+        """A dense block's layers as one constructor call in a loop, where they differ only in input channels.
+
+        Layer i is named ``<prefix><i + 1>`` and takes ``in + i * growth`` channels, as torchvision
+        writes DenseNet; the loop's count and growth are slots like any other value.
+        """
+        layers = dense.layers
+        prefix = layers[0].name.removesuffix("1")
+        growth = layers[0].output.channels
+        regular = all(layer.name == f"{prefix}{i + 1}" and layer.output.channels == growth
+                      and layer.input.channels == dense.input.channels + i * growth
+                      for i, layer in enumerate(layers))
+        if not regular or prefix == layers[0].name:
+            return None
+        first = self.builder.resolve(layers[0])
+        for layer in layers[1:]:
+            other = self.builder.resolve(layer)
+            if other.cls is not first.cls or not all(same(other.passed[name], value)
+                                                     for name, value in first.passed.items()):
+                return None
+        source = dense.source
+        count = self.record.slot(len(layers), Slot("num_layers", (source.args[0].value,) if source else (),
+                                                   inferred=True))
+        make = self.make(layers[0], None, prefix)
+        self.channels = None
+        return ("dense_loop", prefix, make, count, self.inferred("growth", growth, None))
 
     def path(self, nodes: tuple[ir.Node, ...]) -> tuple[Any, ...]:
         steps: list[Any] = []
@@ -404,6 +474,12 @@ class Describer:
                 return ("dense", tuple(layer.name for layer in layers), self.record.shape(node.output))
         raise TypeError(f"cannot describe IR node {type(node).__name__}")
 
+    def loop_values(self, node: ir.Layer | ir.Group) -> tuple[tuple[str, Value], ...]:
+        """Names bound where ``node`` is called that the class has no parameter for: loop variables."""
+        known = self.instance.scope.values
+        return tuple((name, value) for name, value in (node.caller or {}).items()
+                     if name not in known or not same(known[name], value))
+
     def make(self, node: ir.Layer | ir.Group, previous: ir.Node | None, hint: str) -> Any:
         if isinstance(node, ir.Layer):
             return self.layer(node, previous, hint)
@@ -425,7 +501,8 @@ class Describer:
             if param.default is not None and param.name not in given:
                 continue  # the class computes the same default
             call_args.append((param.name, self.record.slot(child.passed[param.name],
-                                                           Slot(f"{hint}_{param.name}", given.get(param.name, ())))))
+                                                           Slot(f"{hint}_{param.name}", given.get(param.name, ()),
+                                                                loop=self.loop_values(node)))))
         if node.output.channels != node.input.channels:
             self.channels = None
         return ("class", child.cls.name, channels, tuple(call_args))
@@ -439,7 +516,7 @@ class Describer:
             if argument_source(layer.kind, key) is None:
                 refs[key] = self.inferred(f"{hint}_{key}", value, self.channels)
             else:
-                refs[key] = self.record.slot(value, Slot(f"{hint}_{key}", sources(key)))
+                refs[key] = self.record.slot(value, Slot(f"{hint}_{key}", sources(key), loop=self.loop_values(layer)))
         out = next((ref for key, ref in refs.items() if argument_source(layer.kind, key) == "out"), None)
         if out is not None:
             self.channels = out

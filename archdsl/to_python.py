@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast as pyast
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -17,7 +19,7 @@ from archdsl import __version__, ir
 from archdsl import syntax as ast
 from archdsl.codewriter import CodeWriter
 from archdsl.layers.lowering import RUNTIME_CLASSES
-from archdsl.pyclasses import ClassBuilder, PyClass, Ref, ShapeRef
+from archdsl.pyclasses import ClassBuilder, Param, PyClass, Ref, ShapeRef
 
 MAX_LINE = 110
 _AXIS_LETTERS = {1: "L", 2: "HW", 3: "DHW"}
@@ -49,6 +51,31 @@ def _constant(text: str) -> object:
 
 def _is_default(cls: str, name: str, text: str) -> bool:
     return any(re.fullmatch(pattern, cls) and defaults.get(name) == text for pattern, defaults in _DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A constructor call inside another's arguments, kept whole so a long one can be wrapped in turn."""
+
+    head: str
+    parts: Sequence[Part]
+
+
+Part = str | Call
+
+
+def _flat(part: Part) -> str:
+    return f"{part.head}({', '.join(_flat(p) for p in part.parts)})" if isinstance(part, Call) else part
+
+
+def _parameter(param: Param) -> str:
+    """``name: type = default`` as PEP 8 spaces it; a computed default is None until ``__init__`` sets it."""
+    annotation = param.annotation
+    if annotation is not None and param.computed is not None:
+        annotation += " | None"
+    if annotation is None:
+        return param.name if param.default is None else f"{param.name}={param.default}"
+    return f"{param.name}: {annotation}" + ("" if param.default is None else f" = {param.default}")
 
 
 def _runtime_source(names: set[str]) -> list[str]:
@@ -105,8 +132,8 @@ class _ClassWriter:
             out.line(f'"""{cls.doc}"""')
             out.blank()
             params = (["in_channels: int"] if cls.takes_channels else []) + [
-                p.name if p.default is None else f"{p.name}={p.default}" for p in cls.params if not p.keyword_only]
-            lifted = [p.name for p in cls.params if p.keyword_only]
+                _parameter(p) for p in cls.params if not p.keyword_only]
+            lifted = [_parameter(p) for p in cls.params if p.keyword_only]
             params += ["*", *lifted] if lifted else []
             self.call_line("def __init__(", ["self", *params], ") -> None:")
             with out.indent():
@@ -127,20 +154,27 @@ class _ClassWriter:
                 result = self.path(plan, "x", "x")
                 out.line(f"return {result}")
 
-    def call_line(self, head: str, parts: list[str], tail: str) -> None:
-        single = head + ", ".join(parts) + tail
+    def call_line(self, head: str, parts: Sequence[Part], tail: str) -> None:
+        """``head`` + the parts + ``tail`` on one line where it fits, else one part a line, nested calls alike."""
+        single = head + ", ".join(_flat(part) for part in parts) + tail
         if len(self.out.unit * self.out.level + single) <= MAX_LINE:
             self.out.line(single)
             return
         self.out.line(head)
         with self.out.indent():
             for part in parts:
-                self.out.line(part + ",")
+                if isinstance(part, Call):
+                    self.call_line(f"{part.head}(", part.parts, "),")
+                else:
+                    self.out.line(part + ",")
         self.out.line(tail.lstrip(", "))
 
     def init_item(self, item: tuple[Any, ...]) -> None:
         if item[0] == "attr":
             self.call_assign(f"self.{item[1]}", item[2])
+            return
+        if item[0] == "dense_loop":
+            self.dense_loop(*item[1:])
             return
         _, attr, rank, channels_in, channels_out, stride = item
         d = max(1, rank)
@@ -164,25 +198,34 @@ class _ClassWriter:
         with self.out.indent():
             self.call_assign(f"self.{attr}", make)
 
+    def dense_loop(self, prefix: str, make: Any, count: Ref, growth: Ref) -> None:
+        taken = {p.name for p in self.cls.params}
+        index = next(name for name in ("i", "index", "layer_index") if name not in taken)
+        layer = next(name for name in ("layer", "dense_layer", "new_layer") if name not in taken)
+        step = self.text(growth)
+        step = step if step.isidentifier() or step.isdigit() else f"({step})"
+        _, cls_name, channels, args = make
+        self.out.line(f"for {index} in range({self.text(count)}):")
+        with self.out.indent():
+            parts = [f"{self.text(channels)} + {index} * {step}", *(f"{k}={self.text(v)}" for k, v in args)]
+            self.call_line(f"{layer} = {cls_name}(", parts, ")")
+            self.out.line(f'self.add_module(f"{prefix}{{{index} + 1}}", {layer})')
+
     def call_assign(self, target: str, make: Any) -> None:
         head, parts = self.make_parts(make)
         self.call_line(f"{target} = {head}(", parts, ")")
 
-    def make_parts(self, make: Any) -> tuple[str, list[str]]:
+    def make_parts(self, make: Any) -> tuple[str, Sequence[Part]]:
         if make[0] == "ctor":
             _, cls, args, kwargs = make
             parts = [self.value(a) for a in args]
             parts += [f"{k}={self.value(v)}" for k, v in kwargs if not _is_default(cls, k, self.value(v))]
             return cls, parts
         if make[0] == "seq":
-            return "nn.Sequential", [self.make_text(m) for m in make[1]]
+            return "nn.Sequential", [Call(*self.make_parts(m)) for m in make[1]]
         _, name, channels, args = make
         parts = [] if channels is None else [self.text(channels)]
         return name, parts + [f"{k}={self.text(v)}" for k, v in args]
-
-    def make_text(self, make: Any) -> str:
-        head, parts = self.make_parts(make)
-        return f"{head}({', '.join(parts)})"
 
     def value(self, value: Any) -> str:
         return self.text(value) if isinstance(value, Ref) else repr(value)
@@ -231,8 +274,10 @@ class _ClassWriter:
         elif op == "dense":
             features = self.temporary("features")
             out.line(f"{features} = [{source}]")
-            layers = [f"self.{name}" for name in step[1]]
-            if len(layers) == 1:
+            layers = [f"self.{name}" for name in step[1] or ()]
+            if step[1] is None:
+                out.line("for layer in self.children():")
+            elif len(layers) == 1:
                 out.line(f"for layer in ({layers[0]},):")
             else:
                 self.call_line("for layer in (", layers, "):")
