@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,29 @@ def test_torchvision_convnext_weights_load_through_the_documented_mapping(name: 
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         assert (ours(x) - reference(x)).abs().max().item() < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "densenet121", "googlenet", "mobilenet_v2"])
+def test_forward_runs_the_same_operators_as_torchvision(name: str) -> None:
+    """The same aten calls, at least as many of them in place: forward speed differs only by call overhead."""
+    torchvision = pytest.importorskip("torchvision")
+    x = torch.randn(1, 3, 224, 224)
+
+    def operators(model: torch.nn.Module) -> Counter[str]:
+        graph = torch.export.export(model.eval(), (x,)).graph
+        return Counter(str(node.target) for node in graph.nodes if node.op == "call_function")
+
+    def in_place(ops: Counter[str]) -> int:
+        return sum(count for op, count in ops.items() if "_." in op)
+
+    def either_form(ops: Counter[str]) -> Counter[str]:
+        merged: Counter[str] = Counter()
+        for op, count in ops.items():
+            merged[op.replace("_.", ".")] += count
+        return merged
+
+    ours = operators(archdsl.build(SPECS[name], init=False))
+    theirs = operators(getattr(torchvision.models, name)(weights=None, **TORCHVISION[name]))
+    assert either_form(ours) == either_form(theirs)
+    assert in_place(ours) >= in_place(theirs)

@@ -124,7 +124,7 @@ class Densenet121(nn.Module):
     def __init__(self, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> None:
         super().__init__()
         self.features = Features(3, growth=growth, bn_size=bn_size)
-        self.relu1 = nn.ReLU()
+        self.relu1 = nn.ReLU(inplace=True)
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
         self.classifier = nn.Linear(1024, classes)
