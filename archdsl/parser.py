@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -24,6 +25,8 @@ from archdsl.span import Span
 from archdsl.values import MAX_INT
 
 MAX_NESTING = 100
+MAX_SYNTAX_ERRORS = 20
+_DEFINITION_START = re.compile(r"^(?:block|network)\b", re.MULTILINE)
 MAX_TOKENS = 100_000
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
@@ -325,10 +328,11 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> 
 
 
 def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse one file: the module, or None and its first syntax error.
+    """Parse one file: the module, or None and its syntax errors, the first of each definition.
 
-    Parsing stops at the first syntax error: guesses at recovery mostly produce
-    follow-on errors that are not the user's.
+    After a syntax error parsing starts again at the next definition (a line that
+    begins with `block` or `network`): inside one definition, guesses at recovery
+    mostly produce follow-on errors that are not the user's.
     """
     parser = _parser()
     try:
@@ -336,7 +340,24 @@ def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     except SyntaxProblem as problem:
         return None, [problem.diagnostic]
     except UnexpectedInput as error:
-        return None, [_syntax_diagnostic(error, file, parser.lark)]
+        errors = [_syntax_diagnostic(error, file, parser.lark)]
+    starts = [text.count("\n", 0, m.start()) + 1 for m in _DEFINITION_START.finditer(text)]
+    lines = text.split("\n")
+    while len(errors) < MAX_SYNTAX_ERRORS:
+        span = errors[-1].span
+        assert span is not None  # syntax errors always have one
+        after = next((line for line in starts if line > span.line or (line == span.line and span.col == 1)), None)
+        if after is None:
+            break
+        try:  # blank lines in place of the ones before keep every position as it is
+            parser.parse("\n" * (after - 1) + "\n".join(lines[after - 1:]), file)
+            break
+        except SyntaxProblem as problem:
+            errors.append(problem.diagnostic)
+            break
+        except UnexpectedInput as error:
+            errors.append(_syntax_diagnostic(error, file, parser.lark))
+    return None, errors
 
 
 def parse_expression(text: str, file: str = "<expression>") -> tuple[ast.Expr | None, list[Diagnostic]]:

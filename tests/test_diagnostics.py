@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import archdsl
 from archdsl import cli, errorcodes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +178,14 @@ def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
     stderr, _, _ = check_output(ERRORS / "E201_inside_a_block.arch")
     assert ("E201_inside_a_block.arch:5:5: error[E201]: conv output height is -1" in stderr
             and "  note: in block `down` called at examples/errors/E201_inside_a_block.arch:11:5\n" in stderr)
+
+
+@pytest.mark.parametrize(("source", "lines"), [
+    ("block a {\n    conv(8, 3 3)\n}\nblock b {\n    relu(\n}\nnetwork n {\n    input [3, 8, 8]; a; b\n}\n", [2, 6]),
+    ("block a {\n    conv(8, 3)\nnetwork n {\n    input [3, 8, 8]; a\n}\n", [3]),  # a missing `}`
+    ("block a { relu }\nnetwork n {\n    input [3, 8, 8] a\n    conv(8 3)\n}\n", [3]),  # one per definition
+    ("network n { input [3, 8, 8]; } }\nnetwork m { input [3, 8, 8] ) }\n", [1, 2]),
+])
+def test_syntax_errors_are_reported_once_per_definition(source: str, lines: list[int]) -> None:
+    result = archdsl.check(source=source)
+    assert [(d.code.id, d.span.line) for d in result.diagnostics if d.span] == [("E001", line) for line in lines]
