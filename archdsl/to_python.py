@@ -98,18 +98,33 @@ class _ClassWriter:
     def text(self, ref: Ref) -> str:
         return self.cls.texts[ref.index]
 
-    def comment(self, ref: ShapeRef) -> str:
-        """The output shape, in terms of the input's H and W where instances differ."""
+    def comment(self, ref: ShapeRef, channels: str | None = None) -> str:
+        """The output shape, in terms of the input's H and W where instances differ.
+
+        ``channels`` is the text for a channel count that differs between instances and no
+        expression of the class gives (a concat's sum of its branches).
+        """
         shapes = self.cls.shapes[ref.index]
         dims = []
         for axis, values in enumerate(zip(*shapes, strict=True)):
             if len(set(values)) == 1:
                 dims.append(str(values[0]))
             elif axis == 0:
-                dims.append(self.cls.expression_for(list(values)) or "C")
+                dims.append(self.cls.expression_for(list(values)) or channels or "C")
             else:
                 dims.append(self._spatial(axis, list(values)))
         return "  # [" + ", ".join(dims) + "]"
+
+    def _channel_sum(self, branches: tuple[tuple[Any, ...], ...]) -> str | None:
+        """A concat's channels as the sum of its branches' (``c1 + c3 + c5 + pool_proj``), where each has a text."""
+        texts = []
+        for plan in branches:
+            values = [shape[0] for shape in (self.cls.shapes[plan[-1][-1].index] if plan else self.cls.inputs)]
+            text = str(values[0]) if len(set(values)) == 1 else self.cls.expression_for(values)
+            if text is None:
+                return None
+            texts.append(f"({text})" if " if " in text else text)  # the one form that binds looser than +
+        return " + ".join(texts)
 
     def _spatial(self, axis: int, values: list[int]) -> str:
         letter = _AXIS_LETTERS.get(len(self.cls.inputs[0]) - 1, "LHW")[axis - 1]
@@ -267,7 +282,8 @@ class _ClassWriter:
         elif op in ("concat", "add"):
             outputs = [self.path(p, source, self.temporary("branch")) for p in step[1]]
             joined = f"torch.cat([{', '.join(outputs)}], dim=1)" if op == "concat" else " + ".join(outputs)
-            out.line(f"{target} = {joined}{self.comment(step[-1])}")
+            total = self._channel_sum(step[1]) if op == "concat" else None
+            out.line(f"{target} = {joined}{self.comment(step[-1], total)}")
         elif op == "gate":
             weights = self.path(step[1], source, self.temporary("weights"))
             out.line(f"{target} = {source} * {weights}{self.comment(step[-1])}")

@@ -89,7 +89,7 @@ class Inception(nn.Module):
         branch2 = self.branch2(x)  # [c3, H, W]
         branch3 = self.branch3(x)  # [c5, H, W]
         branch4 = self.branch4(x)  # [pool_proj, H, W]
-        x = torch.cat([branch, branch2, branch3, branch4], dim=1)  # [C, H, W]
+        x = torch.cat([branch, branch2, branch3, branch4], dim=1)  # [c1 + c3 + c5 + pool_proj, H, W]
         return x
 
 
