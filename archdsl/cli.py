@@ -135,8 +135,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
-    """The one network a compile-like command works on; diagnostics shown, errors raised as exit codes."""
+def _checked(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
+    """The networks of the one spec a writing command works on; diagnostics shown, errors raised as exit codes."""
     spec = Path(args.file)
     if not spec.is_file():
         raise UsageError(f"no such file: {args.file}")
@@ -146,6 +146,12 @@ def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
         raise SpecError(_exit_code(errors))
+    return result, spec
+
+
+def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
+    """As ``_checked``, for commands that work on exactly one network."""
+    result, spec = _checked(args)
     if len(result.networks) != 1:
         names = ", ".join(n.name for n in result.networks) or "none"
         raise UsageError(f"{args.file} defines several networks ({names}); choose one with -n")
@@ -240,23 +246,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     from archdsl.report import build_report
     from archdsl.report_format import human, to_markdown
 
-    spec = Path(args.file)
-    if not spec.is_file():
-        raise UsageError(f"no such file: {args.file}")
-    result = api.check([spec], network=args.network, params=_parse_sets(args.set))
-    _emit_diagnostics(result.diagnostics, result.sources)
-    errors = [d for d in result.diagnostics if d.is_error]
-    if errors:
-        return _exit_code(errors)
+    result, spec = _checked(args)
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     inputs: list[str | Path] = [spec, *result.sources]
     for network in result.networks:
         report = build_report(network)
         base = folder / network.name
+        write_output(f"{base}.py", api.python_source(result, network, args.file), inputs)
+        write_output(f"{base}.md", to_markdown(report, args.depth), inputs)
         written = [(f"{base}.py", "PyTorch module, imports only torch"), (f"{base}.md", "report")]
-        write_output(written[0][0], api.python_source(result, network, args.file), inputs)
-        write_output(written[1][0], to_markdown(report, args.depth), inputs)
         try:
             write_output(f"{base}.svg", _drawing(network, "svg", args.depth), inputs)
             written.append((f"{base}.svg", f"diagram, blocks to depth {args.depth}"))

@@ -309,11 +309,8 @@ class Elaborator:
 
     @staticmethod
     def _argument_span(call: ast.Call, name: str, params: tuple[Param, ...]) -> Span:
-        names = [p.name for p in params]
-        for position, arg in enumerate(call.args):
-            if arg.name == name or (arg.name is None and position < len(names) and names[position] == name):
-                return arg.span
-        return call.span
+        return next((arg.span for given, arg in call.by_parameter([p.name for p in params]) if given == name),
+                    call.span)
 
     def _eval(self, expr: ast.Expr, scope: Scope) -> Value:
         try:

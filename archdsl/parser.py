@@ -26,7 +26,7 @@ from archdsl.values import MAX_INT
 
 MAX_NESTING = 100
 MAX_SYNTAX_ERRORS = 20
-_DEFINITION_START = re.compile(r"^(?:block|network)\b", re.MULTILINE)
+_DEFINITION_START = re.compile(r"(?:block|network)\b")
 MAX_TOKENS = 100_000
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
@@ -327,6 +327,17 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> 
     return Diagnostic(codes.SYNTAX, f"unexpected {found}; expected {expected}", span, help)
 
 
+def _attempt(text: str, file: str, start: str = "start") -> tuple[Any, Diagnostic | None, bool]:
+    """The parse of ``text``; or None, the problem that stopped it, and whether it was a syntax error Lark found."""
+    parser = _parser()
+    try:
+        return parser.parse(text, file, start), None, False
+    except SyntaxProblem as problem:
+        return None, problem.diagnostic, False
+    except UnexpectedInput as error:
+        return None, _syntax_diagnostic(error, file, parser.lark), True
+
+
 def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file: the module, or None and its syntax errors, the first of each definition.
 
@@ -334,38 +345,27 @@ def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     begins with `block` or `network`): inside one definition, guesses at recovery
     mostly produce follow-on errors that are not the user's.
     """
-    parser = _parser()
-    try:
-        return parser.parse(text, file), []
-    except SyntaxProblem as problem:
-        return None, [problem.diagnostic]
-    except UnexpectedInput as error:
-        errors = [_syntax_diagnostic(error, file, parser.lark)]
-    starts = [text.count("\n", 0, m.start()) + 1 for m in _DEFINITION_START.finditer(text)]
+    module, problem, resumable = _attempt(text, file)
+    if problem is None:
+        return module, []
+    errors = [problem]
     lines = text.split("\n")
-    while len(errors) < MAX_SYNTAX_ERRORS:
+    starts = [number for number, line in enumerate(lines, 1) if _DEFINITION_START.match(line)]
+    while resumable and len(errors) < MAX_SYNTAX_ERRORS:
         span = errors[-1].span
         assert span is not None  # syntax errors always have one
         after = next((line for line in starts if line > span.line or (line == span.line and span.col == 1)), None)
         if after is None:
             break
-        try:  # blank lines in place of the ones before keep every position as it is
-            parser.parse("\n" * (after - 1) + "\n".join(lines[after - 1:]), file)
+        # blank lines in place of the ones before keep every position as it is
+        _, problem, resumable = _attempt("\n" * (after - 1) + "\n".join(lines[after - 1:]), file)
+        if problem is None:
             break
-        except SyntaxProblem as problem:
-            errors.append(problem.diagnostic)
-            break
-        except UnexpectedInput as error:
-            errors.append(_syntax_diagnostic(error, file, parser.lark))
+        errors.append(problem)
     return None, errors
 
 
 def parse_expression(text: str, file: str = "<expression>") -> tuple[ast.Expr | None, list[Diagnostic]]:
     """Parse a lone expression, such as the value of ``--set NAME=VALUE``."""
-    parser = _parser()
-    try:
-        return parser.parse(text, file, start="expr"), []
-    except SyntaxProblem as problem:
-        return None, [problem.diagnostic]
-    except UnexpectedInput as error:
-        return None, [_syntax_diagnostic(error, file, parser.lark)]
+    expr, problem, _ = _attempt(text, file, "expr")
+    return expr, [] if problem is None else [problem]

@@ -13,7 +13,7 @@ emitted classes build exactly the checked network.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,7 @@ class PyClass:
     takes_channels: bool
     chosen: list[tuple[str, list[Value]]] = field(default_factory=list)  # expressions and their values
 
-    def expression_for(self, values: list[Value]) -> str | None:
+    def expression_for(self, values: Sequence[Value]) -> str | None:
         """An expression of this class whose value in each instance is ``values``, if one was written."""
         candidates: list[tuple[str, list[Value]]] = list(self.chosen)
         if self.takes_channels:
@@ -160,7 +160,7 @@ def same(a: Value, b: Value) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _matches(expected: list[Value], got: list[Value], exact: bool = False) -> bool:
+def _matches(expected: Sequence[Value], got: Sequence[Value], exact: bool = False) -> bool:
     """Whether ``got`` reproduces ``expected`` (MISSING matches anything); per-axis forms may differ unless exact."""
     shape: Callable[[Value], Value] = (lambda v: v) if exact else compact
     return all(e is MISSING or same(shape(e), shape(g)) for e, g in zip(expected, got, strict=True))
@@ -405,7 +405,7 @@ class Describer:
         regular = all(layer.name == f"{prefix}{i + 1}" and layer.output.channels == growth
                       and layer.input.channels == dense.input.channels + i * growth
                       for i, layer in enumerate(layers))
-        if not regular or prefix == layers[0].name:
+        if not regular:  # also where the first name does not end in 1
             return None
         first = self.builder.resolve(layers[0])
         for layer in layers[1:]:
@@ -496,13 +496,14 @@ class Describer:
         channels = self.inferred(f"{hint}_in_channels", node.input.channels, self.channels) \
             if child.cls.takes_channels else None
         given = _given_arguments(child, self.builder.blocks)
+        loop = self.loop_values(node)
         call_args = []
         for param in child.cls.params:
             if param.default is not None and param.name not in given:
                 continue  # the class computes the same default
             call_args.append((param.name, self.record.slot(child.passed[param.name],
                                                            Slot(f"{hint}_{param.name}", given.get(param.name, ()),
-                                                                loop=self.loop_values(node)))))
+                                                                loop=loop))))
         if node.output.channels != node.input.channels:
             self.channels = None
         return ("class", child.cls.name, channels, tuple(call_args))
@@ -511,12 +512,13 @@ class Describer:
         constructor = constructor_of(layer, previous)
         sources = _argument_sources(layer)
         refs: dict[int | str, Ref] = {}
+        loop = self.loop_values(layer)
         keyed: list[tuple[int | str, Value]] = [*enumerate(constructor.args), *constructor.kwargs]
         for key, value in keyed:
             if argument_source(layer.kind, key) is None:
                 refs[key] = self.inferred(f"{hint}_{key}", value, self.channels)
             else:
-                refs[key] = self.record.slot(value, Slot(f"{hint}_{key}", sources(key), loop=self.loop_values(layer)))
+                refs[key] = self.record.slot(value, Slot(f"{hint}_{key}", sources(key), loop=loop))
         out = next((ref for key, ref in refs.items() if argument_source(layer.kind, key) == "out"), None)
         if out is not None:
             self.channels = out
@@ -530,8 +532,7 @@ def _argument_sources(layer: ir.Layer) -> Callable[[int | str], tuple[ast.Expr, 
     """For a constructor argument of ``layer``, the expression the spec's call gives its parameter."""
     if layer.source is None:
         return lambda key: ()
-    names = [p.name for p in LAYERS[layer.kind].params]
-    given = {arg.name or (names[i] if i < len(names) else ""): arg.value for i, arg in enumerate(layer.source.args)}
+    given = {name: arg.value for name, arg in layer.source.by_parameter([p.name for p in LAYERS[layer.kind].params])}
 
     def sources(key: int | str) -> tuple[ast.Expr, ...]:
         name = argument_source(layer.kind, key)
@@ -552,10 +553,5 @@ def _given_arguments(child: Instance, blocks: dict[str, ast.Definition]) -> dict
     if group.source is None or group.definition not in blocks:
         return {}
     names = [p.name for p in blocks[group.definition].params]
-    given: dict[str, tuple[ast.Expr, ...]] = {}
-    for position, arg in enumerate(group.source.args):
-        name = arg.name or (names[position] if position < len(names) else None)
-        if name is not None:
-            given[identifier(name)] = (arg.value,)
-    return given
+    return {identifier(name): (arg.value,) for name, arg in group.source.by_parameter(names)}
 

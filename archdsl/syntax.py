@@ -6,6 +6,7 @@ sees a parse tree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from archdsl.span import Span
@@ -107,6 +108,13 @@ class Call:
     callee_span: Span
     label: str | None = None
     label_span: Span | None = None
+
+    def by_parameter(self, names: list[str]) -> Iterator[tuple[str, Argument]]:
+        """Each argument with the parameter it is for: its keyword, or the name at its position in ``names``."""
+        for position, arg in enumerate(self.args):
+            name = arg.name or (names[position] if position < len(names) else None)
+            if name is not None:
+                yield name, arg
 
 
 @dataclass(frozen=True, slots=True)

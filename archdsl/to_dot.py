@@ -63,7 +63,7 @@ class _Drawer:
         self.counter += 1
         return f"n{self.counter}"
 
-    def edge(self, graph: graphviz.Digraph, tail: str, head: str, t: TensorType, **attrs: str) -> None:
+    def edge(self, tail: str, head: str, t: TensorType, **attrs: str) -> None:
         """An edge, labelled with its shape where the shape has just changed (the rest would repeat it)."""
         label = {"label": f" {shape_label(t)}"} if tail in self.reshaping else {}
         self.root.edge(tail, head, **label, **{k: v for k, v in attrs.items() if v})
@@ -82,7 +82,7 @@ class _Drawer:
                 self.families.add(family(node.kind))
                 label = f"{node.kind} {describe(node)}".strip()
                 graph.node(node_id, label, fillcolor=FAMILIES[family(node.kind)][0], tooltip=prefix + node.name)
-                self.edge(graph, entry, node_id, t)
+                self.edge(entry, node_id, t)
                 if node.output != node.input:
                     self.reshaping.add(node_id)
                 return node_id, node.output
@@ -111,7 +111,7 @@ class _Drawer:
                         graph.node(layer_entry, "concat", shape="box", style="rounded,filled", fillcolor="#ffffff",
                                    fontsize="9", height="0.2")
                         for tail, tail_t in arrivals:
-                            self.edge(graph, tail, layer_entry, tail_t,
+                            self.edge(tail, layer_entry, tail_t,
                                       style="dashed" if tail != arrivals[-1][0] else "")
                         self.reshaping.add(layer_entry)
                     arrivals.append(self.group(graph, layer, layer_entry, layer.input, level + 1, prefix))
@@ -124,7 +124,7 @@ class _Drawer:
         node_id = self.new_id()
         graph.node(node_id, symbol, **{**JOIN_ATTRS, **attrs})
         for tail, t in arrivals:
-            self.edge(graph, tail, node_id, t)
+            self.edge(tail, node_id, t)
         self.reshaping.add(node_id)
         return node_id, out
 
@@ -136,7 +136,7 @@ class _Drawer:
             label = f"{title}\\n{shape_label(group.input)} → {shape_label(group.output)}"
             graph.node(node_id, label, fillcolor=BLOCK_COLOUR, style="rounded,filled,bold",
                        tooltip=prefix + group.name)
-            self.edge(graph, entry, node_id, t)
+            self.edge(entry, node_id, t)
             self.reshaping.add(node_id)
             return node_id, group.output
         with graph.subgraph(name=f"cluster_{self.new_id()}") as cluster:
@@ -163,13 +163,8 @@ def _call_arguments(group: ir.Group) -> str:
     bound = dict(group.args)
     if group.source is None:
         return ""
-    names = list(bound)
-    parts = []
-    for position, arg in enumerate(group.source.args):
-        name = arg.name or (names[position] if position < len(names) else None)
-        if name in bound:
-            parts.append(show(bound[name]) if arg.name is None else f"{name}={show(bound[name])}")
-    return ", ".join(parts)
+    return ", ".join(show(bound[name]) if arg.name is None else f"{name}={show(bound[name])}"
+                     for name, arg in group.source.by_parameter(list(bound)) if name in bound)
 
 
 def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB") -> graphviz.Digraph:
@@ -181,7 +176,7 @@ def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB
     drawer.reshaping.add("input")
     exit_id, t = drawer.path(graph, network.root.children, "input", network.input, 0, "")
     graph.node("output", f"output\\n{shape_label(network.output)}", shape="box", style="filled", fillcolor="#ffffff")
-    drawer.edge(graph, exit_id, "output", t)
+    drawer.edge(exit_id, "output", t)
     rows = "".join(f'<TR><TD BGCOLOR="{FAMILIES[name][0]}">{name}</TD></TR>' for name in FAMILIES
                    if name in drawer.families)
     graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{rows}</TABLE>>',

@@ -107,20 +107,24 @@ class _ClassWriter:
         shapes = self.cls.shapes[ref.index]
         dims = []
         for axis, values in enumerate(zip(*shapes, strict=True)):
-            if len(set(values)) == 1:
+            if axis == 0:
+                dims.append(self._channels(list(values)) or channels or "C")
+            elif len(set(values)) == 1:
                 dims.append(str(values[0]))
-            elif axis == 0:
-                dims.append(self.cls.expression_for(list(values)) or channels or "C")
             else:
                 dims.append(self._spatial(axis, list(values)))
         return "  # [" + ", ".join(dims) + "]"
+
+    def _channels(self, values: list[int]) -> str | None:
+        """A channel count of every instance: the number where they agree, else an expression of the class."""
+        return str(values[0]) if len(set(values)) == 1 else self.cls.expression_for(values)
 
     def _channel_sum(self, branches: tuple[tuple[Any, ...], ...]) -> str | None:
         """A concat's channels as the sum of its branches' (``c1 + c3 + c5 + pool_proj``), where each has a text."""
         texts = []
         for plan in branches:
-            values = [shape[0] for shape in (self.cls.shapes[plan[-1][-1].index] if plan else self.cls.inputs)]
-            text = str(values[0]) if len(set(values)) == 1 else self.cls.expression_for(values)
+            text = self._channels([shape[0] for shape in (self.cls.shapes[plan[-1][-1].index] if plan
+                                                          else self.cls.inputs)])
             if text is None:
                 return None
             texts.append(f"({text})" if " if " in text else text)  # the one form that binds looser than +
@@ -290,13 +294,12 @@ class _ClassWriter:
         elif op == "dense":
             features = self.temporary("features")
             out.line(f"{features} = [{source}]")
-            layers = [f"self.{name}" for name in step[1] or ()]
-            if step[1] is None:
+            if step[1] is None:  # the module holds nothing but the dense layers
                 out.line("for layer in self.children():")
-            elif len(layers) == 1:
-                out.line(f"for layer in ({layers[0]},):")
+            elif len(step[1]) == 1:
+                out.line(f"for layer in (self.{step[1][0]},):")
             else:
-                self.call_line("for layer in (", layers, "):")
+                self.call_line("for layer in (", [f"self.{name}" for name in step[1]], "):")
             with out.indent():
                 out.line(f"{features}.append(layer(torch.cat({features}, dim=1)))")
             out.line(f"{target} = torch.cat({features}, dim=1){self.comment(step[-1])}")
