@@ -27,6 +27,8 @@ class CheckResult:
     sources: dict[str, str] = field(default_factory=dict)
     warning_counts: dict[str, int] = field(default_factory=dict)
     programs: dict[int, Program] = field(default_factory=dict)  # the program of each network, by id
+    params: dict[str, Value] = field(default_factory=dict)  # the network arguments given to check
+    input_shape: tuple[int, ...] | None = None  # the input type given to check, if any
 
     @property
     def ok(self) -> bool:
@@ -42,7 +44,7 @@ def check(files: Sequence[str | Path] = (), *, source: str | None = None, networ
     networks' own input types.
     """
     programs = [load([Path(f)]) for f in files] if source is None else [load(source=source)]
-    result = CheckResult()
+    result = CheckResult(params=dict(params or {}), input_shape=input_shape)
     selected = {id(p): _defined(p) for p in programs}
     if network is not None:
         selected = {key: [d for d in found if d.name == network] for key, found in selected.items()}
@@ -100,7 +102,10 @@ def build(spec: str | Path, network: str | None = None, *, init: bool = True, **
 
 def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:
     """The emitted Python file for one checked network of ``result``."""
+    from archdsl.honoured import fixed_parameters
     from archdsl.to_python import python_source as emit
 
     program = result.programs[id(network)]
-    return emit(network, list(program.networks[network.name].params), program.blocks, spec_name)
+    fixed = fixed_parameters(program, network, result.params, result.input_shape)
+    return emit(network, list(program.networks[network.name].params), program.blocks, spec_name,
+                given=result.params, fixed=fixed)

@@ -13,7 +13,7 @@ emitted classes build exactly the checked network.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,14 +169,20 @@ def _matches(expected: Sequence[Value], got: Sequence[Value], exact: bool = Fals
 class ClassBuilder:
     """Turns every group of one network into classes, children before parents."""
 
-    def __init__(self, network: ir.Network, params: list[ast.Param], blocks: dict[str, ast.Definition]):
+    def __init__(self, network: ir.Network, params: list[ast.Param], blocks: dict[str, ast.Definition], *,
+                 given: Mapping[str, Value] | None = None, fixed: Mapping[str, Value] | None = None):
+        """``given``: network arguments set by the user (their values become the defaults); ``fixed``:
+        network parameters the classes write out as values instead of taking as arguments."""
         self.network = network
         self.blocks = blocks
-        self.network_params = params
+        self.given = given or {}
+        self.fixed = fixed or {}
+        self.network_params = [p for p in params if p.name not in self.fixed]
         self.instances: dict[tuple[str, ...], list[Instance]] = {}
         self.by_group: dict[int, Instance] = {}
         self.classes: list[PyClass] = []
-        self._collect(network.root, Scope(dict(network.args), network.input), ())
+        values = {name: value for name, value in network.args if name not in self.fixed}
+        self._collect(network.root, Scope(values, network.input), ())
 
     # -- which groups become classes ------------------------------------------------
 
@@ -256,7 +262,8 @@ class ClassBuilder:
         shapes = [[r.shapes[i] for _, r in members] for i in range(len(members[0][1].shapes))]
         kind = first.group.kind
         doc = (f"archdsl block `{key[-1]}`." if kind == "block" else
-               f"The `{key[-1]}` network." if kind == "network" else f"A `{key[-1]}` of `{key[-2]}`.")
+               f"The `{key[-1]}` network.{self._fixed_note()}" if kind == "network" else
+               f"A `{key[-1]}` of `{key[-2]}`.")
         cls = PyClass(name, doc, params, skeleton, texts, shapes, [m[0].group.input.shape for m in members],
                       kind != "network", chooser.chosen)
         for index, (instance, _) in enumerate(members):
@@ -267,6 +274,13 @@ class ClassBuilder:
         for param in params:
             param.annotation = annotation_of([instance.passed[param.name] for instance, _ in members])
         return cls
+
+    def _fixed_note(self) -> str:
+        if not self.fixed:
+            return ""
+        values = ", ".join(f"{name}={literal(value)}" for name, value in self.fixed.items())
+        return (f"\n\nCompiled for {values}, written out as values where layers depend on "
+                f"{'it' if len(self.fixed) == 1 else 'them'};\ncompile the spec again with `--set` for others.")
 
     def _declared_params(self, instance: Instance, chooser: Chooser) -> list[Param]:
         group = instance.group
@@ -280,7 +294,9 @@ class ClassBuilder:
         for param in definitions:
             default: str | None = None
             computed: str | None = None
-            if param.default is not None:
+            if group.kind == "network" and param.name in self.given:
+                default = literal(instance.scope.values[param.name])
+            elif param.default is not None:
                 try:
                     text, _ = to_python(param.default, chooser.name_of, None)
                     plain = isinstance(param.default, ast.Literal) or (

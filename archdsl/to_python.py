@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast as pyast
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,6 +20,7 @@ from archdsl import syntax as ast
 from archdsl.codewriter import CodeWriter
 from archdsl.layers.lowering import RUNTIME_CLASSES
 from archdsl.pyclasses import ClassBuilder, Param, PyClass, Ref, ShapeRef
+from archdsl.values import Value
 
 MAX_LINE = 110
 _AXIS_LETTERS = {1: "L", 2: "HW", 3: "DHW"}
@@ -148,7 +149,12 @@ class _ClassWriter:
         out, cls = self.out, self.cls
         out.line(f"class {cls.name}(nn.Module):")
         with out.indent():
-            out.line(f'"""{cls.doc}"""')
+            first, *rest = cls.doc.split("\n")
+            out.line(f'"""{first}' + ("" if rest else '"""'))
+            for line in rest:
+                out.line(line)
+            if rest:
+                out.line('"""')
             out.blank()
             params = (["in_channels: int"] if cls.takes_channels else []) + [
                 _parameter(p) for p in cls.params if not p.keyword_only]
@@ -306,9 +312,13 @@ class _ClassWriter:
 
 
 def python_source(network: ir.Network, params: list[ast.Param], blocks: dict[str, ast.Definition],
-                  spec_name: str) -> str:
-    """The emitted file's text: deterministic for the same network."""
-    classes = ClassBuilder(network, params, blocks).build()
+                  spec_name: str, *, given: Mapping[str, Value] | None = None,
+                  fixed: Mapping[str, Value] | None = None) -> str:
+    """The emitted file's text: deterministic for the same network.
+
+    ``given``: the network arguments set by the user; ``fixed``: the network parameters written out as values.
+    """
+    classes = ClassBuilder(network, params, blocks, given=given, fixed=fixed).build()
     runtime = sorted({m for c in classes for m in RUNTIME_CLASSES if m in repr(c.skeleton)})
     out = CodeWriter()
     shown_name = re.sub(r"[^\w./ -]", "_", spec_name)  # a file name must not end the docstring

@@ -87,19 +87,19 @@ class Transition(nn.Module):
 class Features(nn.Module):
     """A `features` of `densenet121`."""
 
-    def __init__(self, in_channels: int, growth: int, bn_size: int) -> None:
+    def __init__(self, in_channels: int, bn_size: int) -> None:
         super().__init__()
         self.conv0 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.norm0 = nn.BatchNorm2d(64)
         self.relu0 = nn.ReLU(inplace=True)
         self.pool0 = nn.MaxPool2d(3, stride=2, padding=1)
-        self.denseblock1 = DenseBlock(64, n=6, growth=growth, bn_size=bn_size)
+        self.denseblock1 = DenseBlock(64, n=6, growth=32, bn_size=bn_size)
         self.transition1 = Transition(256)
-        self.denseblock2 = DenseBlock(128, n=12, growth=growth, bn_size=bn_size)
+        self.denseblock2 = DenseBlock(128, n=12, growth=32, bn_size=bn_size)
         self.transition2 = Transition(512)
-        self.denseblock3 = DenseBlock(256, n=24, growth=growth, bn_size=bn_size)
+        self.denseblock3 = DenseBlock(256, n=24, growth=32, bn_size=bn_size)
         self.transition3 = Transition(1024)
-        self.denseblock4 = DenseBlock(512, n=16, growth=growth, bn_size=bn_size)
+        self.denseblock4 = DenseBlock(512, n=16, growth=32, bn_size=bn_size)
         self.norm5 = nn.BatchNorm2d(1024)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,11 +119,15 @@ class Features(nn.Module):
 
 
 class Densenet121(nn.Module):
-    """The `densenet121` network."""
+    """The `densenet121` network.
 
-    def __init__(self, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> None:
+    Compiled for growth=32, written out as values where layers depend on it;
+    compile the spec again with `--set` for others.
+    """
+
+    def __init__(self, classes: int = 1000, bn_size: int = 4) -> None:
         super().__init__()
-        self.features = Features(3, growth=growth, bn_size=bn_size)
+        self.features = Features(3, bn_size=bn_size)
         self.relu1 = nn.ReLU(inplace=True)
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
