@@ -15,7 +15,9 @@ from archdsl.to_torch import build_module
 
 def verify(network: ir.Network, report: Report) -> list[Diagnostic]:
     """Empty when parameters and FLOPs agree, else an error naming the first layer where they part."""
-    from fvcore.nn import FlopCountAnalysis
+    with warnings.catch_warnings():  # fvcore uses torch.jit, which warns of its own deprecation
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import FlopCountAnalysis
 
     model = build_module(network, init=False).eval()
     problems = []
@@ -25,7 +27,7 @@ def verify(network: ir.Network, report: Report) -> list[Diagnostic]:
     counter = FlopCountAnalysis(model, torch.zeros(1, *network.input.shape))
     counter.unsupported_ops_warnings(False)
     counter.uncalled_modules_warnings(False)
-    with warnings.catch_warnings():  # fvcore traces with torch.jit, which warns of its own deprecation
+    with warnings.catch_warnings():  # and traces with it
         warnings.simplefilter("ignore")
         total = counter.total()
     if total != report.flops:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 
 import archdsl
 from archdsl.report import build_report
@@ -30,6 +29,9 @@ def static() -> int:
 
 
 def measured() -> int:
+    with warnings.catch_warnings():  # fvcore uses torch.jit, which warns of its own deprecation
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import FlopCountAnalysis
     model = archdsl.build(SPEC).eval()
     counter = FlopCountAnalysis(model, torch.zeros(1, 3, 224, 224))
     counter.unsupported_ops_warnings(False)

@@ -152,6 +152,7 @@ def test_report_command_verifies_and_writes_a_file(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "verified: 6,624,904 parameters equal torch's, 1,504,878,688 FLOPs equal fvcore's" in run.stderr
+    assert "Warning:" not in run.stderr, "fvcore's import would print torch.jit's deprecation warning"
     assert "| inception3a | inception |" in out.read_text()
     smaller = subprocess.run([sys.executable, "-m", "archdsl", "report", str(ROOT / "specs" / "resnet50.arch"),
                               "--input", "3,64,64", "--format", "json"], capture_output=True, text=True)
