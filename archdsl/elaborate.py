@@ -20,6 +20,7 @@ from archdsl.diagnostics import Diagnostic, did_you_mean
 from archdsl.layers import LAYERS, ShapeError
 from archdsl.layers.registry import check_rank
 from archdsl.layers.signature import ArgumentError, Param, bind
+from archdsl.least_layers import LeastLayers
 from archdsl.loader import Program
 from archdsl.naming import Namespace, label_problem, labels_in
 from archdsl.span import Frame, Span
@@ -75,6 +76,8 @@ class Elaborator:
         if t_in is None:
             return None
         scope = replace(scope, block_input=t_in)
+        if self._too_many_layers(body[1:]):
+            return None
         try:
             children, t_out = self.sequence(body[1:], scope, t_in)
         except _Abort:
@@ -84,6 +87,16 @@ class Elaborator:
         root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
         return ir.Network(definition.name, definition.span.file, tuple(values.items()), root)
+
+    def _too_many_layers(self, stmts: tuple[ast.Stmt, ...]) -> bool:
+        """Refuses at once a network whose text alone fixes more layers than the limit."""
+        least = LeastLayers(self.program.blocks, cap=10**15, max_count=MAX_REPEAT, max_depth=MAX_BLOCK_DEPTH)
+        if least.of(stmts) <= MAX_LAYERS:
+            return False
+        worst = max(stmts, key=lambda stmt: least.of((stmt,)))
+        self._error(codes.LIMIT, f"this makes at least {least.of((worst,))} layers; a network may have {MAX_LAYERS}",
+                    worst.span, "a block calling a block twice doubles the count with each level; repeats multiply it")
+        return True
 
     def _network_args(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> dict[str, Value] | None:
         names = [p.name for p in definition.params]

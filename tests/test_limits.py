@@ -37,7 +37,12 @@ LIMITS = {
     "for_over_a_billion": (NETWORK + "for i in range(10**9) { relu } }\n",
                            "error[E004]: range of 1000000000 items; the limit is 10000"),
     "nested_repeats": (NETWORK + "repeat(10000) { repeat(10000) { relu } } }\n",
-                       "error[E004]: the network has more than 100000 layers"),
+                       "error[E004]: this makes at least 100000000 layers; a network may have 100000"),
+    "nested_repeats_by_parameter": ("network n(k=10000) { input [3, 8, 8]; repeat(k) { repeat(k) { relu } } }\n",
+                                    "error[E004]: the network has more than 100000 layers"),
+    "blocks_doubling_30_levels": ("".join(f"block b{i} {{ b{i - 1}; b{i - 1} }}\n" for i in range(1, 30))
+                                  + "block b0 { conv(3, 3, p=1) }\n" + NETWORK + "b29 }\n",
+                                  "error[E004]: this makes at least 536870912 layers; a network may have 100000"),
     "huge_power": (NETWORK + "conv(10**10**10, 1) }\n", "error[E004]: integer is too large"),
     "parentheses_10000_deep": (NETWORK + "conv(" + "(" * 10_000 + "1" + ")" * 10_000 + ", 1) }\n",
                                "error[E004]: brackets nest more than 100 deep"),

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 import archdsl
-from archdsl import errorcodes
+from archdsl import errorcodes, ir
 from archdsl.diagnostics import Diagnostic, render_json, render_text
+from archdsl.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
 from archdsl.layers.formulas import conv_size, pool_ceil_size
+from archdsl.least_layers import LeastLayers
 
 ROOT = Path(__file__).resolve().parent.parent
 CODES = {code.id for code in errorcodes.ALL}
@@ -80,12 +82,23 @@ def _spans_inside_their_text(diagnostics: list[Diagnostic], sources: dict[str, s
 
 
 def _only_diagnostics(text: str) -> None:
-    """``check`` returns (never raises) and every diagnostic is well formed and can be shown."""
+    """``check`` returns (never raises) and every diagnostic is well formed and can be shown.
+
+    And the layer count read from the text before elaboration is a lower bound of the real one.
+    """
     result = archdsl.check(source=text)
     _spans_inside_their_text(result.diagnostics, result.sources)
     render_text(result.diagnostics, result.sources)
     render_json(result.diagnostics)
     assert result.ok == (not any(d.is_error for d in result.diagnostics))
+    for network in result.networks:
+        assert least_layers(result, network) <= sum(isinstance(n, ir.Layer) for n in ir.walk(network.root))
+
+
+def least_layers(result: archdsl.CheckResult, network: ir.Network) -> int:
+    program = result.programs[id(network)]
+    bound = LeastLayers(program.blocks, cap=10**15, max_count=MAX_REPEAT, max_depth=MAX_BLOCK_DEPTH)
+    return bound.of(program.networks[network.name].body)
 
 
 @FIXED
@@ -148,6 +161,12 @@ def test_seeds_are_valid_so_mutations_start_from_real_specs() -> None:
     for seed in SNIPPETS:
         result = archdsl.check(source=seed)
         assert result.ok and result.networks, [d.message for d in result.diagnostics]
+
+    for seed in SEEDS:
+        result = archdsl.check(source=seed)
+        for network in result.networks:
+            layers = sum(isinstance(n, ir.Layer) for n in ir.walk(network.root))
+            assert 0 < least_layers(result, network) <= layers, network.name
     assert _mutate("conv(8, 3)", [("change number", 1, "1e400")]) == "conv(8, 1e400)"
 
 
