@@ -20,7 +20,7 @@ from typing import Any
 from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.layers import LAYERS
-from archdsl.layers.lowering import argument_source, compact
+from archdsl.layers.lowering import RUNTIME_CLASSES, argument_source, compact
 from archdsl.lowered import adds_in_place, constructor_of
 from archdsl.pyexpr import Untranslatable, identifier, literal, to_python
 from archdsl.tensor import TensorType
@@ -118,6 +118,9 @@ class Instance:
     passed: dict[str, Value] = field(default_factory=dict)  # constructor arguments, once generalised
     cls: PyClass | None = None
 
+
+# Names the emitted file defines besides the classes of blocks: the runtime modules and `F` (torch.nn.functional).
+_RESERVED = {*RUNTIME_CLASSES, "F"}
 
 # Generated step names that run words together, as torchvision's state_dict keys do.
 _CLASS_NAMES = {"denselayer": "DenseLayer"}
@@ -236,7 +239,7 @@ class ClassBuilder:
         partitions: dict[Any, list[tuple[Instance, Recorder]]] = {}
         for instance, skeleton, recorder in described:
             partitions.setdefault(skeleton, []).append((instance, recorder))
-        taken = {c.name for c in self.classes}
+        taken = {c.name for c in self.classes} | _RESERVED
         for skeleton, members in partitions.items():
             name = pascal(key[-1])
             number = 1

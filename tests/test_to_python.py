@@ -119,6 +119,31 @@ def test_hostile_names_stay_names(tmp_path: Path) -> None:
     assert list(built.state_dict()) == list(emitted.state_dict())
 
 
+CLASHING = """
+# Blocks whose classes would take the names of the runtime modules the file also defines.
+block drop_path(p) { droppath(p) }
+block layer_scale(v=0.5) { layerscale(v) }
+block channel_layer_norm { ln }
+block f { conv(in.c, 1) }
+network clash {
+    input [8, 8, 8]
+    residual { drop_path(0.1) }; layer_scale; channel_layer_norm; f
+}
+"""
+
+
+def test_block_classes_never_take_the_names_of_runtime_modules(tmp_path: Path) -> None:
+    result = archdsl.check(source=CLASHING)
+    source, emitted = emit(result, result.networks[0], tmp_path)
+    assert {"class DropPath2(nn.Module):", "class LayerScale2(nn.Module):", "class F2(nn.Module):",
+            "class ChannelLayerNorm2(nn.Module):", "import torch.nn.functional as F"} <= set(source.splitlines())
+    torch.manual_seed(0)
+    built = build_module(result.networks[0]).eval()
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(emitted.eval()(x), built(x))
+
+
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:
     result = archdsl.check(source="network n { input [3, 8, 8]; conv(4, 3) }")
     source = python_source(result, result.networks[0], 'evil""" + __import__("os").system("x") + """.arch')
