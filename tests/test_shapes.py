@@ -216,3 +216,24 @@ def test_every_layer_step_of_a_chain_carries_its_type() -> None:
     """The IR keeps the type after each step, so a table case also checks the types between steps."""
     network = archdsl.load_network("network n { input [3, 32, 32]; conv(8, 3, s=2); maxpool(2, ceil=true); gap }")
     assert [child.output.shape for child in network.root.children] == [(8, 15, 15), (8, 8, 8), (8, 1, 1)]
+
+
+# (input, step, the W301 message's "skips the last N position(s)" where input rows are lost, else None)
+STRIDE_WARNINGS: list[tuple[Shape, str, str | None]] = [
+    ((3, 8), "conv(4, 3, s=2)", "skips the last 1 position of the input along length"),
+    ((3, 8), "conv(4, 3, s=2, p=1)", None),  # the skipped position is the right padding
+    ((3, 224, 224), "conv(64, 7, s=2, p=3)", None),  # ResNet's stem
+    ((3, 224, 224), "conv(64, 11, s=4, p=2)", None),  # AlexNet's: 1 skipped, 2 of padding
+    ((3, 12, 12), "conv(4, 3, s=4, p=1)", "skips the last 2 positions of the input along height and width"),
+    ((3, 12, 13), "maxpool(3, s=4, p=1)", "skips the last 2 positions of the input along height"),
+    ((3, 8, 8, 9), "conv(4, 3, s=2, d=2)", "skips the last 1 position of the input along depth and height"),
+    ((3, 12, 13), "maxpool(3, s=4, p=1, ceil=true)", None),  # ceil mode takes a last partial window
+]
+
+
+@pytest.mark.parametrize(("shape", "step", "message"), STRIDE_WARNINGS, ids=[s for _, s, _ in STRIDE_WARNINGS])
+def test_stride_warning_only_where_input_rows_are_dropped(shape: Shape, step: str, message: str | None) -> None:
+    result = archdsl.check(source=f"network n {{ input {list(shape)}; {step} }}")
+    assert result.ok
+    warnings = [d.message for d in result.diagnostics if d.code.id == "W301"]
+    assert warnings == ([] if message is None else [f"{step.split('(')[0]}'s stride {message}"])

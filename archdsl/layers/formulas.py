@@ -52,7 +52,11 @@ class Window:
 
 def sliding_output(kind: str, tensor: TensorType, window: Window, ceil: bool = False
                    ) -> tuple[tuple[int, ...], tuple[Warning_, ...]]:
-    """Spatial output of a conv or pool; E201 when an axis would be empty, W301 when rows are dropped."""
+    """Spatial output of a conv or pool; E201 when an axis would be empty, W301 when input rows are dropped.
+
+    The stride skips ``(L + 2p - eff_k) % s`` positions at the end; only those beyond the right
+    padding are input rows, so the usual ``conv(k=3, s=2, p=1)`` on an even size drops nothing.
+    """
     sizes: list[int] = []
     dropped_axes: list[tuple[str, int, str]] = []
     for axis, length, k, s, p, d in zip(tensor.axis_names, tensor.spatial, window.k, window.s, window.p,
@@ -66,10 +70,10 @@ def sliding_output(kind: str, tensor: TensorType, window: Window, ceil: bool = F
                 f"{effective_kernel(k, d)}",
                 f"{rounding}((L + 2p - (d(k-1)+1)) / s) + 1 = {_conv_formula(length, k, s, p, d, ceil)} = {size}",
             )
-        dropped = (length + 2 * p - effective_kernel(k, d)) % s
-        if dropped and not ceil:
-            formula = f"({length} + 2*{p} - {effective_kernel(k, d)}) % {s} = {dropped}"
-            dropped_axes.append((axis, dropped, formula))
+        skipped = (length + 2 * p - effective_kernel(k, d)) % s
+        if skipped > p and not ceil:  # the last window stops short of real input, not only of the right padding
+            formula = f"({length} + 2*{p} - {effective_kernel(k, d)}) % {s} = {skipped}, {p} of them padding"
+            dropped_axes.append((axis, skipped - p, formula))
         sizes.append(size)
     return tuple(sizes), _stride_warning(kind, dropped_axes)
 
@@ -83,8 +87,8 @@ def _stride_warning(kind: str, dropped: list[tuple[str, int, str]]) -> tuple[War
     amount = " or ".join(str(n) for n in counts)
     formulas = "; ".join(dict.fromkeys(f for _, _, f in dropped))
     return (Warning_(codes.STRIDE_DROPS,
-                     f"{kind}'s stride skips the last {amount} position{'s' if counts[-1] > 1 else ''} of the padded "
-                     f"input along {axes}",
+                     f"{kind}'s stride skips the last {amount} position{'s' if counts[-1] > 1 else ''} of the input "
+                     f"along {axes}",
                      f"(L + 2p - (d(k-1)+1)) % s = {formulas}; adjust the padding or input size to use them"),)
 
 
