@@ -196,8 +196,21 @@ def cmd_report(args: argparse.Namespace) -> int:
             return 1
         print(f"verified: {report.params:,} parameters equal torch's, {report.flops:,} FLOPs equal fvcore's",
               file=sys.stderr)
-    write_output(args.output, FORMATS[args.format](report, args.depth), [spec, *result.sources])
+    fmt = args.format or REPORT_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
+    write_output(args.output, FORMATS[fmt](report, args.depth), [spec, *result.sources])
     return 0
+
+
+# The report's format where -o names a file and --format is not given.
+REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
+                   ".csv": "csv"}
+
+
+def _depth(text: str) -> int:
+    """A ``--depth`` value: a whole number of block levels, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of block levels, at least 1, got {text!r}")
+    return int(text)
 
 
 RENDER_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -297,8 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="parameters, FLOPs, activations and receptive field per layer")
     _network_options(report)
     report.add_argument("--input", metavar="C,H,W", help="another input size than the spec's")
-    report.add_argument("--depth", type=int, metavar="N", help="show blocks nested at most N deep")
-    report.add_argument("--format", choices=("text", "markdown", "json", "yaml", "csv"), default="text")
+    report.add_argument("--depth", type=_depth, metavar="N", help="show blocks nested at most N deep")
+    report.add_argument("--format", choices=("text", "markdown", "json", "yaml", "csv"),
+                        help="default: from the -o file's suffix (.md, .json, .yaml, .csv), else text")
     report.add_argument("--verify", action="store_true", help="check the counts against torch and fvcore")
     report.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
     report.set_defaults(run=cmd_report)
@@ -306,14 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="draw the network with Graphviz (DOT, SVG, PNG or PDF)")
     _network_options(render)
     render.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot (default: NETWORK.svg)")
-    render.add_argument("--depth", type=int, metavar="N", help="draw blocks nested deeper than N as single nodes")
+    render.add_argument("--depth", type=_depth, metavar="N", help="draw blocks nested deeper than N as single nodes")
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.set_defaults(run=cmd_render)
 
     build = commands.add_parser("build", help="check, then write the .py module, the diagram and the report")
     _network_options(build)
     build.add_argument("-o", "--output", default="build", metavar="DIR", help="folder to write into (default: build)")
-    build.add_argument("--depth", type=int, default=2, metavar="N", help="depth of the diagram and report (default 2)")
+    build.add_argument("--depth", type=_depth, default=2, metavar="N",
+                       help="depth of the diagram and report (default 2)")
     build.set_defaults(run=cmd_build)
 
     listing = commands.add_parser("list", help="list the networks in files or folders")

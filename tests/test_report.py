@@ -157,3 +157,28 @@ def test_report_command_verifies_and_writes_a_file(tmp_path: Path) -> None:
     smaller = subprocess.run([sys.executable, "-m", "archdsl", "report", str(ROOT / "specs" / "resnet50.arch"),
                               "--input", "3,64,64", "--format", "json"], capture_output=True, text=True)
     assert json.loads(smaller.stdout)["layers"][-2]["output"] == [2048]
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [(".json", "json"), (".yaml", "yaml"), (".csv", "csv"), (".md", "markdown"),
+                                             (".txt", "text")])
+def test_report_format_follows_the_output_suffix_unless_given(suffix: str, fmt: str, tmp_path: Path) -> None:
+    from archdsl.report_format import FORMATS
+
+    spec = ROOT / "specs" / "lenet5.arch"
+    out = tmp_path / f"report{suffix}"
+    run = subprocess.run([sys.executable, "-m", "archdsl", "report", str(spec), "-o", str(out)], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    report = build_report(archdsl.load_network(spec))
+    assert out.read_text() == FORMATS[fmt](report, None)
+    subprocess.run([sys.executable, "-m", "archdsl", "report", str(spec), "-o", str(out), "--format", "csv"],
+                   check=True)
+    assert out.read_text() == FORMATS["csv"](report, None)
+
+
+@pytest.mark.parametrize("command", ["report", "render", "build"])
+def test_depth_below_one_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "archdsl", command, str(ROOT / "specs" / "lenet5.arch"), "--depth", "0",
+                          "-o", str(tmp_path / "out")], capture_output=True, text=True)
+    assert run.returncode == 2 and "--depth: takes a whole number of block levels, at least 1" in run.stderr
+    assert list(tmp_path.iterdir()) == []
