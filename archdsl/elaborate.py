@@ -218,9 +218,29 @@ class Elaborator:
     def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
         kind = LAYERS[call.callee]
         values = self._arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
+        if values is not None and t is None:  # after an earlier error: still report arguments of the wrong type
+            self._checked_arguments(call.callee, values, None, call, scope)
         if values is None or t is None:
             return None, None
         return self.primitive(call.callee, values, t, call, scope)
+
+    def _checked_arguments(self, kind_name: str, values: Mapping[str, Value], rank: int | None, call: ast.Call,
+                           scope: Scope) -> dict[str, Value] | None:
+        """Each argument in the form its layer wants, or None after reporting the first of the wrong type.
+
+        With the input's ``rank`` unknown (after an earlier error) only the arguments' types are checked.
+        """
+        kind = LAYERS[kind_name]
+        args: dict[str, Value] = {}
+        for param in kind.params:
+            value = values.get(param.name, param.default)
+            try:
+                args[param.name] = value if value is None else param.check(value, rank)  # type: ignore[assignment, arg-type]
+            except ArgumentError as error:
+                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}",
+                            self._argument_span(call, param.name, kind.params), scope=scope)
+                return None
+        return args
 
     def primitive(self, kind_name: str, values: Mapping[str, Value], t: TensorType, call: ast.Call, scope: Scope,
                   name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]:
@@ -231,15 +251,9 @@ class Elaborator:
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
             return None, None
-        args: dict[str, Value] = {}
-        for param in kind.params:
-            value = values.get(param.name, param.default)
-            try:
-                args[param.name] = value if value is None else param.check(value, t.rank)  # type: ignore[assignment, arg-type]
-            except ArgumentError as error:
-                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}",
-                            self._argument_span(call, param.name, kind.params), scope=scope)
-                return None, None
+        args = self._checked_arguments(kind_name, values, t.rank, call, scope)
+        if args is None:
+            return None, None
         try:
             inferred = kind.infer(args, t)
         except ShapeError as error:

@@ -174,6 +174,16 @@ def test_one_run_reports_every_error_of_a_file() -> None:
     assert stderr.endswith("\n4 errors\n")
 
 
+def test_arguments_of_the_wrong_type_are_reported_after_a_shape_error() -> None:
+    """An error leaves the tensor's type unknown; later layers' argument types are still checked."""
+    result = archdsl.check(source="network m {\n  input [3, 32, 32]\n  conv(16, 3.5)\n  conv(16, 3, bias=1)\n"
+                                  "  conv(8, (3, 3, 3))\n  maxpool(0)\n  maxpool((2, 0.5))\n  linear(10)\n}\n")
+    assert [(d.code.id, d.span.line if d.span else 0) for d in result.diagnostics] == [
+        ("E105", 3), ("E105", 4), ("E105", 6), ("E105", 7)]
+    assert result.diagnostics[2].message == ("maxpool `k` must be an integer of at least 1, or a tuple of them "
+                                             "(one per spatial axis), got 0")
+
+
 def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
     stderr, _, _ = check_output(ERRORS / "E201_inside_a_block.arch")
     assert ("E201_inside_a_block.arch:5:5: error[E201]: conv output height is -1" in stderr

@@ -17,7 +17,8 @@ class ArgumentError(Exception):
 
 
 # A checker normalises one argument given the input's spatial rank, or raises ArgumentError.
-Checker = Callable[[Value, int], Value]
+# The rank is None where an earlier error left the input unknown: then only the argument's type is checked.
+Checker = Callable[[Value, int | None], Value]
 REQUIRED = object()
 
 
@@ -34,7 +35,7 @@ class Param:
 
 
 def integer(minimum: int = 0) -> Checker:
-    def check(value: Value, rank: int) -> Value:
+    def check(value: Value, rank: int | None) -> Value:
         if not is_int(value) or value < minimum:  # type: ignore[operator]
             raise ArgumentError(f"must be an integer of at least {minimum}, got {show(value)}")
         return value
@@ -42,7 +43,7 @@ def integer(minimum: int = 0) -> Checker:
 
 
 def number(minimum: float = 0.0, below: float | None = None) -> Checker:
-    def check(value: Value, rank: int) -> Value:
+    def check(value: Value, rank: int | None) -> Value:
         ok = is_number(value) and value >= minimum and (below is None or value < below)  # type: ignore[operator]
         if not ok:
             bound = f" and below {below}" if below is not None else ""
@@ -51,14 +52,14 @@ def number(minimum: float = 0.0, below: float | None = None) -> Checker:
     return check
 
 
-def boolean(value: Value, rank: int) -> Value:
+def boolean(value: Value, rank: int | None) -> Value:
     if not isinstance(value, bool):
         raise ArgumentError(f"must be true or false, got {show(value)}")
     return value
 
 
 def choice(*options: str) -> Checker:
-    def check(value: Value, rank: int) -> Value:
+    def check(value: Value, rank: int | None) -> Value:
         if value not in options:
             raise ArgumentError("must be one of " + ", ".join(show(o) for o in options) + f", got {show(value)}")
         return value
@@ -68,22 +69,23 @@ def choice(*options: str) -> Checker:
 def per_axis(minimum: int = 1, *, allow_float: bool = False) -> Checker:
     """An int (or float) for every spatial axis, or one value for all of them."""
 
-    def check(value: Value, rank: int) -> Value:
+    def check(value: Value, rank: int | None) -> Value:
         def ok(v: Value) -> bool:
             good_type = is_number(v) if allow_float else is_int(v)
             return good_type and v >= minimum  # type: ignore[operator]
 
         if ok(value):
-            return (value,) * rank
-        if isinstance(value, tuple) and len(value) == rank and all(ok(v) for v in value):
+            return (value,) * (rank or 1)
+        if isinstance(value, tuple) and rank in (None, len(value)) and all(ok(v) for v in value):
             return value
         what = "a number" if allow_float else "an integer"
-        raise ArgumentError(f"must be {what} of at least {minimum}, or a tuple of {rank} of them "
-                            f"(one per spatial axis), got {show(value)}")
+        tuple_of = f"a tuple of {rank} of them" if rank else "a tuple of them"
+        raise ArgumentError(f"must be {what} of at least {minimum}, or {tuple_of} (one per spatial axis), "
+                            f"got {show(value)}")
     return check
 
 
-def padding(value: Value, rank: int) -> Value:
+def padding(value: Value, rank: int | None) -> Value:
     if value == "same":
         return value
     try:
