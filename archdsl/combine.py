@@ -58,6 +58,9 @@ def _residual(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         el._error(codes.ARGUMENT_TYPE, f"residual `when` must be true or false, got {show(when)}", call.span,
                   scope=scope)
         return [], None
+    given = dict(call.by_parameter(["shortcut", "when"]))
+    if "when" in given:
+        scope.decide(given["when"].value, when)
     if not when:
         return el.sequence(call.body or (), scope, t)
     body_calls: list[tuple[ast.Call, Scope]] = []

@@ -9,7 +9,7 @@ shape-checked, so one mistake does not cascade.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -45,6 +45,12 @@ class Scope:
     namespace: Namespace
     trace: tuple[Frame, ...] = ()
     stack: tuple[str, ...] = ()
+    decisions: list[tuple[ast.Expr, bool]] = field(default_factory=list)  # the block's `if`s and `when`s, shared
+
+    def decide(self, condition: ast.Expr, outcome: bool) -> bool:
+        """Records how a condition of the block's text came out, for the emitted class's docstring."""
+        self.decisions.append((condition, outcome))
+        return outcome
 
     def bind(self, names: Mapping[str, Value]) -> Scope:
         return replace(self, values={**self.values, **names})
@@ -150,7 +156,7 @@ class Elaborator:
                 if test is UNKNOWN:
                     continue
                 try:
-                    branch = stmt.then if truth(test, stmt.cond.span) else stmt.orelse
+                    branch = stmt.then if scope.decide(stmt.cond, truth(test, stmt.cond.span)) else stmt.orelse
                 except EvalError as error:
                     self.sink.add(self._traced(error.diagnostic, scope))
                     continue
@@ -296,10 +302,27 @@ class Elaborator:
         if t is None or t_out is None:
             return None, None
         node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
-                        definition.name, tuple(bound.items()), source=call, caller=scope.values)
+                        definition.name, tuple(bound.items()), source=call, caller=scope.values,
+                        decisions=self._decisions(inner.decisions))
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _decisions(self, made: list[tuple[ast.Expr, bool]]) -> tuple[tuple[str, bool], ...]:
+        """Each condition's text and outcome, where it came out the same every time (not one that a loop varies)."""
+        outcomes: dict[str, set[bool]] = {}
+        for condition, outcome in made:
+            outcomes.setdefault(self._text(condition.span), set()).add(outcome)
+        return tuple((text, next(iter(seen))) for text, seen in outcomes.items() if len(seen) == 1)
+
+    def _text(self, span: Span) -> str:
+        lines = self.program.sources.get(span.file, "").splitlines()[span.line - 1:span.end_line]
+        if not lines:
+            return "?"
+        if len(lines) == 1:
+            return lines[0][span.col - 1:span.end_col - 1]
+        return " ".join([lines[0][span.col - 1:], *(line.strip() for line in lines[1:-1]),
+                         lines[-1][:span.end_col - 1].strip()])
 
     def name(self, call: ast.Call, scope: Scope, kind: str) -> str:
         problem = label_problem(call.label) if call.label else None

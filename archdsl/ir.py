@@ -32,6 +32,7 @@ class Layer:
     span: Span
     source: Call | None = field(default=None, compare=False, repr=False)  # the call written in the spec
     caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
+    decisions: tuple[tuple[str, bool], ...] = field(default=(), compare=False, repr=False)  # conditions' outcomes
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]
@@ -55,6 +56,7 @@ class Group:
     indexed: bool = False
     source: Call | None = field(default=None, compare=False, repr=False)  # the block call in the spec
     caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
+    decisions: tuple[tuple[str, bool], ...] = field(default=(), compare=False, repr=False)  # conditions' outcomes
 
 
 @dataclass(frozen=True, slots=True)

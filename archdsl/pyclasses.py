@@ -13,6 +13,7 @@ emitted classes build exactly the checked network.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -264,7 +265,7 @@ class ClassBuilder:
         params += [Param(lift, None, keyword_only=True) for lift in chooser.lifted]
         shapes = [[r.shapes[i] for _, r in members] for i in range(len(members[0][1].shapes))]
         kind = first.group.kind
-        doc = (f"archdsl block `{key[-1]}`." if kind == "block" else
+        doc = (f"archdsl block `{key[-1]}`.{_decided([m[0].group for m in members])}" if kind == "block" else
                f"The `{key[-1]}` network.{self._fixed_note()}" if kind == "network" else
                f"A `{key[-1]}` of `{key[-2]}`.")
         cls = PyClass(name, doc, params, skeleton, texts, shapes, [m[0].group.input.shape for m in members],
@@ -309,6 +310,16 @@ class ClassBuilder:
                     default = None
             params.append(Param(identifier(param.name), default, computed))
         return params
+
+
+def _decided(groups: list[ir.Group]) -> str:
+    """How the block's conditions came out in every instance: the form of the block this class builds."""
+    common = [d for d in groups[0].decisions if all(d in g.decisions for g in groups[1:])]
+    if not common:
+        return ""
+    conditions = " and ".join(f"`{text}` is {'true' if outcome else 'false'}" for text, outcome in common)
+    return "\n\n" + textwrap.fill(f"The form for calls where {conditions}; other calls need another class.",
+                                   width=88, break_on_hyphens=False, break_long_words=False)
 
 
 class Chooser:

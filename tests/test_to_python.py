@@ -144,6 +144,19 @@ def test_block_classes_never_take_the_names_of_runtime_modules(tmp_path: Path) -
         assert torch.equal(emitted.eval()(x), built(x))
 
 
+def test_block_classes_say_which_form_of_the_block_they_build() -> None:
+    """A block's `if`s and `when`s are decided at compile time: the docstring says how, unless a loop varies it."""
+    result = archdsl.check([ROOT / "specs" / "mobilenet_v2.arch"])
+    source = python_source(result, result.networks[0], "spec.arch")
+    assert source.count("    The form for calls where `s == 1 and in.c == out` is ") == 3
+    assert "The form for calls where `s == 1 and in.c == out` is true and `expand != 1` is true;" in source
+    looped = archdsl.check(source="block b(n) {\n  for i in range(n) { if i == 0 { relu } else { identity } }\n"
+                                  "  if n > 1 { gelu }\n}\nnetwork x { input [4, 8, 8]; b(2) }\n")
+    source = python_source(looped, looped.networks[0], "spec.arch")
+    assert "The form for calls where `n > 1` is true; other calls need another class." in source
+    assert "i == 0" not in source
+
+
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:
     result = archdsl.check(source="network n { input [3, 8, 8]; conv(4, 3) }")
     source = python_source(result, result.networks[0], 'evil""" + __import__("os").system("x") + """.arch')
