@@ -93,7 +93,8 @@ def load_network(spec: str | Path, network: str | None = None, **params: Value) 
 def build(spec: str | Path, network: str | None = None, *, init: bool = True, **params: Value) -> nn.Module:
     """The network of ``spec`` (a path or spec text) as a ``torch.nn.Module``; raises ArchError on errors.
 
-    Weights are initialised as torchvision initialises them (``init=False`` keeps PyTorch's defaults).
+    Weights are initialised as torchvision's VGG and MobileNet are (He-normal convs, unit norms, normal(0, 0.01)
+    linears); ``init=False`` keeps PyTorch's defaults.
     """
     from archdsl.to_torch import build_module
 

@@ -313,7 +313,7 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> 
     if token.type == "$END":
         line, col = max(1, token.line or 1), max(1, token.column or 1)
         span = Span(file, line, col, line, col + 1)
-        found = "the end of the file"
+        found = "end of file"
     else:
         span = _token_span(file, token)
         found = "a new line" if token.type == "_NL" else f"`{token}`"

@@ -104,7 +104,7 @@ class _Builder:
 
 
 def build_module(network: ir.Network, init: bool = True) -> nn.Module:
-    """The network as an ``nn.Module``; weights initialised as torchvision does unless ``init`` is false."""
+    """The network as an ``nn.Module``; weights initialised by ``runtime.init_weights`` unless ``init`` is false."""
     module = _Builder().group(network.root)
     if init:
         runtime.init_weights(module)

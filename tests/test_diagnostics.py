@@ -184,6 +184,13 @@ def test_arguments_of_the_wrong_type_are_reported_after_a_shape_error() -> None:
                                              "(one per spatial axis), got 0")
 
 
+def test_a_file_that_ends_early_says_so_in_words() -> None:
+    result = archdsl.check(source="network n {\n    input [3, 8, 8]\n    relu\n")
+    [diagnostic] = result.diagnostics
+    assert diagnostic.message.startswith("unexpected end of file; expected ")
+    assert diagnostic.help == "a `{` is not closed"
+
+
 def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
     stderr, _, _ = check_output(ERRORS / "E201_inside_a_block.arch")
     assert ("E201_inside_a_block.arch:5:5: error[E201]: conv output height is -1" in stderr

@@ -67,7 +67,7 @@ class ChannelMax(nn.Module):
 
 
 def init_weights(model: nn.Module) -> None:
-    """torchvision's initialisation: He-normal convs, unit norms, small-normal linears."""
+    """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                                nn.ConvTranspose3d)):
