@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,9 +76,29 @@ class Sink:
         return any(d.is_error for d in self.items)
 
 
+# Names people bring from PyTorch and Keras (lower case, without `_` and a 1d/2d/3d ending),
+# and archdsl's for the same thing; offered only where that name is known at the mistake.
+FAMILIAR_NAMES = {
+    "batchnorm": "bn", "layernorm": "ln", "groupnorm": "gn", "instancenorm": "instancenorm",
+    "convolution": "conv", "convtranspose": "conv_transpose", "deconv": "conv_transpose",
+    "depthwiseconv": "dwconv", "separableconv": "sepconv", "pool": "maxpool",
+    "adaptiveavgpool": "adaptive_avgpool", "adaptivemaxpool": "adaptive_maxpool", "globalavgpool": "gap",
+    "globalaveragepooling": "gap", "globalmaxpool": "gmp", "globalmaxpooling": "gmp", "fc": "linear",
+    "fullyconnected": "linear", "swish": "silu", "hswish": "hardswish", "stochasticdepth": "droppath",
+    "upsampling": "upsample", "interpolate": "upsample",
+    "stride": "s", "strides": "s", "padding": "p", "kernel": "k", "kernelsize": "k", "dilation": "d",
+    "dilationrate": "d", "outchannels": "out", "filters": "out", "outfeatures": "out", "units": "out",
+    "ceilmode": "ceil", "numgroups": "groups", "scalefactor": "scale", "rate": "p",
+}
+
+
 def closest(name: str, known: Iterable[str]) -> str | None:
-    """The known name a typo most likely meant, for ``did you mean`` hints."""
-    matches = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    """The known name a typo (or a PyTorch or Keras name) most likely meant, for ``did you mean`` hints."""
+    names = sorted(set(known))
+    familiar = FAMILIAR_NAMES.get(re.sub(r"[123]d$", "", name.lower().replace("_", "")))
+    if familiar in names:
+        return familiar
+    matches = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 

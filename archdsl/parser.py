@@ -6,6 +6,7 @@ runs); Lark's errors become diagnostics at this boundary and no parse tree leave
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -300,7 +301,30 @@ def _expected_words(expected: set[str], parser: lark.Lark) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> Diagnostic:
+# What can hold a brace that is not one: strings and comments; and the braces themselves.
+_BRACE_SCAN = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[{}]""")
+
+
+def _unclosed_brace(text: str, file: str, before: tuple[int, int]) -> Span | None:
+    """The innermost `{` still open at (line, column) ``before``, outside strings and comments."""
+    starts = [0]
+    for row in text.split("\n"):
+        starts.append(starts[-1] + len(row) + 1)
+    end = starts[before[0] - 1] + before[1] - 1 if before[0] <= len(starts) - 1 else len(text)
+    open_at: list[int] = []
+    for match in _BRACE_SCAN.finditer(text, 0, end):
+        if match.group() == "{":
+            open_at.append(match.start())
+        elif match.group() == "}" and open_at:
+            open_at.pop()
+    if not open_at:
+        return None
+    line = bisect.bisect_right(starts, open_at[-1])
+    col = open_at[-1] - starts[line - 1] + 1
+    return Span(file, line, col, line, col + 1)
+
+
+def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, text: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
         span = Span(file, error.line, error.column, error.line, error.column + 1)
         char = error.char if error.char.isprintable() else repr(error.char)
@@ -318,8 +342,12 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark) -> 
         span = _token_span(file, token)
         found = "a new line" if token.type == "_NL" else f"`{token}`"
     help = None
-    if "RBRACE" in accepts and token.type == "$END":
-        help = "a `{` is not closed"
+    unclosed = _unclosed_brace(text, file, (span.line, span.col)) if "RBRACE" in accepts else None
+    if unclosed is not None and token.type == "$END":
+        return Diagnostic(codes.SYNTAX, "this `{` is not closed: the file ends first", unclosed,
+                          "close it with `}` where its body ends")
+    if unclosed is not None and token.type in ("BLOCK", "NETWORK"):
+        help = f"the `{{` at line {unclosed.line}, column {unclosed.col} is not closed"
     elif token.type == "EQUAL" and "LPAR" in accepts:
         help = "there is no assignment; pass values as block or network parameters"
     elif "_NL" in accepts and token.type not in ("_NL", "$END"):
@@ -335,7 +363,7 @@ def _attempt(text: str, file: str, start: str = "start") -> tuple[Any, Diagnosti
     except SyntaxProblem as problem:
         return None, problem.diagnostic, False
     except UnexpectedInput as error:
-        return None, _syntax_diagnostic(error, file, parser.lark), True
+        return None, _syntax_diagnostic(error, file, parser.lark, text), True
 
 
 def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:

@@ -184,11 +184,23 @@ def test_arguments_of_the_wrong_type_are_reported_after_a_shape_error() -> None:
                                              "(one per spatial axis), got 0")
 
 
-def test_a_file_that_ends_early_says_so_in_words() -> None:
-    result = archdsl.check(source="network n {\n    input [3, 8, 8]\n    relu\n")
+def test_pytorch_and_keras_names_get_archdsl_names_as_hints() -> None:
+    result = archdsl.check(source="network n {\n    input [3, 32, 32]\n    conv(16, 3, stride=2, padding=1)\n"
+                                  "    BatchNorm2d\n    max_pool2d(2)\n    GlobalAveragePooling\n    fc(10)\n}\n")
+    assert [d.help for d in result.diagnostics] == [f"did you mean `{name}`?"
+                                                     for name in ["s", "p", "bn", "maxpool", "gap", "linear"]]
+
+
+def test_a_file_that_ends_early_points_at_the_brace_left_open() -> None:
+    result = archdsl.check(source='network n {\n    input [3, 8, 8]\n    seq { relu  # {\n    upsample(2, mode="{")\n')
     [diagnostic] = result.diagnostics
-    assert diagnostic.message.startswith("unexpected end of file; expected ")
-    assert diagnostic.help == "a `{` is not closed"
+    assert diagnostic.message == "this `{` is not closed: the file ends first"
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.col) == (3, 9)
+    [cut] = archdsl.check(source="network n {\n    input [3, 8, 8]\n    conv(16,").diagnostics
+    assert cut.message.startswith("unexpected end of file; expected ")
+    [before_next] = archdsl.check(source="block a {\n    relu\n\nnetwork n {\n    input [3, 8, 8]\n}\n").diagnostics
+    assert before_next.message.startswith("unexpected `network`")
+    assert before_next.help == "the `{` at line 1, column 9 is not closed"
 
 
 def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
