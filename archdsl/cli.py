@@ -261,7 +261,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     result, spec = _checked(args)
     folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file; build writes into a folder")
     inputs: list[str | Path] = [spec, *result.sources]
     for network in result.networks:
         report = build_report(network)

@@ -14,7 +14,10 @@ class OutputError(Exception):
 
 
 def write_output(target: str, text: str | bytes, inputs: Iterable[str | Path] = ()) -> None:
-    """Writes ``text`` to ``target`` (``-``: standard output) through a temporary file and a rename."""
+    """Writes ``text`` to ``target`` (``-``: standard output) through a temporary file and a rename.
+
+    Missing folders on the way are made.
+    """
     if target == "-":
         if isinstance(text, bytes):
             sys.stdout.buffer.write(text)
@@ -28,6 +31,12 @@ def write_output(target: str, text: str | bytes, inputs: Iterable[str | Path] = 
         raise OutputError(f"{target} is a folder")
     data = text.encode("utf-8") if isinstance(text, str) else text
     directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"cannot write {target}: {directory} is not a folder") from None
+    except OSError as error:
+        raise OutputError(f"cannot write {target}: {error.strerror}") from None
     try:
         descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:

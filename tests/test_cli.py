@@ -161,3 +161,18 @@ def test_build_writes_everything_and_says_where(tmp_path: Path) -> None:
     for suffix in (".py", ".md", ".svg" if "svg" in run.stdout else ".dot"):
         assert (tmp_path / f"tiny_cnn{suffix}").exists()
         assert f"tiny_cnn{suffix}" in run.stdout
+
+
+def test_every_command_makes_missing_folders_and_refuses_a_file_in_the_way(tmp_path: Path) -> None:
+    for command, target in [("compile", "a/b/model.py"), ("report", "c/report.md"), ("render", "d/e/net.dot"),
+                            ("build", "f/g")]:
+        run = archdsl(command, "specs/lenet5.arch", "-o", str(tmp_path / target))
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "f" / "g" / "lenet5.py").is_file()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    for command, target in [("build", blocker), ("compile", blocker / "model.py")]:
+        run = archdsl(command, "specs/lenet5.arch", "-o", str(target))
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.startswith("archdsl: error: ") and "blocker" in run.stderr
+    assert blocker.read_text() == "not a folder"
