@@ -78,6 +78,11 @@ class Elaborator:
                         definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
             return None
         scope = Scope(values, None, Namespace(labels_in(body[1:]), indexed=False))
+        if input_shape and len(input_shape) != len(body[0].dims):
+            sizes = {1: "C", 2: "C, L", 3: "C, H, W", 4: "C, D, H, W"}.get(len(body[0].dims), "C, ...")
+            self._error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
+                        f"network `{definition.name}` takes {len(body[0].dims)}", None, f"give {sizes}")
+            return None
         t_in = TensorType(input_shape) if input_shape else self._input_type(body[0], scope)
         if t_in is None:
             return None

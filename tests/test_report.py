@@ -182,3 +182,12 @@ def test_depth_below_one_is_a_usage_error(command: str, tmp_path: Path) -> None:
                           "-o", str(tmp_path / "out")], capture_output=True, text=True)
     assert run.returncode == 2 and "--depth: takes a whole number of block levels, at least 1" in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_input_of_another_rank_is_a_usage_error() -> None:
+    """--input 64,64 on a 2-D network used to make it a 1-D one without a word."""
+    run = subprocess.run([sys.executable, "-m", "archdsl", "report", str(ROOT / "specs" / "resnet18.arch"),
+                          "--input", "64,64"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""
+    assert "the input given, [64, 64], has 2 sizes; network `resnet18` takes 3" in run.stderr
+    assert "help: give C, H, W" in run.stderr
