@@ -119,15 +119,33 @@ def render_one(d: Diagnostic, sources: dict[str, str]) -> str:
         if 0 < span.line <= len(source_lines):
             line_text = source_lines[span.line - 1].expandtabs(1)
             end = span.end_col if span.end_line == span.line else len(line_text) + 1
-            width = max(1, end - span.col)
+            shown, start = _window(line_text, span.col - 1)
+            width = max(1, min(end - span.col, len(shown) - (span.col - 1 - start)))
             gutter = " " * len(str(span.line))
-            lines.append(f"{span.line} | {line_text}")
-            lines.append(f"{gutter} | {' ' * (span.col - 1)}^{'~' * (width - 1)}")
+            lines.append(f"{span.line} | {shown}")
+            lines.append(f"{gutter} | {' ' * (span.col - 1 - start)}^{'~' * (width - 1)}")
     for frame in reversed(d.trace):
         lines.append(f"  note: in block `{frame.block}` called at {frame.call}")
     if d.help:
         lines.append(f"  help: {d.help}")
     return "\n".join(lines)
+
+
+# Source lines longer than this are shown as a window around the column, cut with `...`.
+SHOWN_LINE = 120
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """The part of ``line`` shown around 0-based ``column``, and where that part starts in the shown text's terms.
+
+    The start is given so that ``column - start`` is the column in the shown text.
+    """
+    if len(line) <= SHOWN_LINE:
+        return line, 0
+    first = max(0, min(column - SHOWN_LINE // 3, len(line) - SHOWN_LINE))
+    shown = line[first:first + SHOWN_LINE]
+    prefix = "..." if first else ""
+    return prefix + shown + ("..." if first + SHOWN_LINE < len(line) else ""), first - len(prefix)
 
 
 def render_text(diagnostics: Sequence[Diagnostic], sources: dict[str, str]) -> str:

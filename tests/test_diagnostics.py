@@ -20,6 +20,7 @@ import pytest
 
 import archdsl
 from archdsl import cli, errorcodes
+from archdsl.diagnostics import render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ERRORS = ROOT / "examples" / "errors"
@@ -189,6 +190,15 @@ def test_pytorch_and_keras_names_get_archdsl_names_as_hints() -> None:
                                   "    BatchNorm2d\n    max_pool2d(2)\n    GlobalAveragePooling\n    fc(10)\n}\n")
     assert [d.help for d in result.diagnostics] == [f"did you mean `{name}`?"
                                                      for name in ["s", "p", "bn", "maxpool", "gap", "linear"]]
+
+
+def test_a_long_line_is_shown_as_a_window_around_the_mistake() -> None:
+    text = "network n { input [3, 8, 8]; " + "relu; " * 100 + "conv(4, 99); " + "relu; " * 100 + "}\n"
+    result = archdsl.check(source=text)
+    quoted, caret = render_text(result.diagnostics, result.sources).splitlines()[1:3]
+    assert quoted.startswith("1 | ...") and quoted.endswith("...") and len(quoted) < 140
+    column = caret.index("^")
+    assert quoted[column:column + 11] == "conv(4, 99)" and caret[column:] == "^" + "~" * 10
 
 
 def test_a_file_that_ends_early_points_at_the_brace_left_open() -> None:
