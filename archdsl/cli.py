@@ -242,15 +242,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     result, spec = _checked_network(args)
     network = result.networks[0]
     target = args.output or f"{network.name}.svg"
-    suffix = Path(target).suffix.lower()
+    suffix = ".dot" if target == "-" else Path(target).suffix.lower()
     if suffix not in RENDER_FORMATS:
-        raise UsageError(f"-o must end in one of {', '.join(RENDER_FORMATS)}, got {target}")
+        raise UsageError(f"-o must be - (DOT text on standard output) or end in one of "
+                         f"{', '.join(RENDER_FORMATS)}, got {target}")
     try:
         data = _drawing(network, RENDER_FORMATS[suffix], args.depth, args.direction)
     except MissingDot:
         raise UsageError(NO_DOT.format(suffix=suffix, stem=Path(target).stem)) from None
     write_output(target, data, [spec, *result.sources])
-    print(f"{network.name}: drawn to {target}")
+    if target != "-":
+        print(f"{network.name}: drawn to {target}")
     return 0
 
 
@@ -320,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="draw the network with Graphviz (DOT, SVG, PNG or PDF)")
     _network_options(render)
-    render.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot (default: NETWORK.svg)")
+    render.add_argument("-o", "--output", metavar="OUT",
+                        help="OUT.svg, .png, .pdf or .dot, or - for DOT on stdout (default: NETWORK.svg)")
     render.add_argument("--depth", type=_depth, metavar="N", help="draw blocks nested deeper than N as single nodes")
     render.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
     render.set_defaults(run=cmd_render)

@@ -87,6 +87,13 @@ def test_render_command_writes_svg_png_and_pdf(tmp_path: Path) -> None:
         assert out.read_bytes().startswith(magic)
 
 
+def test_render_to_standard_output_writes_the_dot_text(tmp_path: Path) -> None:
+    run = _render(str(SINK), "-n", "signal", "-o", "-", "--depth", "1")
+    written = _render(str(SINK), "-n", "signal", "-o", str(tmp_path / "net.dot"), "--depth", "1")
+    assert run.returncode == 0 and written.returncode == 0, run.stderr
+    assert run.stdout == (tmp_path / "net.dot").read_text()
+
+
 def test_without_dot_the_command_says_how_to_install_it_and_still_writes_dot(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path / "empty")}
     refused = _render(str(SINK), "-n", "signal", "-o", str(tmp_path / "net.png"), env=env)
