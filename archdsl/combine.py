@@ -7,15 +7,17 @@ so does an unnamed ``seq`` inside an indexed group, as ``nn.Sequential`` nests.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.layers.formulas import conv_size
 from archdsl.naming import Namespace, labels_in
+from archdsl.span import Span
 from archdsl.tensor import TensorType
 from archdsl.values import is_int, show
 
@@ -143,11 +145,15 @@ def _path(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
     return [ir.Group("seq", el.name(call, scope, "seq"), tuple(nodes), t, t_out, call.span, indexed=True)], t_out
 
 
-def _branches(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> tuple[list[list[ir.Node]], list[Type]]:
+def _branches(el: Elaborator, call: ast.Call, scope: Scope, t: Type
+              ) -> tuple[list[list[ir.Node]], list[Type], list[Span]]:
+    """Each branch's nodes, output type and span."""
     el._arguments(call, scope, [], [])
     paths: list[list[ir.Node]] = []
     types: list[Type] = []
+    spans: list[Span] = []
     for inner_call, inner_scope in el._expand(call.body or (), scope):
+        spans.append(inner_call.span)
         if inner_call.callee != "branch":
             el._error(codes.MISPLACED, f"only `branch {{ }}` may stand inside {call.callee}, not "
                       f"`{inner_call.callee}`", inner_call.callee_span, "wrap the steps in `branch { }`", scope)
@@ -158,31 +164,41 @@ def _branches(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> tuple[li
         types.append(t_out)
     if not types:
         el._error(codes.MISPLACED, f"{call.callee} has no branches", call.span, "add `branch { }` bodies", scope)
-    return paths, types
+    return paths, types, spans
+
+
+def _odd_one(keys: list[Any]) -> int:
+    """The index of the first branch that differs from what most branches (or, in a tie, the first) give."""
+    counts = Counter(keys)
+    usual = max(counts, key=lambda key: (counts[key], key == keys[0]))
+    return next(i for i, key in enumerate(keys) if key != usual)
 
 
 def _concat(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
-    paths, types = _branches(el, call, scope, t)
+    paths, types, spans = _branches(el, call, scope, t)
     if t is None or not types or any(b is None for b in types):
         return [], None
     outs: list[TensorType] = types  # type: ignore[assignment]
     if len({(o.rank, o.spatial) for o in outs}) > 1:
         shapes = ", ".join(str(o) for o in outs)
-        el._error(codes.JOIN_SHAPE, f"concat branches differ in spatial size: {shapes}", call.span,
-                  "every branch must keep the same spatial size; check strides and padding", scope)
+        odd = _odd_one([(o.rank, o.spatial) for o in outs])
+        el._error(codes.JOIN_SHAPE, f"concat branches differ in spatial size: {shapes}", spans[odd],
+                  f"branch {odd + 1} gives {outs[odd]}; every branch must keep the same spatial size: "
+                  "check strides and padding", scope)
         return [], None
     t_out = outs[0].with_shape(sum(o.channels for o in outs))
     return [ir.Concat(tuple(tuple(p) for p in paths), t, t_out, call.span)], t_out
 
 
 def _add(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
-    paths, types = _branches(el, call, scope, t)
+    paths, types, spans = _branches(el, call, scope, t)
     if t is None or not types or any(b is None for b in types):
         return [], None
     outs: list[TensorType] = types  # type: ignore[assignment]
     if len(set(outs)) > 1:
-        el._error(codes.JOIN_SHAPE, "add branches differ in shape: " + ", ".join(str(o) for o in outs), call.span,
-                  "every branch must produce the same shape", scope)
+        odd = _odd_one(outs)
+        el._error(codes.JOIN_SHAPE, "add branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],
+                  f"branch {odd + 1} gives {outs[odd]}; every branch must produce the same shape", scope)
         return [], None
     return [ir.Add(tuple(tuple(p) for p in paths), t, outs[0], call.span)], outs[0]
 

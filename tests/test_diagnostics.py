@@ -192,6 +192,15 @@ def test_pytorch_and_keras_names_get_archdsl_names_as_hints() -> None:
                                                      for name in ["s", "p", "bn", "maxpool", "gap", "linear"]]
 
 
+@pytest.mark.parametrize(("join", "odd"), [("concat", 1), ("add", 1)])
+def test_a_join_error_points_at_the_branch_that_differs_from_the_others(join: str, odd: int) -> None:
+    result = archdsl.check(source=f"network n {{\n  input [8, 16, 16]\n  {join} {{\n    branch {{ conv(8, 3, s=2) }}\n"
+                                  "    branch { conv(8, 1) }\n    branch { identity }\n  }\n}\n")
+    [error] = [d for d in result.diagnostics if d.is_error]
+    assert error.code.id == "E205" and error.span is not None and (error.span.line, error.span.col) == (4, 5)
+    assert error.help is not None and error.help.startswith(f"branch {odd} gives [8, 7, 7];")
+
+
 def test_a_long_line_is_shown_as_a_window_around_the_mistake() -> None:
     text = "network n { input [3, 8, 8]; " + "relu; " * 100 + "conv(4, 99); " + "relu; " * 100 + "}\n"
     result = archdsl.check(source=text)
