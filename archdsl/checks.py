@@ -15,6 +15,7 @@ from archdsl import ir
 from archdsl.diagnostics import Diagnostic
 from archdsl.layers import LAYERS
 from archdsl.receptive import Field, fields
+from archdsl.span import Frame
 
 _CONVOLUTIONS = frozenset({"conv", "dwconv", "pwconv", "conv_transpose"})
 
@@ -24,8 +25,22 @@ def _sequences(node: ir.Node) -> Iterator[tuple[ir.Node, ...]]:
         yield from ir.paths(current)
 
 
+def _traces(network: ir.Network) -> dict[int, tuple[Frame, ...]]:
+    """For every node, by ``id``, the block calls that expanded it, outermost first (as the elaborator's notes)."""
+    traces: dict[int, tuple[Frame, ...]] = {}
+    stack: list[tuple[ir.Node, tuple[Frame, ...]]] = [(network.root, ())]
+    while stack:
+        node, trace = stack.pop()
+        traces[id(node)] = trace
+        if isinstance(node, ir.Group) and node.kind == "block" and node.definition is not None:
+            trace = (*trace, Frame(node.definition, node.span))
+        stack.extend((child, trace) for path in ir.paths(node) for child in path)
+    return traces
+
+
 def bias_before_norm(network: ir.Network) -> list[Diagnostic]:
     """A conv bias directly followed by a norm is cancelled by the norm's mean subtraction."""
+    traces = _traces(network)
     found = []
     for path in _sequences(network.root):
         for first, second in itertools.pairwise(path):
@@ -36,19 +51,21 @@ def bias_before_norm(network: ir.Network) -> list[Diagnostic]:
                     codes.BIAS_BEFORE_NORM,
                     f"{first.kind} `{first.name}` has a bias that the following {second.kind} cancels: "
                     f"{channels} wasted parameters",
-                    first.span, "pass bias=false"))
+                    first.span, "pass bias=false", traces[id(first)]))
     return found
 
 
 def misaligned_joins(network: ir.Network) -> list[Diagnostic]:
     """Paths joined with different jumps combine features from differently spaced input positions."""
+    traces = _traces(network)
     found: list[Diagnostic] = []
 
     def report(node: ir.Node, arriving: list[Field]) -> None:
         jumps = ", ".join("x".join(_number(j) for j in f.j) for f in arriving)
         found.append(Diagnostic(codes.MISALIGNED_JOIN,
                                 f"the paths joined here step over the input at different strides ({jumps})",
-                                node.span, "strides and up-sampling should match on every path of a join"))
+                                node.span, "strides and up-sampling should match on every path of a join",
+                                traces[id(node)]))
 
     fields(network, report)
     return found

@@ -201,6 +201,15 @@ def test_a_join_error_points_at_the_branch_that_differs_from_the_others(join: st
     assert error.help is not None and error.help.startswith(f"branch {odd} gives [8, 7, 7];")
 
 
+def test_whole_network_warnings_inside_blocks_name_the_call_too() -> None:
+    """W302 and W304 come from checks over the finished network; they carry the block trace as W301 does."""
+    result = archdsl.check(source="block down(w) {\n  maxpool(2)\n  conv(w, 3, p=1); bn\n}\n"
+                                  "block mix {\n  add { branch { conv(8, 3, s=2, p=1) }; branch { conv(8, 9) } }\n}\n"
+                                  "network n {\n  input [3, 64, 64]\n  down(16)\n  down(32)\n  mix\n}\n")
+    calls = {(d.code.id, tuple((f.block, f.call.line) for f in d.trace)) for d in result.diagnostics}
+    assert calls == {("W302", (("down", 10),)), ("W302", (("down", 11),)), ("W304", (("mix", 12),))}
+
+
 def test_a_long_line_is_shown_as_a_window_around_the_mistake() -> None:
     text = "network n { input [3, 8, 8]; " + "relu; " * 100 + "conv(4, 99); " + "relu; " * 100 + "}\n"
     result = archdsl.check(source=text)
