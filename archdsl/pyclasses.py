@@ -260,8 +260,9 @@ class ClassBuilder:
         for index, how in enumerate(template.slots):
             preferred = None if how.prefer is None else (texts[how.prefer], [r.values[how.prefer] for _, r in members])
             texts.append(chooser.choose(how, [r.values[index] for _, r in members], preferred))
-        if first.group.kind not in ("network", "block"):
-            params = [p for p in params if p.name in chooser.used]
+        if first.group.kind != "network":  # a block parameter its form never reads is not taken (see the docstring)
+            read = {identifier(name) for name in chooser.used}
+            params = [p for p in params if p.name in read]
         params += [Param(lift, None, keyword_only=True) for lift in chooser.lifted]
         shapes = [[r.shapes[i] for _, r in members] for i in range(len(members[0][1].shapes))]
         kind = first.group.kind

@@ -29,7 +29,7 @@ HOSTILE = '''
 # Names that collide with Python keywords, builtins and the emitted code's own names.
 block lambda(self, nn, torch, x=2, in_channels=3, class_=1) {
     conv(self * x, 3, p=1, groups=class_); bn; relu
-    residual(shortcut=project) { conv(nn, 1, s=x, bias=false); bn }
+    residual(shortcut=project) { conv(nn, 1, s=x, groups=torch, bias=false); bn }
 }
 network min(max=10) {
     input [3, 16, 16]
@@ -150,6 +150,7 @@ def test_block_classes_say_which_form_of_the_block_they_build() -> None:
     source = python_source(result, result.networks[0], "spec.arch")
     assert source.count("    The form for calls where `s == 1 and in.c == out` is ") == 3
     assert "The form for calls where `s == 1 and in.c == out` is true and `expand != 1` is true;" in source
+    assert "def __init__(self, in_channels: int, out: int, s: int = 1) -> None:" in source, "expand == 1: not read"
     looped = archdsl.check(source="block b(n) {\n  for i in range(n) { if i == 0 { relu } else { identity } }\n"
                                   "  if n > 1 { gelu }\n}\nnetwork x { input [4, 8, 8]; b(2) }\n")
     source = python_source(looped, looped.networks[0], "spec.arch")
