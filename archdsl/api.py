@@ -25,7 +25,7 @@ class CheckResult:
     networks: list[ir.Network] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
-    warning_counts: dict[str, int] = field(default_factory=dict)
+    warning_counts: dict[int, int] = field(default_factory=dict)  # warnings of each network, by id
     programs: dict[int, Program] = field(default_factory=dict)  # the program of each network, by id
     params: dict[str, Value] = field(default_factory=dict)  # the network arguments given to check
     input_shape: tuple[int, ...] | None = None  # the input type given to check, if any
@@ -63,7 +63,7 @@ def check(files: Sequence[str | Path] = (), *, source: str | None = None, networ
                     program.sink.extend(run_checks(elaborated))
                     result.networks.append(elaborated)
                     result.programs[id(elaborated)] = program
-                    result.warning_counts[elaborated.name] = len(program.sink.items) - before
+                    result.warning_counts[id(elaborated)] = len(program.sink.items) - before
         result.diagnostics.extend(d for d in program.sink.items if d not in result.diagnostics)
     return result
 

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         }, indent=2))
         return _exit_code([d for d in result.diagnostics if d.is_error])
     _emit_diagnostics(result.diagnostics, result.sources)
+    names = Counter(network.name for network in result.networks)
     for network in result.networks:
-        warnings = result.warning_counts[network.name]
+        warnings = result.warning_counts[id(network)]
         note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
-        print(f"{network.name}: {network.input} -> {network.output}{note}")
+        where = f" in {network.file}" if names[network.name] > 1 else ""  # same name in several files
+        print(f"{network.name}{where}: {network.input} -> {network.output}{note}")
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
         print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)

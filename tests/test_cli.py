@@ -176,3 +176,14 @@ def test_every_command_makes_missing_folders_and_refuses_a_file_in_the_way(tmp_p
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
         assert run.stderr.startswith("archdsl: error: ") and "blocker" in run.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_networks_of_the_same_name_in_several_files_are_told_apart(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "t.arch").write_text("network t { input [3, 8, 8]; conv(4, 3, s=2) }\n")
+    (tmp_path / "b" / "t.arch").write_text("network t { input [3, 16, 16]; relu }\n")
+    run = archdsl("check", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"t in {tmp_path / 'a' / 't.arch'}: [3, 8, 8] -> [4, 3, 3] (1 warning)",
+                                       f"t in {tmp_path / 'b' / 't.arch'}: [3, 16, 16] -> [3, 16, 16]"]
