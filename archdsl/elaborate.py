@@ -317,17 +317,9 @@ class Elaborator:
         """Each condition's text and outcome, where it came out the same every time (not one that a loop varies)."""
         outcomes: dict[str, set[bool]] = {}
         for condition, outcome in made:
-            outcomes.setdefault(self._text(condition.span), set()).add(outcome)
+            text = condition.span.text(self.program.sources.get(condition.span.file, ""))
+            outcomes.setdefault(text, set()).add(outcome)
         return tuple((text, next(iter(seen))) for text, seen in outcomes.items() if len(seen) == 1)
-
-    def _text(self, span: Span) -> str:
-        lines = self.program.sources.get(span.file, "").splitlines()[span.line - 1:span.end_line]
-        if not lines:
-            return "?"
-        if len(lines) == 1:
-            return lines[0][span.col - 1:span.end_col - 1]
-        return " ".join([lines[0][span.col - 1:], *(line.strip() for line in lines[1:-1]),
-                         lines[-1][:span.end_col - 1].strip()])
 
     def name(self, call: ast.Call, scope: Scope, kind: str) -> str:
         problem = label_problem(call.label) if call.label else None

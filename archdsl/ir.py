@@ -32,7 +32,6 @@ class Layer:
     span: Span
     source: Call | None = field(default=None, compare=False, repr=False)  # the call written in the spec
     caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
-    decisions: tuple[tuple[str, bool], ...] = field(default=(), compare=False, repr=False)  # conditions' outcomes
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]
