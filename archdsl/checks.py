@@ -1,7 +1,7 @@
 """Checks over a whole elaborated network that no single layer can make on its own.
 
-Each check is a pure function from the network to warnings; ``CHECKS`` lists them
-in the order they run.
+Each check is a pure function from the network (and the block trace of each node,
+found once for all of them) to warnings; ``CHECKS`` lists them in the order they run.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ def _sequences(node: ir.Node) -> Iterator[tuple[ir.Node, ...]]:
         yield from ir.paths(current)
 
 
-def _traces(network: ir.Network) -> dict[int, tuple[Frame, ...]]:
-    """For every node, by ``id``, the block calls that expanded it, outermost first (as the elaborator's notes)."""
-    traces: dict[int, tuple[Frame, ...]] = {}
+# For every node, by ``id``, the block calls that expanded it, outermost first (as the elaborator's notes).
+Traces = dict[int, tuple[Frame, ...]]
+
+
+def _traces(network: ir.Network) -> Traces:
+    traces: Traces = {}
     stack: list[tuple[ir.Node, tuple[Frame, ...]]] = [(network.root, ())]
     while stack:
         node, trace = stack.pop()
@@ -38,9 +41,8 @@ def _traces(network: ir.Network) -> dict[int, tuple[Frame, ...]]:
     return traces
 
 
-def bias_before_norm(network: ir.Network) -> list[Diagnostic]:
+def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
     """A conv bias directly followed by a norm is cancelled by the norm's mean subtraction."""
-    traces = _traces(network)
     found = []
     for path in _sequences(network.root):
         for first, second in itertools.pairwise(path):
@@ -55,9 +57,8 @@ def bias_before_norm(network: ir.Network) -> list[Diagnostic]:
     return found
 
 
-def misaligned_joins(network: ir.Network) -> list[Diagnostic]:
+def misaligned_joins(network: ir.Network, traces: Traces) -> list[Diagnostic]:
     """Paths joined with different jumps combine features from differently spaced input positions."""
-    traces = _traces(network)
     found: list[Diagnostic] = []
 
     def report(node: ir.Node, arriving: list[Field]) -> None:
@@ -75,8 +76,9 @@ def _number(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.3g}"
 
 
-CHECKS: tuple[Callable[[ir.Network], list[Diagnostic]], ...] = (bias_before_norm, misaligned_joins)
+CHECKS: tuple[Callable[[ir.Network, Traces], list[Diagnostic]], ...] = (bias_before_norm, misaligned_joins)
 
 
 def run_checks(network: ir.Network) -> list[Diagnostic]:
-    return [d for check in CHECKS for d in check(network)]
+    traces = _traces(network)
+    return [d for check in CHECKS for d in check(network, traces)]

@@ -49,7 +49,7 @@ class LeastLayers:
     def _call(self, call: ast.Call) -> int:
         if call.callee in ("repeat", "dense") and call.body is not None:
             count = _constant(call.args[0].value) if call.args else None
-            if not isinstance(count, int) or not 0 < count <= self.max_count:
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= self.max_count:
                 return 0
             return min(self.cap, count * self.of(call.body))
         if call.callee in COMBINATORS:
