@@ -141,7 +141,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _checked(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
     """The networks of the one spec a writing command works on; diagnostics shown, errors raised as exit codes."""
     spec = Path(args.file)
-    if not spec.is_file():
+    if not spec.exists():
         raise UsageError(f"no such file: {args.file}")
     result = api.check([spec], network=args.network, params=_parse_sets(args.set),
                        input_shape=_input_shape(getattr(args, "input", None)))
@@ -360,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SpecError as error:
         return error.code
+    except KeyboardInterrupt:  # outputs are written whole or not at all (see output.py)
+        print("archdsl: interrupted", file=sys.stderr)
+        return 130
     except RecursionError:  # a last line of defence: limits should stop deep input earlier
         print(render_one(Diagnostic(codes.LIMIT, "the spec nests too deeply to process", None), {}), file=sys.stderr)
         return 1

@@ -6,7 +6,10 @@ may shadow its blocks.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -76,14 +79,15 @@ class _Loader:
             return
         self.done.add(file)
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                self._too_large(file, size, via)
-                return
-            text = path.read_text(encoding="utf-8")
+            text = read_spec(path)
+        except SpecTooLarge as error:
+            self._too_large(file, error.size, via)
+            return
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             hint = "save the file as UTF-8" if isinstance(error, UnicodeDecodeError) else None
+            if isinstance(error, NotASpecFile):
+                hint = "a spec is a regular file of text"
             self._error(codes.FILE_UNREADABLE, f"cannot read {file}: {reason}", via or _start_of(file), hint)
             return
         self.load_text(text, file, via)
@@ -118,6 +122,41 @@ class _Loader:
 
     def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None) -> None:
         self.program.sink.add(Diagnostic(code, message, span, help))
+
+
+class SpecTooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+class NotASpecFile(OSError):
+    """The path names a folder, a device, a FIFO or a socket: nothing archdsl reads."""
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_spec(path: Path) -> str:
+    """The text of a regular file of at most ``MAX_FILE_BYTES``.
+
+    The file is opened without blocking (a FIFO would wait for a writer) and checked to
+    be regular before anything is read; at most one byte more than the limit is read,
+    so ``/dev/zero`` or a file that grows cannot exhaust memory.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise NotASpecFile(errno.EINVAL, f"it is {kind}, not a regular file")
+        data = os.read(descriptor, MAX_FILE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecTooLarge(max(len(data), os.stat(path).st_size))
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 @functools.cache

@@ -16,7 +16,8 @@ class OutputError(Exception):
 def write_output(target: str, text: str | bytes, inputs: Iterable[str | Path] = ()) -> None:
     """Writes ``text`` to ``target`` (``-``: standard output) through a temporary file and a rename.
 
-    Missing folders on the way are made.
+    Missing folders on the way are made. Only regular files are replaced: a device or a
+    FIFO is written through, as a shell's redirection would.
     """
     if target == "-":
         if isinstance(text, bytes):
@@ -30,6 +31,14 @@ def write_output(target: str, text: str | bytes, inputs: Iterable[str | Path] = 
     if path.is_dir():
         raise OutputError(f"{target} is a folder")
     data = text.encode("utf-8") if isinstance(text, str) else text
+    if path.exists() and not path.is_file():  # a device or FIFO (/dev/null, a pipe): written through, never replaced
+        try:
+            with path.open("wb") as stream:
+                stream.write(data)
+        except OSError as error:
+            raise OutputError(f"cannot write {target}: {error.strerror}") from None
+        return
+    path = path.resolve()  # a link to a file: replace the file, keep the link
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)

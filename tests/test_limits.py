@@ -105,7 +105,8 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     assert "error[E002]: cannot read" in run.stderr and "help: save the file as UTF-8" in run.stderr
 
 
-@pytest.mark.parametrize(("target", "reason"), [(".", "Is a directory"), ("gone.arch", "No such file or directory")])
+@pytest.mark.parametrize(("target", "reason"), [(".", "it is a folder, not a regular file"),
+                                                  ("gone.arch", "No such file or directory")])
 def test_an_import_that_is_not_a_file(tmp_path: Path, target: str, reason: str) -> None:
     spec = tmp_path / "importer.arch"
     spec.write_text(f'import "{target}"\nnetwork n {{ input [3, 8, 8] }}\n')
