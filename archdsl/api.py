@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.checks import run_checks
-from archdsl.diagnostics import ArchError, Diagnostic, did_you_mean
-from archdsl.elaborate import Elaborator
+from archdsl.diagnostics import ArchError, Diagnostic, WarningPolicy, did_you_mean
+from archdsl.elaborate import MAX_PARAMS, Elaborator
 from archdsl.loader import Program, load
 from archdsl.syntax import Definition
 from archdsl.values import Value
@@ -36,35 +36,41 @@ class CheckResult:
 
 
 def check(files: Sequence[str | Path] = (), *, source: str | None = None, network: str | None = None,
-          params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None) -> CheckResult:
+          params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None,
+          allow: Collection[str] = (), deny: Collection[str] = (), max_params: int = MAX_PARAMS) -> CheckResult:
     """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``.
 
     Each file is a program of its own (with what it imports), so files checked together
     may define blocks of the same name. ``input_shape`` ([C, *spatial]) replaces the
-    networks' own input types.
+    networks' own input types. ``allow`` drops warnings of those codes, ``deny`` makes
+    them errors (``"warnings"``: all of them); ``max_params`` bounds a network's size.
     """
     programs = [load([Path(f)]) for f in files] if source is None else [load(source=source)]
     result = CheckResult(params=dict(params or {}), input_shape=input_shape)
     selected = {id(p): _defined(p) for p in programs}
     if network is not None:
         selected = {key: [d for d in found if d.name == network] for key, found in selected.items()}
-        if not any(selected.values()):
+        if not any(selected.values()) and not any(p.sink.has_errors for p in programs):  # else it may be unread
             names = [d.name for p in programs for d in _defined(p)]
             hint = did_you_mean(network, names) or (
                 "networks here: " + ", ".join(names) if names else "no networks are defined")
             result.diagnostics.append(Diagnostic(codes.UNKNOWN_NETWORK, f"no network named `{network}`", None, hint))
     for program in programs:
         result.sources.update(program.sources)
-        if not program.sink.has_errors:
+        sink = program.sink
+        sink.policy = WarningPolicy(frozenset(allow), frozenset(deny), program.sources)
+        if not sink.has_errors:
             for definition in selected[id(program)]:
-                before = len(program.sink.items)
-                elaborated = Elaborator(program).network(definition, params or {}, input_shape)
+                errors, warnings = sink.errors(), sink.warnings()
+                elaborated = Elaborator(program, max_params).network(definition, params or {}, input_shape)
                 if elaborated is not None:
-                    program.sink.extend(run_checks(elaborated))
+                    sink.extend(run_checks(elaborated))
+                if elaborated is not None and sink.errors() == errors:  # a denied warning fails it too
                     result.networks.append(elaborated)
                     result.programs[id(elaborated)] = program
-                    result.warning_counts[id(elaborated)] = len(program.sink.items) - before
-        result.diagnostics.extend(d for d in program.sink.items if d not in result.diagnostics)
+                    result.warning_counts[id(elaborated)] = sink.warnings() - warnings
+        shown = set(result.diagnostics)
+        result.diagnostics.extend(d for d in sink.items if d not in shown)
     return result
 
 
@@ -72,15 +78,26 @@ def _defined(program: Program) -> list[Definition]:
     return [d for root in program.roots for d in program.networks_in(root)]
 
 
-def load_network(spec: str | Path, network: str | None = None, **params: Value) -> ir.Network:
-    """The checked IR of one network from a spec file path or spec text; raises ArchError on errors.
+def load_network(path: str | Path | None = None, network: str | None = None, *, source: str | None = None,
+                 input_shape: Sequence[int] | None = None, params: Mapping[str, Value] | None = None,
+                 max_params: int = MAX_PARAMS, **more_params: Value) -> ir.Network:
+    """The checked IR of one network of the spec file at ``path``, or of spec text given as ``source``.
 
-    With several networks in the spec, ``network`` names the one wanted.
+    ``network`` names the one wanted where the spec has several; network parameters come
+    as keywords (``classes=10``) or as the mapping ``params`` (for a parameter that has
+    the name of one of these arguments); ``input_shape`` ([C, *spatial]) replaces the
+    network's input type; ``max_params`` raises the bound on its parameters. Raises
+    ArchError with every diagnostic when the spec has errors.
     """
-    is_path = isinstance(spec, Path) or (not spec.lstrip().startswith(("network", "block", "import", "#"))
-                                         and "\n" not in spec)
-    result = check([spec] if is_path else (), source=None if is_path else str(spec), network=network,
-                   params=params)
+    if (path is None) == (source is None):
+        raise TypeError("load_network takes a spec path or source=TEXT, and not both")
+    given = {**more_params, **(params or {})}
+    shape = tuple(input_shape) if input_shape is not None else None
+    if path is not None and not Path(path).exists() and ("{" in str(path) or "\n" in str(path)):
+        message = f"no spec file named {_shortened(str(path))}"
+        raise ArchError([Diagnostic(codes.FILE_UNREADABLE, message, None, "pass spec text as source=TEXT")])
+    result = check([path] if path is not None else (), source=source, network=network, params=given,
+                   input_shape=shape, max_params=max_params)
     if not result.ok:
         raise ArchError(result.diagnostics, result.sources)
     if len(result.networks) != 1:
@@ -90,15 +107,25 @@ def load_network(spec: str | Path, network: str | None = None, **params: Value) 
     return result.networks[0]
 
 
-def build(spec: str | Path, network: str | None = None, *, init: bool = True, **params: Value) -> nn.Module:
-    """The network of ``spec`` (a path or spec text) as a ``torch.nn.Module``; raises ArchError on errors.
+def _shortened(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return repr(line if len(line) <= 40 else line[:40] + "...")
 
-    Weights are initialised as torchvision's VGG and MobileNet are (He-normal convs, unit norms, normal(0, 0.01)
-    linears); ``init=False`` keeps PyTorch's defaults.
+
+def build(path: str | Path | None = None, network: str | None = None, *, source: str | None = None,
+          init: bool = True, input_shape: Sequence[int] | None = None, params: Mapping[str, Value] | None = None,
+          max_params: int = MAX_PARAMS, **more_params: Value) -> nn.Module:
+    """The network of the spec at ``path`` (or of ``source`` text) as a ``torch.nn.Module``.
+
+    Arguments as for ``load_network``. Weights are initialised as torchvision's VGG and
+    MobileNet are (He-normal convs, unit norms, normal(0, 0.01) linears); ``init=False``
+    keeps PyTorch's defaults. Raises ArchError when the spec has errors.
     """
     from archdsl.to_torch import build_module
 
-    return build_module(load_network(spec, network, **params), init=init)
+    checked = load_network(path, network, source=source, input_shape=input_shape, params=params,
+                           max_params=max_params, **more_params)
+    return build_module(checked, init=init)
 
 
 def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic
 from archdsl.layers import LAYERS
-from archdsl.receptive import Field, fields
+from archdsl.receptive import Field, Number, fields
 from archdsl.span import Frame
 
 _CONVOLUTIONS = frozenset({"conv", "dwconv", "pwconv", "conv_transpose"})
@@ -42,12 +41,16 @@ def _traces(network: ir.Network) -> Traces:
 
 
 def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
-    """A conv bias directly followed by a norm is cancelled by the norm's mean subtraction."""
+    """A conv bias directly followed by a norm is cancelled by the norm's mean subtraction.
+
+    Only where the norm takes each channel's own mean: batch and instance norm, and group
+    norm with a group per channel (a group of several channels keeps their biases' differences).
+    """
     found = []
     for path in _sequences(network.root):
         for first, second in itertools.pairwise(path):
             if (isinstance(first, ir.Layer) and isinstance(second, ir.Layer) and first.kind in _CONVOLUTIONS
-                    and first.arg("bias") and LAYERS[second.kind].is_norm and second.kind != "ln"):
+                    and first.arg("bias") and _per_channel_mean(second)):
                 channels = first.output.channels
                 found.append(Diagnostic(
                     codes.BIAS_BEFORE_NORM,
@@ -55,6 +58,12 @@ def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
                     f"{channels} wasted parameters",
                     first.span, "pass bias=false", traces[id(first)]))
     return found
+
+
+def _per_channel_mean(layer: ir.Layer) -> bool:
+    if layer.kind == "gn":
+        return layer.arg("groups") == layer.input.channels
+    return LAYERS[layer.kind].is_norm and layer.kind != "ln"
 
 
 def misaligned_joins(network: ir.Network, traces: Traces) -> list[Diagnostic]:
@@ -72,7 +81,7 @@ def misaligned_joins(network: ir.Network, traces: Traces) -> list[Diagnostic]:
     return found
 
 
-def _number(value: Fraction) -> str:
+def _number(value: Number) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.3g}"
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from archdsl import __version__, api, ir
 from archdsl import errorcodes as codes
-from archdsl.diagnostics import Diagnostic, render_json, render_one, render_text
+from archdsl.diagnostics import Diagnostic, did_you_mean, render_json, render_one, render_text
+from archdsl.elaborate import MAX_PARAMS
 from archdsl.loader import load
 from archdsl.output import OutputError, write_output
 from archdsl.parser import parse_expression
@@ -70,9 +71,20 @@ def _emit_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str]
         print(render_text(diagnostics, sources), file=sys.stderr)
 
 
+def _policy(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``api.check`` that the warning and size options set."""
+    warnings = {code.id for code in codes.ALL if code.severity is codes.Severity.WARNING}
+    for option, given, allowed in (("--allow", args.allow, warnings), ("--deny", args.deny, {*warnings, "warnings"})):
+        wrong = [code for code in given if code not in allowed]
+        if wrong:
+            raise UsageError(f"{option} takes warning codes ({', '.join(sorted(warnings))})"
+                             f"{' or `warnings`' if option == '--deny' else ''}, got {', '.join(wrong)}")
+    return {"allow": frozenset(args.allow), "deny": frozenset(args.deny), "max_params": args.max_params}
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     files = _spec_files(args.files)
-    result = api.check(files, network=args.network, params=_parse_sets(args.set))
+    result = api.check(files, network=args.network, params=_parse_sets(args.set), **_policy(args))
     if args.format == "json":
         print(json.dumps({
             "ok": result.ok,
@@ -144,7 +156,7 @@ def _checked(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
     if not spec.exists():
         raise UsageError(f"no such file: {args.file}")
     result = api.check([spec], network=args.network, params=_parse_sets(args.set),
-                       input_shape=_input_shape(getattr(args, "input", None)))
+                       input_shape=_input_shape(getattr(args, "input", None)), **_policy(args))
     _emit_diagnostics(result.diagnostics, result.sources)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
@@ -207,6 +219,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 # The report's format where -o names a file and --format is not given.
 REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
                    ".csv": "csv"}
+
+
+def _count(text: str) -> int:
+    """A positive whole number, written with digits (underscores allowed: 5_000_000_000)."""
+    digits = text.replace("_", "")
+    if not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number, got {text!r}")
+    return int(digits)
 
 
 def _depth(text: str) -> int:
@@ -288,11 +308,49 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_layers(args: argparse.Namespace) -> int:
+    from archdsl import catalog
+
+    if args.name is None:
+        print(catalog.listing())
+        return 0
+    found = {entry.name: entry for entry in catalog.entries()}
+    if args.name not in found:
+        hint = did_you_mean(args.name, found)
+        raise UsageError(f"no layer, prelude block or combinator named {args.name}" + (f"; {hint}" if hint else ""))
+    print(catalog.describe(found[args.name]))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from archdsl.explanations import explain
+
+    known = {code.id: code for code in codes.ALL}
+    wanted = args.code.upper()
+    if wanted not in known:
+        hint = did_you_mean(wanted, known)
+        raise UsageError(f"no diagnostic code {args.code}" + (f"; {hint}" if hint else "") +
+                         f" (the codes: {', '.join(known)})")
+    print(explain(wanted))
+    return 0
+
+
 def _network_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", metavar="FILE", help="the spec")
     command.add_argument("-n", "--network", help="the network (when the file has several)")
     command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                          help="set a network parameter (repeatable)")
+    _checking_options(command)
+
+
+def _checking_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--allow", action="append", default=[], metavar="CODE",
+                         help="do not show warnings of this code (repeatable); a spec line can say "
+                              "`# archdsl: allow CODE`")
+    command.add_argument("--deny", action="append", default=[], metavar="CODE",
+                         help="make warnings of this code errors; `--deny warnings` makes every warning one")
+    command.add_argument("--max-params", type=_count, default=MAX_PARAMS, metavar="N",
+                         help=f"refuse networks of more parameters (default {MAX_PARAMS:,})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="set a network parameter (repeatable), e.g. --set classes=10")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    _checking_options(check)
     check.set_defaults(run=cmd_check)
 
     compile_ = commands.add_parser("compile", help="write the network as a self-contained PyTorch .py file")
@@ -337,6 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--depth", type=_depth, default=2, metavar="N",
                        help="depth of the diagram and report (default 2)")
     build.set_defaults(run=cmd_build)
+
+    layers = commands.add_parser("layers", help="list the layers, prelude blocks and combinators, or explain one")
+    layers.add_argument("name", nargs="?", metavar="NAME", help="a layer, block or combinator to describe")
+    layers.set_defaults(run=cmd_layers)
+
+    explain = commands.add_parser("explain", help="explain a diagnostic code, with a wrong and a fixed example")
+    explain.add_argument("code", metavar="CODE", help="a code such as E201 or W302")
+    explain.set_defaults(run=cmd_explain)
 
     listing = commands.add_parser("list", help="list the networks in files or folders")
     listing.add_argument("paths", nargs="+", metavar="PATH")

@@ -93,7 +93,7 @@ def _residual(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
                 if shortcut is None else "make the shortcut produce the body's shape")
         el._error(codes.RESIDUAL_SHAPE, f"residual body gives {t_body} but {source} is {t_short}: they cannot "
                   "be added", call.span, hint, scope)
-        return [], None
+        return [], t_body  # what the body makes flows on, so later steps are still checked
     projects = mode == "project" and not shortcut_calls
     path = None if shortcut is None else tuple(shortcut)
     return [ir.Residual(tuple(body), path, t, t_body, call.span, projects)], t_body
@@ -102,6 +102,11 @@ def _residual(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
 def _projection(el: Elaborator, call: ast.Call, scope: Scope, t: TensorType, target: TensorType
                 ) -> tuple[list[ir.Node] | None, Type]:
     """The 1x1 conv + batch norm that maps the input to the body's shape, named like torchvision's."""
+    if t.rank == 0:
+        el._error(codes.RESIDUAL_SHAPE, f"shortcut=project maps the input with a 1x1 convolution, and the input {t} "
+                  "is flat", call.span, f"give the shortcut yourself: `shortcut {{ linear({target.channels}) }}`",
+                  scope)
+        return None, None
     stride = projection_stride(t, target)
     if stride is None:
         el._error(codes.RESIDUAL_SHAPE, f"no 1x1 projection maps the input {t} to the body's {target}",
@@ -185,8 +190,11 @@ def _concat(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         el._error(codes.JOIN_SHAPE, f"concat branches differ in spatial size: {shapes}", spans[odd],
                   f"branch {odd + 1} gives {outs[odd]}; every branch must keep the same spatial size: "
                   "check strides and padding", scope)
-        return [], None
+        usual = outs[1 if odd == 0 else 0]
+        return [], usual.with_shape(sum(o.channels for o in outs))  # later steps are still checked
     t_out = outs[0].with_shape(sum(o.channels for o in outs))
+    if not el.bounded(t_out, "concat output", call.span, scope):
+        return [], None
     return [ir.Concat(tuple(tuple(p) for p in paths), t, t_out, call.span)], t_out
 
 
@@ -199,7 +207,7 @@ def _add(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
         odd = _odd_one(outs)
         el._error(codes.JOIN_SHAPE, "add branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],
                   f"branch {odd + 1} gives {outs[odd]}; every branch must produce the same shape", scope)
-        return [], None
+        return [], outs[1 if odd == 0 else 0]  # later steps are still checked
     return [ir.Add(tuple(tuple(p) for p in paths), t, outs[0], call.span)], outs[0]
 
 
@@ -215,7 +223,7 @@ def _gate(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
     if not broadcasts(t_body, t):
         el._error(codes.GATE_SHAPE, f"gate body gives {t_body}, which cannot be broadcast over its input {t}",
                   call.span, "each axis of the body's output must be 1 or equal to the input's", scope)
-        return [], None
+        return [], t  # a gate keeps its input's shape: later steps are still checked
     return [ir.Gate(tuple(body), t, t, call.span)], t
 
 
@@ -240,6 +248,8 @@ def _dense(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
                       "size to be concatenated", call.span, "use stride 1 and `same` padding inside dense", scope)
             return [], None
         t_cat = t_in.with_shape(t_in.channels + t_new.channels)
+        if not el.bounded(t_cat, "dense output", call.span, scope):
+            return [], None
         layers.append(ir.Group("denselayer", scope.namespace.name(None, "denselayer") or "denselayer",
                                tuple(nodes), t_in, t_new, call.span))
         t_in = t_cat

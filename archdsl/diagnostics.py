@@ -6,7 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archdsl.errorcodes import Code, Severity
 from archdsl.span import Frame, Span
@@ -19,10 +19,12 @@ class Diagnostic:
     span: Span | None
     help: str | None = None
     trace: tuple[Frame, ...] = ()
+    denied: bool = False  # a warning made an error (`--deny`)
+    count: int = 1  # how often the warning came up at this place (loop passes, block calls)
 
     @property
     def severity(self) -> Severity:
-        return self.code.severity
+        return Severity.ERROR if self.denied else self.code.severity
 
     @property
     def is_error(self) -> bool:
@@ -42,6 +44,7 @@ class Diagnostic:
             "help": self.help,
             "trace": [{"block": f.block, "file": f.call.file, "line": f.call.line,
                        "column": f.call.col} for f in self.trace],
+            "count": self.count,
         }
 
 
@@ -54,18 +57,83 @@ class ArchError(Exception):
         super().__init__(render_text(self.diagnostics, self.sources))
 
 
+# `# archdsl: allow W302` (or several codes, by commas) in a comment silences those warnings on its line.
+_ALLOW_COMMENT = re.compile(r"#\s*archdsl:\s*allow\s+([A-Z]\d+(?:\s*,\s*[A-Z]\d+)*)")
+_COMMENTS = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*""")
+
+
+def allowed_on_lines(text: str) -> dict[int, frozenset[str]]:
+    """The codes each line's `# archdsl: allow ...` comment silences, by line number."""
+    allowed: dict[int, frozenset[str]] = {}
+    if "archdsl:" not in text:
+        return allowed
+    for match in _COMMENTS.finditer(text):
+        found = _ALLOW_COMMENT.match(match.group())
+        if found:
+            line = text.count("\n", 0, match.start()) + 1
+            allowed[line] = frozenset(re.split(r"\s*,\s*", found.group(1)))
+    return allowed
+
+
+@dataclass
+class WarningPolicy:
+    """Which warnings are dropped (``--allow``, allow comments) and which become errors (``--deny``).
+
+    ``deny`` may hold ``warnings``: every warning. ``sources`` holds each file's text, for its comments.
+    """
+
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
+    sources: dict[str, str] = field(default_factory=dict)
+    _comments: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+
+    def allowed(self, d: Diagnostic) -> bool:
+        if d.code.id in self.allow:
+            return True
+        places = [frame.call for frame in d.trace] + ([d.span] if d.span else [])
+        return any(d.code.id in self._on_lines(span.file).get(span.line, ()) for span in places)
+
+    def denies(self, d: Diagnostic) -> bool:
+        return "warnings" in self.deny or d.code.id in self.deny
+
+    def _on_lines(self, file: str) -> dict[int, frozenset[str]]:
+        if file not in self._comments:
+            self._comments[file] = allowed_on_lines(self.sources.get(file, ""))
+        return self._comments[file]
+
+
 @dataclass
 class Sink:
-    """Collects diagnostics in order, dropping exact repeats (one bad block called many times)."""
+    """Collects diagnostics in order, dropping exact repeats (one bad block called many times).
+
+    A warning is shown once per place: further ones there (each pass of a loop, each call
+    of a block) only count. The policy drops allowed warnings and makes denied ones errors.
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
+    policy: WarningPolicy = field(default_factory=WarningPolicy)
     _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
+    _warned: dict[tuple[str, Span | None], int] = field(default_factory=dict)  # place -> index in items
 
     def add(self, diagnostic: Diagnostic) -> None:
+        if diagnostic.code.severity is Severity.WARNING:
+            self._warn(diagnostic)
+            return
         key = (diagnostic.code.id, diagnostic.span, diagnostic.message)
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(diagnostic)
+
+    def _warn(self, warning: Diagnostic) -> None:
+        if self.policy.allowed(warning):
+            return
+        place = (warning.code.id, warning.span)
+        if place in self._warned:
+            index = self._warned[place]
+            self.items[index] = replace(self.items[index], count=self.items[index].count + 1)
+            return
+        self._warned[place] = len(self.items)
+        self.items.append(replace(warning, denied=self.policy.denies(warning)))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
@@ -74,6 +142,13 @@ class Sink:
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
+
+    def errors(self) -> int:
+        return sum(d.is_error for d in self.items)
+
+    def warnings(self) -> int:
+        """Warnings seen so far, each place as often as it came up."""
+        return sum(d.count for d in self.items if not d.is_error)
 
 
 # Names people bring from PyTorch and Keras (lower case, without `_` and a 1d/2d/3d ending),
@@ -126,6 +201,9 @@ def render_one(d: Diagnostic, sources: dict[str, str]) -> str:
             lines.append(f"{gutter} | {' ' * (span.col - 1 - start)}^{'~' * (width - 1)}")
     for frame in reversed(d.trace):
         lines.append(f"  note: in block `{frame.block}` called at {frame.call}")
+    if d.count > 1:
+        lines.append(f"  note: {d.count} times at this place (each pass of a loop or call of a block); "
+                     "the first is shown")
     if d.help:
         lines.append(f"  help: {d.help}")
     return "\n".join(lines)

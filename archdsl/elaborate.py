@@ -30,6 +30,8 @@ from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, evaluate
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 64
+MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch's indexing breaks too
+MAX_PARAMS = 10**9  # by default; `--max-params` raises it
 
 Type = TensorType | None  # None: unknown after an earlier error
 
@@ -57,18 +59,20 @@ class Scope:
 
 
 class Elaborator:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, max_params: int = MAX_PARAMS):
         self.program = program
         self.sink = program.sink
+        self.max_params = max_params
         self.layer_count = 0
+        self.param_count = 0
 
     # -- entry point ----------------------------------------------------------------
 
     def network(self, definition: ast.Definition, overrides: Mapping[str, Value],
                 input_shape: tuple[int, ...] | None = None) -> ir.Network | None:
         """The checked IR of one network; ``input_shape`` replaces the spec's `input` line."""
-        errors_before = sum(d.is_error for d in self.sink.items)
-        self.layer_count = 0
+        errors_before = self._errors()
+        self.layer_count = self.param_count = 0
         values = self._network_args(definition, overrides)
         if values is None:
             return None
@@ -84,7 +88,7 @@ class Elaborator:
                         f"network `{definition.name}` takes {len(body[0].dims)}", None, f"give {sizes}")
             return None
         t_in = TensorType(input_shape) if input_shape else self._input_type(body[0], scope)
-        if t_in is None:
+        if t_in is None or not self.bounded(t_in, "the input", body[0].span, scope, "the input is far too large"):
             return None
         scope = replace(scope, block_input=t_in)
         if self._too_many_layers(body[1:]):
@@ -93,7 +97,7 @@ class Elaborator:
             children, t_out = self.sequence(body[1:], scope, t_in)
         except _Abort:
             return None
-        if t_out is None or sum(d.is_error for d in self.sink.items) > errors_before:
+        if t_out is None or self._errors() > errors_before:
             return None
         root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
@@ -157,15 +161,9 @@ class Elaborator:
             if isinstance(stmt, ast.Input):
                 self._error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
             elif isinstance(stmt, ast.If):
-                test = self._eval(stmt.cond, scope)
-                if test is UNKNOWN:
-                    continue
-                try:
-                    branch = stmt.then if scope.decide(stmt.cond, truth(test, stmt.cond.span)) else stmt.orelse
-                except EvalError as error:
-                    self.sink.add(self._traced(error.diagnostic, scope))
-                    continue
-                yield from self._expand(branch, scope)
+                branch = self._chosen(stmt, scope)
+                if branch is not None:
+                    yield from self._expand(branch, scope)
             elif isinstance(stmt, ast.For):
                 yield from self._unroll(stmt, scope)
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
@@ -173,6 +171,20 @@ class Elaborator:
                     yield from self._expand(stmt.body, scope)
             else:
                 yield stmt, scope
+
+    def _chosen(self, stmt: ast.If, scope: Scope) -> tuple[ast.Stmt, ...] | None:
+        """The body of the first arm whose condition holds, else the ``else`` body; None after an error."""
+        for arm in stmt.arms:
+            test = self._eval(arm.cond, scope)
+            if test is UNKNOWN:
+                return None
+            try:
+                if scope.decide(arm.cond, truth(test, arm.cond.span)):
+                    return arm.body
+            except EvalError as error:
+                self.sink.add(self._traced(error.diagnostic, scope))
+                return None
+        return stmt.orelse
 
     def _unroll(self, stmt: ast.For, scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
         items = self._eval(stmt.iterable, scope)
@@ -212,19 +224,25 @@ class Elaborator:
     def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[list[ir.Node], Type]:
         if call.callee in COMBINATORS:
             return combine(self, call, scope, t)
+        if call.callee not in LAYERS and call.callee not in self.program.blocks:
+            if call.body is not None:  # only combinators take a body
+                what = "combinator"
+                hint = did_you_mean(call.callee, COMBINATORS) or "the combinators are " + ", ".join(
+                    name for name in COMBINATORS if name not in ("branch", "shortcut"))
+            else:
+                what = "layer or block"
+                hint = did_you_mean(call.callee, [*LAYERS, *self.program.blocks, *COMBINATORS]) or ""
+            self._error(codes.UNKNOWN_CALLEE, f"unknown {what} `{call.callee}`", call.callee_span, hint or None,
+                        scope)
+            return [], None
         if call.body is not None:
             self._error(codes.MISPLACED, f"`{call.callee}` takes no `{{ }}` body", call.span, scope=scope)
             return [], None
         if call.callee in LAYERS:
             layer, t_out = self.layer(call, scope, t)
             return ([layer] if layer else []), t_out
-        if call.callee in self.program.blocks:
-            group, t_out = self.block(call, scope, t)
-            return ([group] if group else []), t_out
-        known = [*LAYERS, *self.program.blocks, *COMBINATORS]
-        self._error(codes.UNKNOWN_CALLEE, f"unknown layer or block `{call.callee}`", call.callee_span,
-                    did_you_mean(call.callee, known), scope)
-        return [], None
+        group, t_out = self.block(call, scope, t)
+        return ([group] if group else []), t_out
 
     def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
         kind = LAYERS[call.callee]
@@ -261,7 +279,10 @@ class Elaborator:
             check_rank(kind, t)
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
-            return None, None
+            if error.code is not codes.NOT_FLAT:
+                return None, None
+            _, as_if_flat = self.primitive(kind_name, values, TensorType((t.numel,)), call, scope, name, generated)
+            return None, as_if_flat  # as if flattened first, so later steps are still checked
         args = self._checked_arguments(kind_name, values, t.rank, call, scope)
         if args is None:
             return None, None
@@ -269,12 +290,19 @@ class Elaborator:
             inferred = kind.infer(args, t)
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
-            return None, None
+            return None, error.recovered
         for warning in () if generated else inferred.warnings:
             self.sink.add(Diagnostic(warning.code, warning.message, call.span, warning.help, scope.trace))
+        if not self.bounded(inferred.output, f"{kind_name} output", call.span, scope):
+            return None, None
         self.layer_count += 1
+        self.param_count += inferred.params
         if self.layer_count > MAX_LAYERS:
             self._error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
+            raise _Abort
+        if self.param_count > self.max_params:
+            self._error(codes.LIMIT, f"the network has more than {self.max_params:,} parameters here", call.span,
+                        "raise the limit with --max-params N (max_params= in Python) if this is meant", scope)
             raise _Abort
         node_name = name or self.name(call, scope, kind_name)
         node = ir.Layer(kind_name, node_name, tuple(args.items()), t, inferred.output, inferred.params,
@@ -312,6 +340,19 @@ class Elaborator:
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _errors(self) -> int:
+        """Errors so far, short of denied warnings: those do not stop the network's whole-network checks."""
+        return sum(d.is_error and not d.denied for d in self.sink.items)
+
+    def bounded(self, t: TensorType, what: str, span: Span, scope: Scope,
+                hint: str = "a channel count or an up-sampling factor is far too large") -> bool:
+        """Whether ``t`` stays within the size a build and a forward can allocate; reports it where not."""
+        if t.numel <= MAX_ELEMENTS:
+            return True
+        self._error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
+                    f"{MAX_ELEMENTS:,}", span, hint, scope)
+        return False
 
     def _decisions(self, made: list[tuple[ast.Expr, bool]]) -> tuple[tuple[str, bool], ...]:
         """Each condition's text and outcome, where it came out the same every time (not one that a loop varies)."""
@@ -374,3 +415,15 @@ class Elaborator:
                scope: Scope | None = None) -> None:
         self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
 
+
+
+def _shown(t: TensorType) -> str:
+    return "[" + ", ".join(_size(n) for n in t.shape) + "]"
+
+
+def _size(n: int) -> str:
+    """A size as written, or in scientific notation where it is huge (even beyond a float's range)."""
+    if n < 10**7:
+        return str(n)
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"

@@ -51,6 +51,7 @@ JOIN_SHAPE = Code("E205", "joined branches differ in shape")
 NOT_FLAT = Code("E206", "layer needs a flat tensor")
 RANK = Code("E207", "layer does not fit the tensor's rank")
 PADDING = Code("E208", "padding cannot be honoured")
+TOO_SMALL = Code("E209", "a tensor is too small for the layer")
 # Verification of our counts against the built module.
 COUNT_MISMATCH = Code("E401", "a static count differs from what torch or fvcore measures")
 # Warnings.

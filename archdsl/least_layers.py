@@ -38,7 +38,7 @@ class LeastLayers:
 
     def _statement(self, stmt: ast.Stmt) -> int:
         if isinstance(stmt, ast.If):
-            return min(self.of(stmt.then), self.of(stmt.orelse))
+            return min(self.of(body) for body in stmt.bodies())
         if isinstance(stmt, ast.For):
             items = _constant(stmt.iterable)
             return min(self.cap, len(items) * self.of(stmt.body)) if isinstance(items, tuple) else 0

@@ -9,27 +9,28 @@ like ``nn.Sequential``) unnamed steps are numbered from 0.
 
 from __future__ import annotations
 
+import functools
 import keyword
 from collections import Counter
+from importlib import resources
 
 from archdsl import syntax as ast
 
 TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "branch", "gate", "seq", "repeat"})
-# Attributes of torch.nn.Module that a submodule name would shadow.
-MODULE_ATTRIBUTES = frozenset({
-    "training", "forward", "to", "cpu", "cuda", "eval", "train", "type", "float", "double", "half", "bfloat16",
-    "apply", "parameters", "buffers", "children", "modules", "state_dict", "load_state_dict", "zero_grad",
-    "add_module", "register_buffer", "register_parameter", "register_module", "requires_grad_",
-    "named_parameters", "named_buffers", "named_children", "named_modules", "get_submodule", "get_parameter",
-    "extra_repr", "compile", "share_memory", "dump_patches", "call_super_init",
-})
+
+
+@functools.cache
+def module_attributes() -> frozenset[str]:
+    """Attributes of torch's nn.Module that a submodule name would shadow, read from data (no torch import)."""
+    text = resources.files("archdsl").joinpath("module_attributes.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def label_problem(label: str) -> str | None:
     """Why ``label`` cannot name a submodule, or None when it can."""
     if keyword.iskeyword(label):
         return f"`{label}` is a Python keyword"
-    if label in MODULE_ATTRIBUTES:
+    if label in module_attributes():
         return f"`{label}` is an attribute of torch's nn.Module"
     if label.startswith("_"):
         return "names starting with `_` are reserved for the emitted code"
@@ -48,7 +49,7 @@ def labels_in(stmts: tuple[ast.Stmt, ...], indexed: bool = False) -> frozenset[s
         if isinstance(stmt, ast.For):
             stack.extend(stmt.body)
         elif isinstance(stmt, ast.If):
-            stack.extend(stmt.then + stmt.orelse)
+            stack.extend(s for body in stmt.bodies() for s in body)
         elif isinstance(stmt, ast.Call):
             if stmt.label is not None:
                 found.add(stmt.label)

@@ -118,7 +118,7 @@ class _ToAst(Transformer_NonRecursive):
     def __init__(self, file: str):
         super().__init__()
         self.file = file
-        self.depths: dict[int, int] = {}
+        self.depths: dict[int, tuple[Any, int]] = {}  # id -> (node, depth): holding the node keeps its id unique
 
     def _span(self, meta: Any) -> Span:
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
@@ -127,12 +127,16 @@ class _ToAst(Transformer_NonRecursive):
         return _token_span(self.file, token)
 
     def _nested(self, node: Any, *children: Any) -> Any:
-        depth = 1 + max((self.depths.get(id(c), 0) for c in children), default=0)
+        depth = 1 + max((self._depth(c) for c in children), default=0)
         if depth > self.MAX_EXPRESSION_DEPTH:
             raise SyntaxProblem(codes.LIMIT, f"expression nests more than {self.MAX_EXPRESSION_DEPTH} deep",
                                 node.span, "split it with a block parameter or a loop")
-        self.depths[id(node)] = depth
+        self.depths[id(node)] = (node, depth)
         return node
+
+    def _depth(self, node: Any) -> int:
+        known = self.depths.get(id(node))
+        return known[1] if known is not None and known[0] is node else 0
 
     # definitions
     def start(self, meta: Any, *items: Any) -> ast.Module:
@@ -159,6 +163,9 @@ class _ToAst(Transformer_NonRecursive):
     def call(self, meta: Any, name: Token, args: Any, body: Any) -> ast.Call:
         return ast.Call(str(name), tuple(args or ()), body, self._span(meta), self._tok(name))
 
+    def label(self, meta: Any, token: Token) -> Token:
+        return token
+
     def labeled(self, meta: Any, label: Token, call: ast.Call) -> ast.Call:
         return ast.Call(call.callee, call.args, call.body, self._span(meta), call.callee_span,
                         str(label), self._tok(label))
@@ -178,12 +185,14 @@ class _ToAst(Transformer_NonRecursive):
     def targets(self, meta: Any, *names: Token) -> tuple[str, ...]:
         return tuple(str(n) for n in names)
 
-    def if_(self, meta: Any, cond: Any, then: Any, orelse: Any) -> ast.If:
-        if isinstance(orelse, ast.If):
-            orelse = (orelse,)
-        return ast.If(cond, then, orelse or (), self._span(meta))
+    def if_(self, meta: Any, cond: Any, then: Any, *rest: Any) -> ast.If:
+        *others, orelse = rest
+        return ast.If((ast.Arm(cond, then), *others), orelse or (), self._span(meta))
 
-    def input_(self, meta: Any, value: Any) -> ast.Input:
+    def else_if(self, meta: Any, cond: Any, body: Any) -> ast.Arm:
+        return ast.Arm(cond, body)
+
+    def input_(self, meta: Any, keyword: Token, value: Any) -> ast.Input:
         dims = value.items if isinstance(value, ast.Sequence) else (value,)
         return ast.Input(dims, self._span(meta))
 
@@ -301,27 +310,87 @@ def _expected_words(expected: set[str], parser: lark.Lark) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-# What can hold a brace that is not one: strings and comments; and the braces themselves.
+# What can hold a brace or bracket that is not one: strings and comments; and the braces themselves.
 _BRACE_SCAN = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[{}]""")
+_BRACKET_SCAN = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[{}()\[\]]""")
+_PAIRS = {"(": ")", "[": "]"}
+RESERVED_WORDS = ("block", "network", "import", "input", "for", "in", "if", "else", "true", "false", "and", "or",
+                  "not")
+LABEL_WORDS = ("block", "network", "input", "true", "false")  # reserved, but a step may be named with them
 
 
 def _unclosed_brace(text: str, file: str, before: tuple[int, int]) -> Span | None:
-    """The innermost `{` still open at (line, column) ``before``, outside strings and comments."""
+    """The `{` left open before (line, column) ``before``, outside strings and comments.
+
+    Indentation says which: a `}` that starts a line closes the `{` whose line is indented
+    as it is, so any `{` on a more deeply indented line still open there is the one whose
+    `}` is missing. Without such a clue, the innermost `{` still open is taken.
+    """
     starts = [0]
     for row in text.split("\n"):
         starts.append(starts[-1] + len(row) + 1)
     end = starts[before[0] - 1] + before[1] - 1 if before[0] <= len(starts) - 1 else len(text)
-    open_at: list[int] = []
+    open_at: list[tuple[int, int]] = []  # (offset, indentation of its line)
+    skipped: list[int] = []
     for match in _BRACE_SCAN.finditer(text, 0, end):
         if match.group() == "{":
-            open_at.append(match.start())
+            open_at.append((match.start(), _indentation(text, starts, match.start())))
         elif match.group() == "}" and open_at:
+            line_start = starts[bisect.bisect_right(starts, match.start()) - 1]
+            if text[line_start:match.start()].strip() == "":  # the `}` begins its line: its indentation counts
+                indent = match.start() - line_start
+                while len(open_at) > 1 and open_at[-1][1] > indent:
+                    skipped.append(open_at.pop()[0])
+            open_at.pop()
+    offset = skipped[0] if skipped else open_at[-1][0] if open_at else None
+    if offset is None:
+        return None
+    line = bisect.bisect_right(starts, offset)
+    col = offset - starts[line - 1] + 1
+    return Span(file, line, col, line, col + 1)
+
+
+def _unclosed_bracket(text: str, file: str, before: tuple[int, int]) -> tuple[Span, str] | None:
+    """The innermost `(` or `[` open at (line, column) ``before`` that no later closer matches before a brace.
+
+    A bracket can hold no `{` or `}`, so meeting one first means the bracket was never closed.
+    """
+    starts = [0]
+    for row in text.split("\n"):
+        starts.append(starts[-1] + len(row) + 1)
+    end = starts[before[0] - 1] + before[1] - 1 if before[0] <= len(starts) - 1 else len(text)
+    open_at: list[tuple[int, str]] = []
+    for match in _BRACKET_SCAN.finditer(text, 0, end):
+        char = match.group()
+        if char in _PAIRS:
+            open_at.append((match.start(), char))
+        elif char in ("{", "}"):
+            open_at.clear()
+        elif char in (")", "]") and open_at and _PAIRS[open_at[-1][1]] == char:
             open_at.pop()
     if not open_at:
         return None
-    line = bisect.bisect_right(starts, open_at[-1])
-    col = open_at[-1] - starts[line - 1] + 1
-    return Span(file, line, col, line, col + 1)
+    depth = 0
+    for match in _BRACKET_SCAN.finditer(text, end):
+        char = match.group()
+        if char in ("{", "}"):
+            break
+        if char in _PAIRS:
+            depth += 1
+        elif char in (")", "]"):
+            if depth == 0:
+                return None
+            depth -= 1
+    offset, opener = open_at[-1]
+    line = bisect.bisect_right(starts, offset)
+    col = offset - starts[line - 1] + 1
+    return Span(file, line, col, line, col + 1), opener
+
+
+def _indentation(text: str, starts: list[int], offset: int) -> int:
+    line_start = starts[bisect.bisect_right(starts, offset) - 1]
+    line = text[line_start:offset]
+    return len(line) - len(line.lstrip(" \t"))
 
 
 def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, text: str) -> Diagnostic:
@@ -342,12 +411,25 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, tex
         span = _token_span(file, token)
         found = "a new line" if token.type == "_NL" else f"`{token}`"
     help = None
-    unclosed = _unclosed_brace(text, file, (span.line, span.col)) if "RBRACE" in accepts else None
-    if unclosed is not None and token.type == "$END":
-        return Diagnostic(codes.SYNTAX, "this `{` is not closed: the file ends first", unclosed,
-                          "close it with `}` where its body ends")
-    if unclosed is not None and token.type in ("BLOCK", "NETWORK"):
-        help = f"the `{{` at line {unclosed.line}, column {unclosed.col} is not closed"
+    before = text.split("\n")[span.line - 1][:span.col - 1] if token.type != "$END" else ""
+    bracket = _unclosed_bracket(text, file, (span.line, span.col))
+    if bracket is not None and bracket[0].line < span.line:
+        opener, closer = bracket[1], _PAIRS[bracket[1]]
+        return Diagnostic(codes.SYNTAX, f"this `{opener}` is not closed", bracket[0],
+                          f"close it with `{closer}`; inside brackets new lines do not end a statement, so line "
+                          f"{span.line} was read as part of it")
+    next_definition = token.type in ("BLOCK", "NETWORK") or (
+        token.type == "NAME" and _DEFINITION_START.fullmatch(before.strip()) and not before[:1].isspace())
+    if "RBRACE" in accepts or next_definition:
+        unclosed = _unclosed_brace(text, file, (span.line, 1 if next_definition else span.col))
+        if unclosed is not None and (token.type == "$END" or next_definition):
+            ends = "the file ends first" if token.type == "$END" else f"line {span.line} begins another definition"
+            return Diagnostic(codes.SYNTAX, f"this `{{` is not closed: {ends}", unclosed,
+                              "close it with `}` where its body ends")
+    word = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
+    if token.type == "COLON" and word in RESERVED_WORDS:
+        help = (f"`{word}` is a reserved word and cannot name a step; of the reserved words only "
+                f"{', '.join(f'`{w}`' for w in LABEL_WORDS)} can")
     elif token.type == "EQUAL" and "LPAR" in accepts:
         help = "there is no assignment; pass values as block or network parameters"
     elif "_NL" in accepts and token.type not in ("_NL", "$END"):

@@ -16,19 +16,27 @@ from typing import Any
 from archdsl import ir
 from archdsl.layers.formulas import effective_kernel
 
+Number = int | Fraction  # an int wherever the strides are whole: Fraction arithmetic is slow
+
+
+def ratio(numerator: Number, denominator: Number) -> Number:
+    """``numerator / denominator``, an int where it is whole."""
+    quotient = Fraction(numerator) / denominator
+    return quotient.numerator if quotient.denominator == 1 else quotient
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
     """Receptive field and jump along each spatial axis of the network input."""
 
-    r: tuple[Fraction, ...]
-    j: tuple[Fraction, ...]
+    r: tuple[Number, ...]
+    j: tuple[Number, ...]
 
     @classmethod
     def start(cls, rank: int) -> Field:
-        return cls((Fraction(1),) * rank, (Fraction(1),) * rank)
+        return cls((1,) * rank, (1,) * rank)
 
-    def window(self, kernel: tuple[int, ...], stride: tuple[Fraction, ...]) -> Field:
+    def window(self, kernel: tuple[int, ...], stride: tuple[Number, ...]) -> Field:
         r = tuple(r + (k - 1) * j for r, k, j in zip(self.r, kernel, self.j, strict=True))
         return Field(r, tuple(j * s for j, s in zip(self.j, stride, strict=True)))
 
@@ -49,19 +57,19 @@ def _layer(layer: ir.Layer, f: Field) -> Field:
     if kind in ("conv", "dwconv", "maxpool", "avgpool"):
         k, d = a["k"], a.get("d", ones)
         stride = a["s"] if a["s"] is not None else k
-        return f.window(tuple(effective_kernel(ki, di) for ki, di in zip(k, d, strict=True)),
-                        tuple(Fraction(s) for s in stride))
+        return f.window(tuple(effective_kernel(ki, di) for ki, di in zip(k, d, strict=True)), stride)
     if kind == "conv_transpose":
-        step = tuple(j / s for j, s in zip(f.j, a["s"], strict=True))
+        step = tuple(ratio(j, s) for j, s in zip(f.j, a["s"], strict=True))
         grown = Field(f.r, step).window(tuple(effective_kernel(k, d) for k, d in zip(a["k"], a["d"], strict=True)),
-                                        (Fraction(1),) * len(step))
+                                        (1,) * len(step))
         return grown
     if kind in ("gap", "gmp", "adaptive_avgpool", "adaptive_maxpool"):
         out = layer.output.spatial
         kernel = tuple(-(-n // o) for n, o in zip(spatial_in, out, strict=True))
-        return f.window(kernel, tuple(Fraction(n, o) for n, o in zip(spatial_in, out, strict=True)))
+        return f.window(kernel, tuple(ratio(n, o) for n, o in zip(spatial_in, out, strict=True)))
     if kind == "upsample":
-        return Field(f.r, tuple(j / Fraction(s).limit_denominator() for j, s in zip(f.j, a["scale"], strict=True)))
+        return Field(f.r, tuple(ratio(j, Fraction(s).limit_denominator()) for j, s in zip(f.j, a["scale"],
+                                                                                         strict=True)))
     return f
 
 
@@ -78,7 +86,7 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
         wide = arriving[0]
         for other in arriving[1:]:
             wide = wide.widest(other)
-        if on_join is not None:
+        if on_join is not None and all(len(size) == len(wide.j) for size in sizes):  # flat tensors have no axes
             # Axes where a path is broadcast (size 1) carry no alignment to compare.
             for axis in range(len(wide.j)):
                 jumps = {f.j[axis] for f, size in zip(arriving, sizes, strict=True) if size[axis] > 1}

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from archdsl import ir
 from archdsl.layers.lowering import elementwise_ops, fvcore_flops
-from archdsl.receptive import Field, fields
+from archdsl.receptive import Field, Number, fields
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def describe(layer: ir.Layer) -> str:
     return text
 
 
-def _number(value: Fraction) -> float:
+def _number(value: Number) -> float:
     return int(value) if value.denominator == 1 else round(float(value), 3)
 
 

@@ -74,6 +74,11 @@ class ChannelMax(nn.Module):
         return x.amax(dim=1, keepdim=True)
 
 
+def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
+    return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
+
+
 def init_weights(model: nn.Module) -> None:
     """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():

@@ -126,11 +126,23 @@ class For:
 
 
 @dataclass(frozen=True, slots=True)
-class If:
+class Arm:
+    """One ``if cond { body }`` or ``else if cond { body }`` of an ``If``."""
+
     cond: Expr
-    then: tuple[Stmt, ...]
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """``if``, any number of ``else if``, an optional ``else``: a flat chain, however long."""
+
+    arms: tuple[Arm, ...]
     orelse: tuple[Stmt, ...]
     span: Span
+
+    def bodies(self) -> tuple[tuple[Stmt, ...], ...]:
+        return (*(arm.body for arm in self.arms), self.orelse)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,11 @@ class ArchModule(nn.Module):
 
     def __init__(self, plan: Plan, output_shape: tuple[int, ...]) -> None:
         super().__init__()
-        self.plan = plan
-        self.output_shape = output_shape
+        self._plan = plan
+        self._output_shape = output_shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self.plan, x)
+        return self._run(self._plan, x)
 
     def _run(self, plan: Plan, x: torch.Tensor) -> torch.Tensor:
         for step in plan:
@@ -56,7 +56,7 @@ class ArchModule(nn.Module):
         return x
 
     def extra_repr(self) -> str:
-        return f"output_shape={list(self.output_shape)}"
+        return f"output_shape={list(self._output_shape)}"
 
 
 def instantiate(constructor: Constructor) -> nn.Module:
@@ -67,7 +67,7 @@ def instantiate(constructor: Constructor) -> nn.Module:
 class _Builder:
     def group(self, group: ir.Group) -> ArchModule:
         module = ArchModule((), group.output.shape)
-        module.plan = self.path(group.children, module)
+        module._plan = self.path(group.children, module)
         return module
 
     def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:

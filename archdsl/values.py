@@ -139,7 +139,10 @@ def _binary(op: str, left: Value, right: Value, span: Span) -> Value:
     joins = op == "+" and type(left) is type(right) and isinstance(left, (str, tuple))
     repeats = op == "*" and isinstance(left, tuple) and is_int(right)
     if not (numbers or joins or repeats):
-        raise EvalError(codes.ARGUMENT_TYPE, f"`{op}` cannot combine {type_name(left)} and {type_name(right)}", span)
+        hint = ("arithmetic does not work axis by axis; half(k) halves every axis of a tuple"
+                if isinstance(left, tuple) and op == "//" else None)
+        raise EvalError(codes.ARGUMENT_TYPE, f"`{op}` cannot combine {type_name(left)} and {type_name(right)}", span,
+                        hint)
     if repeats and right * len(left) > MAX_SEQUENCE:  # type: ignore[arg-type, operator]
         raise EvalError(codes.LIMIT, f"sequence longer than {MAX_SEQUENCE}", span)
     try:
@@ -184,11 +187,22 @@ def _length(args: tuple[Value, ...], span: Span) -> Value:
     return len(args[0])
 
 
+def _half(args: tuple[Value, ...], span: Span) -> Value:
+    """``k // 2``, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
+    if len(args) != 1 or not (is_int(args[0]) or (isinstance(args[0], tuple) and all(is_int(v) for v in args[0]))):
+        raise EvalError(codes.ARGUMENT_TYPE, "half takes one integer or a tuple of integers", span)
+    value = args[0]
+    return tuple(v // 2 for v in value) if isinstance(value, tuple) else value // 2  # type: ignore[operator]
+
+
 FUNCTIONS: dict[str, Callable[[tuple[Value, ...], Span], Value]] = {
     "min": _extreme(min), "max": _extreme(max), "range": _range, "len": _length,
     "abs": _one_number(abs, "abs"), "int": _one_number(lambda v: int(v), "int"),  # type: ignore[arg-type]
     "float": _one_number(float, "float"),  # type: ignore[arg-type]
+    "half": _half,
 }
+# Functions Python lacks: the emitted code defines each one it calls (see runtime.py).
+RUNTIME_FUNCTIONS = frozenset({"half"})
 
 CONSTANTS: dict[str, Value] = {"same": "same", "project": "project", "identity": "identity"}
 

@@ -10,18 +10,13 @@ diagrams (docs/zoo/NAME.svg, with their .dot text for that test) are written too
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 import archdsl
-from archdsl import errorcodes
-from archdsl.layers import LAYERS
-from archdsl.loader import PRELUDE
-from archdsl.parser import parse
+from archdsl import catalog, errorcodes
 from archdsl.report import build_report
 from archdsl.report_format import human
 from archdsl.to_dot import to_graph
-from archdsl.values import show
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -75,40 +70,18 @@ def example_spec(layer: str) -> str:
     return f"network example {{ input {shape}; {call} }}"
 
 
-def _signature(layer: str) -> str:
-    parts = []
-    for param in LAYERS[layer].params:
-        if param.required:
-            parts.append(param.name)
-        else:
-            default = "k" if param.default is None else show(param.default)  # type: ignore[arg-type]
-            parts.append(f"{param.name}={default}")
-    return f"`{layer}({', '.join(parts)})`" if parts else f"`{layer}`"
-
-
 def layer_table() -> str:
     rows = ["| layer | what it does | example, on input |", "|---|---|---|"]
-    for name in sorted(LAYERS):
-        doc = LAYERS[name].doc.replace("``", "`").rstrip(".").split("\n")[0]
-        call, shape = EXAMPLES[name]
-        rows.append(f"| {_signature(name)} | {doc} | `{call}` on `{shape}` |")
+    for entry in catalog.entries():
+        if entry.kind == "layer":
+            call, shape = EXAMPLES[entry.name]
+            rows.append(f"| `{entry.signature}` | {entry.doc} | `{call}` on `{shape}` |")
     return "\n".join(rows)
 
 
 def prelude_table() -> str:
-    text = resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8")
-    module, _ = parse(text, PRELUDE)
-    assert module is not None
-    lines = text.splitlines()
     rows = ["| block | what it is |", "|---|---|"]
-    for definition in module.definitions:
-        comment = []
-        for line in reversed(lines[: definition.span.line - 1]):
-            if not line.startswith("#"):
-                break
-            comment.insert(0, line.lstrip("# ").strip())
-        signature = lines[definition.span.line - 1].split("{")[0].replace("block ", "").strip()
-        rows.append(f"| `{signature}` | {' '.join(comment)} |")
+    rows += [f"| `{entry.signature}` | {entry.doc} |" for entry in catalog.prelude_blocks()]
     return "\n".join(rows)
 
 

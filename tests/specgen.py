@@ -492,7 +492,7 @@ def _wrap(rng: random.Random, name: str, inner: Block) -> Block:
 class _Generator:
     """One spec being written: its rank, blocks, and a budget of statements."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.rank = rng.choices([1, 2, 3], weights=[25, 55, 20])[0]
         self.blocks: list[Block] = []
@@ -709,9 +709,13 @@ def _pointwise(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape
     """Layers that keep the shape: activations, norms, dropout, layer scale, depth-wise convs."""
     rng = g.rng
     groups = [n for n in (1, 2, 4) if shape.c % n == 0]
+    positions = 1
+    for n in shape.spatial:
+        positions *= n
+    instance = "instancenorm" if positions > 1 else "bn"  # one position leaves nothing to normalise (E209)
     step = rng.choice([
-        *ACTIVATIONS, "bn", f"gn({rng.choice(groups)})", "ln", "ln(eps=1e-6)", "instancenorm(affine=true)",
-        "instancenorm", f"dropout({rng.choice(['0.1', '0.5', '0'])})", "droppath(0.1)", "layerscale(1e-6)",
+        *ACTIVATIONS, "bn", f"gn({rng.choice(groups)})", "ln", "ln(eps=1e-6)", f"{instance}(affine=true)",
+        instance, f"dropout({rng.choice(['0.1', '0.5', '0'])})", "droppath(0.1)", "layerscale(1e-6)",
         "identity", "dwconv(3, p=1)", "dwconv(5, p=same, bias=false)", f"channel_shuffle({rng.choice(groups)})",
         "bn(eps=0.001, momentum=0.01)", f"maxpool(3, s=1, p=1{rng.choice(['', ', ceil=true'])})",
         f"pwconv({g.int_expr(shape.c, scope)})",
@@ -1037,6 +1041,15 @@ _NUMBER = re.compile(r"\d")
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
+def _delete(rng: random.Random, lexemes: list[str]) -> None:
+    del lexemes[rng.randrange(len(lexemes))]
+
+
+def _duplicate(rng: random.Random, lexemes: list[str]) -> None:
+    i = rng.randrange(len(lexemes))
+    lexemes.insert(i, lexemes[i])
+
+
 def _swap(rng: random.Random, lexemes: list[str]) -> None:
     i, j = rng.randrange(len(lexemes)), rng.randrange(len(lexemes))
     lexemes[i], lexemes[j] = lexemes[j], lexemes[i]
@@ -1092,8 +1105,8 @@ def _delete_line(rng: random.Random, lexemes: list[str]) -> None:
 
 # Each mutation edits a list of lexemes in place.
 MUTATIONS: dict[str, Callable[[random.Random, list[str]], None]] = {
-    "delete": lambda rng, lx: lx.pop(rng.randrange(len(lx))) and None,
-    "duplicate": lambda rng, lx: (lambda i: lx.insert(i, lx[i]))(rng.randrange(len(lx))),
+    "delete": _delete,
+    "duplicate": _duplicate,
     "swap": _swap,
     "insert token": lambda rng, lx: lx.insert(rng.randrange(len(lx) + 1), rng.choice(TOKENS)),
     "insert character": lambda rng, lx: lx.insert(rng.randrange(len(lx) + 1), rng.choice(CHARACTERS)),

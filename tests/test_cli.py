@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_json_output() -> None:
     assert (error["file"], error["code"], error["line"], error["column"]) == \
         ("examples/tutorial/too_deep.arch", "E201", 16, 9)
     assert set(error) == {"file", "line", "column", "end_line", "end_column", "severity", "code", "message", "help",
-                          "trace"}
+                          "trace", "count"}
 
 
 def test_exit_codes() -> None:
@@ -187,3 +188,41 @@ def test_networks_of_the_same_name_in_several_files_are_told_apart(tmp_path: Pat
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [f"t in {tmp_path / 'a' / 't.arch'}: [3, 8, 8] -> [4, 3, 3] (1 warning)",
                                        f"t in {tmp_path / 'b' / 't.arch'}: [3, 16, 16] -> [3, 16, 16]"]
+
+
+def test_allow_deny_and_max_params_on_every_command_that_checks(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for command in (["check"], ["compile", "-o", str(out / "w.py")], ["report"], ["build", "-o", str(out)],
+                    ["render", "-o", str(out / "w.dot")]):
+        denied = archdsl(*command[:1], "examples/warnings.arch", *command[1:], "--deny", "warnings")
+        assert denied.returncode == 1 and "error[W301]" in denied.stderr, command
+        assert not out.exists(), "nothing is written on errors"
+        allowed = archdsl(*command[:1], "examples/warnings.arch", *command[1:], "--allow", "W301", "--allow", "W302",
+                          "--allow", "W303", "--allow", "W304")
+        assert allowed.returncode == 0 and "warning" not in allowed.stderr, command
+        small = archdsl(*command[:1], "specs/lenet5.arch", *command[1:], "--max-params", "50_000")
+        assert small.returncode == 1 and "more than 50,000 parameters" in small.stderr, command
+        shutil.rmtree(out, ignore_errors=True)
+    wrong = archdsl("check", "specs/lenet5.arch", "--allow", "E201")
+    assert wrong.returncode == 2 and "--allow takes warning codes" in wrong.stderr
+
+
+def test_explain_prints_the_meaning_and_a_wrong_and_a_fixed_example() -> None:
+    run = archdsl("explain", "e201")
+    assert run.returncode == 0 and run.stdout.startswith("E201: an output size is below 1\n")
+    assert "Wrong:" in run.stdout and "Fixed:" in run.stdout
+    unknown = archdsl("explain", "E999")
+    assert unknown.returncode == 2 and "no diagnostic code E999" in unknown.stderr
+
+
+def test_layers_lists_everything_callable_and_describes_one() -> None:
+    run = archdsl("layers")
+    assert run.returncode == 0
+    assert "conv(out, k, s=1, p=0, d=1, groups=1, bias=true)" in run.stdout
+    assert "conv_bn_relu(out, k, s=1, p=half(k), groups=1, eps=1e-5)" in run.stdout and "residual {" in run.stdout
+    one = archdsl("layers", "maxpool")
+    assert one.returncode == 0 and "ceil  round the output size up (PyTorch's ceil_mode)" in one.stdout
+    block = archdsl("layers", "bottleneck")
+    assert "definition (in the prelude):" in block.stdout and "residual(shortcut=project) {" in block.stdout
+    typo = archdsl("layers", "maxpol")
+    assert typo.returncode == 2 and "did you mean `maxpool`?" in typo.stderr

@@ -206,8 +206,8 @@ def test_whole_network_warnings_inside_blocks_name_the_call_too() -> None:
     result = archdsl.check(source="block down(w) {\n  maxpool(2)\n  conv(w, 3, p=1); bn\n}\n"
                                   "block mix {\n  add { branch { conv(8, 3, s=2, p=1) }; branch { conv(8, 9) } }\n}\n"
                                   "network n {\n  input [3, 64, 64]\n  down(16)\n  down(32)\n  mix\n}\n")
-    calls = {(d.code.id, tuple((f.block, f.call.line) for f in d.trace)) for d in result.diagnostics}
-    assert calls == {("W302", (("down", 10),)), ("W302", (("down", 11),)), ("W304", (("mix", 12),))}
+    calls = [(d.code.id, tuple((f.block, f.call.line) for f in d.trace), d.count) for d in result.diagnostics]
+    assert calls == [("W302", (("down", 10),), 2), ("W304", (("mix", 12),), 1)], "once per place, with a count"
 
 
 def test_a_long_line_is_shown_as_a_window_around_the_mistake() -> None:
@@ -227,8 +227,8 @@ def test_a_file_that_ends_early_points_at_the_brace_left_open() -> None:
     [cut] = archdsl.check(source="network n {\n    input [3, 8, 8]\n    conv(16,").diagnostics
     assert cut.message.startswith("unexpected end of file; expected ")
     [before_next] = archdsl.check(source="block a {\n    relu\n\nnetwork n {\n    input [3, 8, 8]\n}\n").diagnostics
-    assert before_next.message.startswith("unexpected `network`")
-    assert before_next.help == "the `{` at line 1, column 9 is not closed"
+    assert before_next.message == "this `{` is not closed: line 4 begins another definition"
+    assert before_next.span is not None and (before_next.span.line, before_next.span.col) == (1, 9)
 
 
 def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
@@ -238,11 +238,97 @@ def test_an_error_inside_a_block_names_the_call_that_expanded_it() -> None:
 
 
 @pytest.mark.parametrize(("source", "lines"), [
-    ("block a {\n    conv(8, 3 3)\n}\nblock b {\n    relu(\n}\nnetwork n {\n    input [3, 8, 8]; a; b\n}\n", [2, 6]),
-    ("block a {\n    conv(8, 3)\nnetwork n {\n    input [3, 8, 8]; a\n}\n", [3]),  # a missing `}`
+    ("block a {\n    conv(8, 3 3)\n}\nblock b {\n    relu(\n}\nnetwork n {\n    input [3, 8, 8]; a; b\n}\n", [2, 5]),
+    ("block a {\n    conv(8, 3)\nnetwork n {\n    input [3, 8, 8]; a\n}\n", [1]),  # a missing `}`
     ("block a { relu }\nnetwork n {\n    input [3, 8, 8] a\n    conv(8 3)\n}\n", [3]),  # one per definition
     ("network n { input [3, 8, 8]; } }\nnetwork m { input [3, 8, 8] ) }\n", [1, 2]),
 ])
 def test_syntax_errors_are_reported_once_per_definition(source: str, lines: list[int]) -> None:
     result = archdsl.check(source=source)
     assert [(d.code.id, d.span.line) for d in result.diagnostics if d.span] == [("E001", line) for line in lines]
+
+
+def _shown(source: str, **options: object) -> list[tuple[str, int, str]]:
+    result = archdsl.check(source=source, **options)  # type: ignore[arg-type]
+    return [(d.code.id, d.span.line if d.span else 0, d.message) for d in result.diagnostics]
+
+
+def test_an_unknown_name_with_a_body_is_an_unknown_combinator_with_a_suggestion() -> None:
+    [diagnostic] = archdsl.check(source="network n { input [3, 8, 8]; concatt { branch { conv(8, 1) } } }").diagnostics
+    assert (diagnostic.code.id, diagnostic.message, diagnostic.help) == (
+        "E101", "unknown combinator `concatt`", "did you mean `concat`?")
+
+
+def test_reserved_words_that_cannot_start_a_call_may_name_steps() -> None:
+    source = "network n { input [3, 8, 8]; block: seq { conv(8, 1) }; network: relu; input: relu; true: relu }"
+    model = archdsl.build(source=source)
+    assert [name for name, _ in model.named_children()] == ["block", "network", "input", "true"]
+    [diagnostic] = archdsl.check(source="network n { input [3, 8, 8]; for: relu }").diagnostics
+    assert diagnostic.help is not None and diagnostic.help.startswith("`for` is a reserved word")
+
+
+def test_a_syntax_error_does_not_make_a_chosen_network_unknown(tmp_path: Path) -> None:
+    spec = tmp_path / "two.arch"
+    spec.write_text("network good { input [3]; linear(2) }\nnetwork bad { input [3] linear(2) }\n")
+    assert [d.code.id for d in archdsl.check([spec], network="bad").diagnostics] == ["E001"]
+
+
+def test_a_missing_brace_is_found_by_the_indentation() -> None:
+    source = "network n {\n    input [3, 8, 8]\n    residual {\n        conv(3, 3, p=1)\n    relu\n}\n"
+    [diagnostic] = archdsl.check(source=source).diagnostics
+    assert diagnostic.message == "this `{` is not closed: the file ends first"
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.col) == (3, 14)
+
+
+def test_a_missing_bracket_is_pointed_at_not_the_next_line() -> None:
+    [diagnostic] = archdsl.check(source="network n {\n    input [3, 32, 32\n    conv(8, 3)\n}\n").diagnostics
+    assert diagnostic.message == "this `[` is not closed"
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.col) == (2, 11)
+    assert diagnostic.help is not None and "line 3 was read as part of it" in diagnostic.help
+    # A list that spans lines and misses a comma is not a missing bracket.
+    [comma] = archdsl.check(source="network n(w=[1,\n 2\n 3]) {\n    input [3, 8, 8]\n}\n").diagnostics
+    assert comma.message.startswith("unexpected `3`")
+
+
+def test_later_independent_errors_are_still_reported() -> None:
+    source = ("network n {\n input [3, 8, 8]\n residual { conv(4, 1) }\n conv(8, 3, groups=3)\n"
+              " concat { branch { conv(4, 1) }; branch { conv(4, 3) } }\n conv(8, 3, groups=3)\n"
+              " gate { conv(5, 1) }\n linear(10)\n conv(3, 3)\n}\n")
+    assert [(code, line) for code, line, _ in _shown(source)] == [
+        ("E203", 3), ("E202", 4), ("E205", 5), ("E202", 6), ("E204", 7), ("E206", 8), ("E207", 9)]
+
+
+@pytest.mark.parametrize("call", ["conv_bn_relu(8, (1, 7))", "sepconv(8, k=(3, 5))", "spatial_attention(k=(7, 3))"])
+def test_prelude_blocks_take_kernels_per_axis(call: str) -> None:
+    network = archdsl.load_network(source=f"network n {{ input [4, 16, 16]; {call} }}")
+    assert network.output.spatial == (16, 16)
+
+
+def test_the_stride_warning_is_the_same_for_a_written_and_a_projected_shortcut() -> None:
+    written = "network n { input [8, 16, 16]; residual { conv(16, 3, s=2, p=1); shortcut { conv(16, 1, s=2) } } }"
+    projected = "network n { input [8, 16, 16]; residual(shortcut=project) { conv(16, 3, s=2, p=1) } }"
+    assert _shown(written) == _shown(projected) == []
+    assert [code for code, _, _ in _shown("network n { input [8, 16, 16]; conv(16, 1, s=4) }")] == []
+    assert [code for code, _, _ in _shown("network n { input [8, 16, 16]; conv(16, 2, s=3) }")] == ["W301"]
+
+
+def test_a_warning_in_a_loop_is_shown_once_with_a_count() -> None:
+    result = archdsl.check(source="network n { input [3, 32, 32]\n for w in [8, 16, 32] { conv(w, 3, p=1); bn } }")
+    [warning] = result.diagnostics
+    assert (warning.code.id, warning.count) == ("W302", 3)
+    assert "note: 3 times at this place" in render_text(result.diagnostics, result.sources)
+    assert result.warning_counts[id(result.networks[0])] == 3
+
+
+def test_warnings_are_allowed_denied_and_silenced_on_their_line() -> None:
+    source = "network n { input [3, 32, 32]\n conv(8, 3, p=1); bn\n maxpool(3, s=2) }"
+    assert [code for code, _, _ in _shown(source)] == ["W301", "W302"]
+    assert [code for code, _, _ in _shown(source, allow=["W302"])] == ["W301"]
+    denied = archdsl.check(source=source, deny=["warnings"])
+    assert not denied.ok and not denied.networks
+    assert [(d.code.id, d.is_error) for d in denied.diagnostics] == [("W301", True), ("W302", True)]
+    assert _shown(source.replace("bn\n", "bn  # archdsl: allow W302, W303\n"), deny=["W301"])[0][0] == "W301"
+    silenced = source.replace("bn\n", "bn  # archdsl: allow W302\n").replace("s=2) }", "s=2)  # archdsl: allow W301\n}")
+    assert _shown(silenced) == []
+    in_a_string = 'network n { input [3, 32, 32]\n conv(8, 3, p=1); bn; dropout(len("# archdsl: allow W302") / 100) }'
+    assert [code for code, _, _ in _shown(in_a_string)] == ["W302"]

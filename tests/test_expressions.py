@@ -63,7 +63,7 @@ def test_defaults_may_use_earlier_parameters_and_in() -> None:
     block b(width, mid=width // 2, out=in.c * 2) { conv(mid, 1); conv(out, 1) }
     network n { input [8, 4, 4]; b(6) }
     """
-    network = archdsl.load_network(spec)
+    network = archdsl.load_network(source=spec)
     assert network.output.shape == (16, 4, 4)
     assert [layer.output.channels for layer in network.root.children[0].children] == [3, 16]
 
@@ -76,6 +76,6 @@ def test_loop_variables_and_parameters_are_scoped() -> None:
         for i in range(2) { conv(w + i, 1) }
     }
     """
-    assert archdsl.load_network(spec).output.shape == (5, 8, 8)
+    assert archdsl.load_network(source=spec).output.shape == (5, 8, 8)
     result = archdsl.check(source="network n { input [3, 8, 8]; for c in [4] { relu }; conv(c, 1) }")
     assert [d.code.id for d in result.diagnostics] == ["E102"]

@@ -57,7 +57,7 @@ def test_totals_operators_and_every_row_equal_torch_and_fvcore(path: Path, name:
 
 
 def _fields(spec: str) -> list[tuple[str, tuple[float, ...], tuple[float, ...]]]:
-    report = build_report(archdsl.load_network(spec))
+    report = build_report(archdsl.load_network(source=spec))
     return [(r.name, r.receptive_field, r.jump) for r in report.rows]
 
 

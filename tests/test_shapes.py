@@ -214,7 +214,8 @@ def test_errors_name_the_numbers_in_the_formula() -> None:
 
 def test_every_layer_step_of_a_chain_carries_its_type() -> None:
     """The IR keeps the type after each step, so a table case also checks the types between steps."""
-    network = archdsl.load_network("network n { input [3, 32, 32]; conv(8, 3, s=2); maxpool(2, ceil=true); gap }")
+    spec = "network n { input [3, 32, 32]; conv(8, 3, s=2); maxpool(2, ceil=true); gap }"
+    network = archdsl.load_network(source=spec)
     assert [child.output.shape for child in network.root.children] == [(8, 15, 15), (8, 8, 8), (8, 1, 1)]
 
 

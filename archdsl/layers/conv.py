@@ -25,12 +25,12 @@ def _window(kind: str, args: Args) -> Window:
     return Window(k, args["s"], p, d)
 
 
-def _check_groups(kind: str, groups: int, in_channels: int, out_channels: int) -> None:
+def _check_groups(kind: str, groups: int, in_channels: int, out_channels: int, output: TensorType) -> None:
     for side, channels in (("input", in_channels), ("output", out_channels)):
         if channels % groups:
             raise ShapeError(codes.GROUPS, f"{kind} groups={groups} does not divide its {channels} {side} channels",
                              f"{channels} % {groups} = {channels % groups}; groups must divide "
-                             f"gcd({in_channels}, {out_channels}) = {gcd(in_channels, out_channels)}")
+                             f"gcd({in_channels}, {out_channels}) = {gcd(in_channels, out_channels)}", output)
 
 
 def _wide_padding(kind: str, window: Window) -> tuple[Warning_, ...]:
@@ -47,8 +47,8 @@ def _wide_padding(kind: str, window: Window) -> tuple[Warning_, ...]:
 
 def _convolve(kind: str, args: Args, t: TensorType, out_channels: int, groups: int) -> Inferred:
     window = _window(kind, args)
-    _check_groups(kind, groups, t.channels, out_channels)
     spatial, warnings = sliding_output(kind, t, window)
+    _check_groups(kind, groups, t.channels, out_channels, t.with_shape(out_channels, spatial))
     weights = out_channels * (t.channels // groups) * prod(window.k)
     bias = out_channels if args["bias"] else 0
     return Inferred(t.with_shape(out_channels, spatial), weights + bias, 0, warnings + _wide_padding(kind, window))
@@ -83,7 +83,6 @@ def pwconv(args: Args, t: TensorType) -> Inferred:
 def conv_transpose(args: Args, t: TensorType) -> Inferred:
     """Transposed convolution (learned up-sampling)."""
     out_channels, groups = args["out"], args["groups"]
-    _check_groups("conv_transpose", groups, t.channels, out_channels)
     sizes = []
     for axis, length, k, s, p, d, op in zip(t.axis_names, t.spatial, args["k"], args["s"], args["p"],
                                             args["d"], args["op"], strict=True):
@@ -96,6 +95,7 @@ def conv_transpose(args: Args, t: TensorType) -> Inferred:
                              f"(L - 1)s - 2p + d(k-1) + op + 1 = ({length} - 1)*{s} - 2*{p} + {d}*({k}-1) + {op} + 1"
                              f" = {size}")
         sizes.append(size)
+    _check_groups("conv_transpose", groups, t.channels, out_channels, t.with_shape(out_channels, tuple(sizes)))
     weights = t.channels * (out_channels // groups) * prod(args["k"])
     bias = out_channels if args["bias"] else 0
     return Inferred(t.with_shape(out_channels, tuple(sizes)), weights + bias)

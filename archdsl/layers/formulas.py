@@ -56,6 +56,7 @@ def sliding_output(kind: str, tensor: TensorType, window: Window, ceil: bool = F
 
     The stride skips ``(L + 2p - eff_k) % s`` positions at the end; only those beyond the right
     padding are input rows, so the usual ``conv(k=3, s=2, p=1)`` on an even size drops nothing.
+    Where windows leave gaps (``eff_k < s``), only a tail longer than a gap counts.
     """
     sizes: list[int] = []
     dropped_axes: list[tuple[str, int, str]] = []
@@ -71,7 +72,10 @@ def sliding_output(kind: str, tensor: TensorType, window: Window, ceil: bool = F
                 f"{rounding}((L + 2p - (d(k-1)+1)) / s) + 1 = {_conv_formula(length, k, s, p, d, ceil)} = {size}",
             )
         skipped = (length + 2 * p - effective_kernel(k, d)) % s
-        if skipped > p and not ceil:  # the last window stops short of real input, not only of the right padding
+        # The rows after the last window, beyond the right padding, are lost; a kernel narrower than its
+        # stride leaves a gap of s - e rows between any two windows by design (a 1x1 stride-2 projection),
+        # so only a tail longer than that gap is worth a warning.
+        if skipped - p > max(0, s - effective_kernel(k, d)) and not ceil:
             formula = f"({length} + 2*{p} - {effective_kernel(k, d)}) % {s} = {skipped}, {p} of them padding"
             dropped_axes.append((axis, skipped - p, formula))
         sizes.append(size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from archdsl import errorcodes as codes
 from archdsl.layers.registry import Args, Inferred, ShapeError, layer
 from archdsl.layers.signature import Param, boolean, integer, number
@@ -43,5 +45,8 @@ def gn(args: Args, t: TensorType) -> Inferred:
        Param("track", boolean, False, "keep running statistics"), ranks=(1, 2, 3), is_norm=True)
 def instancenorm(args: Args, t: TensorType) -> Inferred:
     """Instance norm: statistics per sample and channel over all positions."""
+    if prod(t.spatial) == 1:
+        raise ShapeError(codes.TOO_SMALL, f"instancenorm needs more than one position, got {t}",
+                         "each sample and channel is normalised over its positions; use it before the pooling")
     buffers = 2 * t.channels + 1 if args["track"] else 0
     return Inferred(t, _affine(args, t), buffers)

@@ -14,13 +14,19 @@ Args = Mapping[str, Any]  # values already normalised by the parameter checkers
 
 
 class ShapeError(Exception):
-    """A layer cannot take its input; the elaborator adds the call's span."""
+    """A layer cannot take its input; the elaborator adds the call's span.
 
-    def __init__(self, code: codes.Code, message: str, help: str | None = None):
+    ``recovered`` is the output the layer has all the same, where the mistake does not
+    decide it (a wrong ``groups``): later steps are then still checked.
+    """
+
+    def __init__(self, code: codes.Code, message: str, help: str | None = None,
+                 recovered: TensorType | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.help = help
+        self.recovered = recovered
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from archdsl.diagnostics import did_you_mean
 from archdsl.values import Value, is_int, is_number, show
 
 
@@ -106,8 +107,6 @@ def bind(callee: str, names: Sequence[str], required: Sequence[bool],
          positional: Sequence[object], keywords: Sequence[tuple[str, object]]
          ) -> tuple[dict[str, object], list[BindError]]:
     """Match arguments to parameter names the way Python does, collecting every mistake."""
-    from archdsl.diagnostics import did_you_mean
-
     bound: dict[str, object] = {}
     errors: list[BindError] = []
     if len(positional) > len(names):
@@ -116,15 +115,20 @@ def bind(callee: str, names: Sequence[str], required: Sequence[bool],
                                 len(names), _signature_hint(callee, names, required)))
     for name, value in zip(names, positional, strict=False):
         bound[name] = value
+    repeated: dict[str, tuple[int, int]] = {}  # name given again -> (where first repeated, how often given)
     for offset, (name, value) in enumerate(keywords):
         index = len(positional) + offset
         if name not in names:
             hint = did_you_mean(name, names) or _signature_hint(callee, names, required)
             errors.append(BindError("unknown", f"{callee} has no parameter `{name}`", index, hint))
         elif name in bound:
-            errors.append(BindError("duplicate", f"{callee} got `{name}` twice", index))
+            first, count = repeated.get(name, (index, 1))
+            repeated[name] = (first, count + 1)
         else:
             bound[name] = value
+    for name, (index, count) in repeated.items():
+        times = "twice" if count == 2 else f"{count} times"
+        errors.append(BindError("duplicate", f"{callee} got `{name}` {times}", index))
     missing = [n for n, req in zip(names, required, strict=True) if req and n not in bound]
     if missing:
         listed = ", ".join(f"`{m}`" for m in missing)

@@ -9,6 +9,11 @@ import torch
 from torch import nn
 
 
+def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
+    return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
+
+
 def init_weights(model: nn.Module) -> None:
     """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():
@@ -42,7 +47,7 @@ class ConvBnRelu(nn.Module):
     ) -> None:
         super().__init__()
         if p is None:
-            p = k // 2
+            p = half(k)
         self.conv = nn.Conv2d(in_channels, out, k, stride=s, padding=p, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out, eps=eps)
         self.relu1 = nn.ReLU(inplace=True)

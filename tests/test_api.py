@@ -1,0 +1,64 @@
+"""The Python API: a str or Path is a path, spec text comes through source=, parameters and input shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import archdsl
+from archdsl import ArchError
+
+SPEC = "network n(classes=10) { input [3, 32, 32]; conv(8, 3, p=1); gap; flatten; linear(classes) }\n"
+
+
+@pytest.mark.parametrize("relative", ["networks/x.arch", "blocks_x.arch", "import.arch", "# notes.arch",
+                                      "network.arch"])
+def test_a_path_is_a_path_whatever_its_name_starts_with(relative: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / relative).write_text(SPEC)
+    monkeypatch.chdir(tmp_path)
+    assert archdsl.load_network(relative).output.shape == (10,)
+    assert archdsl.load_network(Path(relative)).name == "n"
+    assert isinstance(archdsl.build(relative), torch.nn.Module)
+
+
+def test_spec_text_comes_through_source() -> None:
+    model = archdsl.build(source=SPEC, classes=3)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_spec_text_given_as_a_path_is_told_where_it_belongs() -> None:
+    with pytest.raises(ArchError) as raised:
+        archdsl.build(SPEC)
+    [problem] = raised.value.diagnostics
+    assert problem.code.id == "E002" and problem.help == "pass spec text as source=TEXT"
+
+
+def test_a_path_and_source_together_are_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        archdsl.build("x.arch", source=SPEC)
+    with pytest.raises(TypeError):
+        archdsl.build()
+
+
+def test_input_shape_replaces_the_specs_input() -> None:
+    model = archdsl.build(source=SPEC, input_shape=(3, 64, 48))
+    assert model(torch.zeros(1, 3, 64, 48)).shape == (1, 10)
+    assert archdsl.load_network(source=SPEC, input_shape=[3, 16, 16]).input.shape == (3, 16, 16)
+
+
+def test_parameters_by_keyword_or_by_mapping_for_names_the_api_uses() -> None:
+    spec = "network n(init=4, source=2) { input [3, 8, 8]; conv(init * source, 1) }"
+    assert archdsl.load_network(source=spec, params={"init": 5, "source": 3}).output.shape == (15, 8, 8)
+    assert archdsl.build(source=spec, init=False, params={"init": 1})(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 8, 8)
+
+
+def test_network_selects_one_of_several(tmp_path: Path) -> None:
+    spec = tmp_path / "two.arch"
+    spec.write_text(SPEC + SPEC.replace("network n", "network m").replace("linear(classes)", "linear(2)"))
+    assert archdsl.load_network(spec, network="m").output.shape == (2,)
+    with pytest.raises(ArchError, match="expected one network, found n, m"):
+        archdsl.load_network(spec)
