@@ -112,6 +112,8 @@ class Sink:
 
     items: list[Diagnostic] = field(default_factory=list)
     policy: WarningPolicy = field(default_factory=WarningPolicy)
+    raised: int = 0  # errors added, repeats included: what tells whether a network had one
+    denied: int = 0  # denied warnings added, repeats included
     _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
     _warned: dict[tuple[str, Span | None], int] = field(default_factory=dict)  # place -> index in items
 
@@ -119,6 +121,7 @@ class Sink:
         if diagnostic.code.severity is Severity.WARNING:
             self._warn(diagnostic)
             return
+        self.raised += 1
         key = (diagnostic.code.id, diagnostic.span, diagnostic.message)
         if key not in self._seen:
             self._seen.add(key)
@@ -131,9 +134,11 @@ class Sink:
         if place in self._warned:
             index = self._warned[place]
             self.items[index] = replace(self.items[index], count=self.items[index].count + 1)
+            self.denied += self.items[index].denied
             return
         self._warned[place] = len(self.items)
         self.items.append(replace(warning, denied=self.policy.denies(warning)))
+        self.denied += self.items[-1].denied
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
@@ -144,7 +149,8 @@ class Sink:
         return any(d.is_error for d in self.items)
 
     def errors(self) -> int:
-        return sum(d.is_error for d in self.items)
+        """Errors added so far, denied warnings included, each time: one shown once counts for every network."""
+        return self.raised + self.denied
 
     def warnings(self) -> int:
         """Warnings seen so far, each place as often as it came up."""

@@ -343,7 +343,7 @@ class Elaborator:
 
     def _errors(self) -> int:
         """Errors so far, short of denied warnings: those do not stop the network's whole-network checks."""
-        return sum(d.is_error and not d.denied for d in self.sink.items)
+        return self.sink.raised
 
     def bounded(self, t: TensorType, what: str, span: Span, scope: Scope,
                 hint: str = "a channel count or an up-sampling factor is far too large") -> bool:

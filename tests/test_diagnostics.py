@@ -332,3 +332,13 @@ def test_warnings_are_allowed_denied_and_silenced_on_their_line() -> None:
     assert _shown(silenced) == []
     in_a_string = 'network n { input [3, 32, 32]\n conv(8, 3, p=1); bn; dropout(len("# archdsl: allow W302") / 100) }'
     assert [code for code, _, _ in _shown(in_a_string)] == ["W302"]
+
+
+def test_an_error_shown_once_still_fails_every_network_that_makes_it() -> None:
+    """The sink shows a repeated error once; the second network that makes it is refused all the same."""
+    source = ("block x(w) {\n    if in { maxpool(2) } else { identity }\n}\n"
+              "network a { input [1, 8]; x(4) }\nnetwork b { input [2, 8]; x(2) }\n")
+    result = archdsl.check(source=source)
+    assert [d.code.id for d in result.diagnostics] == ["E105"] and result.networks == []
+    denied = "block b { conv(8, 3, p=1); bn }\nnetwork one { input [3, 8, 8]; b }\nnetwork two { input [3, 8, 8]; b }\n"
+    assert archdsl.check(source=denied, deny=["W302"]).networks == []
