@@ -19,10 +19,11 @@ from archdsl import __version__, api, ir
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic, did_you_mean, render_json, render_one, render_text
 from archdsl.elaborate import MAX_PARAMS
+from archdsl.evaluation import evaluate_value
 from archdsl.loader import load
 from archdsl.output import OutputError, write_output
 from archdsl.parser import parse_expression
-from archdsl.values import EvalError, Value, evaluate, show
+from archdsl.values import EvalError, Value, show
 
 
 class UsageError(Exception):
@@ -47,7 +48,7 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Value]:
         if expr is None:
             raise UsageError(f"--set {name}: {errors[0].message}")
         try:
-            values[name] = evaluate(expr, {}, None)
+            values[name] = evaluate_value(expr, {}, None)
         except EvalError as error:
             raise UsageError(f"--set {name}: {error.diagnostic.message}") from None
     return values

@@ -17,6 +17,7 @@ from archdsl import syntax as ast
 from archdsl.combinators import COMBINATORS
 from archdsl.combine import combine
 from archdsl.diagnostics import Diagnostic, did_you_mean
+from archdsl.evaluation import evaluate, truth
 from archdsl.layers import LAYERS, ShapeError
 from archdsl.layers.registry import check_rank
 from archdsl.layers.signature import ArgumentError, Param, bind
@@ -25,7 +26,7 @@ from archdsl.loader import Program
 from archdsl.naming import Namespace, label_problem, labels_in
 from archdsl.span import Frame, Span
 from archdsl.tensor import TensorType
-from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, evaluate, is_int, show, truth
+from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show
 
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 from archdsl import syntax as ast
 from archdsl.combinators import COMBINATORS
+from archdsl.evaluation import evaluate_value
 from archdsl.layers import LAYERS
-from archdsl.values import EvalError, evaluate
+from archdsl.values import EvalError
 
 
 class LeastLayers:
@@ -68,6 +69,6 @@ class LeastLayers:
 def _constant(expr: ast.Expr) -> object:
     """The value of an expression that names nothing, else None."""
     try:
-        return evaluate(expr, {}, None)
+        return evaluate_value(expr, {}, None)
     except EvalError:
         return None

@@ -1,0 +1,310 @@
+"""Symbolic values: what a value is made of when it is not known yet.
+
+A block is a function of its parameters and of its input; a network of its
+parameters. To write a class that stays right for every argument, the elaborator
+runs on symbols (``Sym``: a parameter, ``in.c``, a loop variable) as well as on
+values, and every operation on a symbol builds an ``Op`` instead of a value. Where
+all operands are known the operation is computed at once, with the same rules as
+``values`` (so a fully known expression is just its value), which keeps the
+concrete elaboration, the one ``check`` and ``build`` run, exactly as fast as before.
+
+An expression is a value (int, float, bool, str, tuple) or an ``Expr``. The set of
+operators is closed and small; ``python`` prints any expression as Python source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from archdsl.values import UNKNOWN, Value, apply_binary, apply_function, apply_unary, is_int, truth_of
+
+# Roles of symbols: what the emitted code holds the value in.
+PARAM, INPUT, LOOP, STATE = "param", "in", "loop", "state"
+
+
+class Expr:
+    """A value not known yet: a symbol, or an operator applied to expressions."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        return op("+", self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return op("+", other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return op("-", self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return op("-", other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return op("*", self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return op("*", other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return op("//", self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return op("//", other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return op("/", self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return op("/", other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return op("%", self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return op("%", other, self)
+
+    def __neg__(self) -> Any:
+        return op("neg", self)
+
+    def __bool__(self) -> bool:
+        raise TypeError("a symbolic value has no truth value yet; use a guard")
+
+
+@dataclass(frozen=True, slots=True)
+class Sym(Expr):
+    """A named unknown: a parameter, a part of ``in``, a loop variable or state the emitted code keeps."""
+
+    name: str
+    role: str = PARAM
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Expr):
+    """``name`` applied to ``args``: an arithmetic or logic operator, ``if``, ``index``, ``tuple`` or a function."""
+
+    name: str
+    args: tuple[Any, ...]
+
+    def __repr__(self) -> str:
+        return python(self, lambda s: s.name)
+
+
+Term = Union[Value, Expr]  # noqa: UP007  (a runtime alias)
+
+BINARY = frozenset({"+", "-", "*", "/", "//", "%", "**", "==", "!=", "<", "<=", ">", ">="})
+UNARY = frozenset({"neg", "pos", "not"})
+
+
+def is_symbolic(value: object) -> bool:
+    """Whether ``value`` (or a part of a tuple) is not known yet."""
+    if isinstance(value, Expr):
+        return True
+    return isinstance(value, tuple) and any(is_symbolic(v) for v in value)
+
+
+def op(name: str, *args: Any) -> Any:
+    """``name`` applied to ``args``: computed where every argument is known, else a folded ``Op``.
+
+    Evaluation errors of known arguments propagate as ``values.EvalError`` without a span
+    (``Problem``); the caller that knows the span re-raises them.
+    """
+    if not any(is_symbolic(a) for a in args):
+        return _compute(name, args)
+    return _fold(name, args)
+
+
+def _compute(name: str, args: tuple[Any, ...]) -> Any:
+    if name in BINARY:
+        return apply_binary(name, args[0], args[1])
+    if name in UNARY:
+        return apply_unary(name, args[0])
+    if name == "and":
+        return truth_of(args[0]) and truth_of(args[1])
+    if name == "or":
+        return truth_of(args[0]) or truth_of(args[1])
+    if name == "if":
+        return args[1] if truth_of(args[0]) else args[2]
+    if name == "index":
+        return args[0][args[1]]
+    if name == "tuple":
+        return tuple(args)
+    if name == "axis":  # the value of a per-axis argument along one axis
+        return args[0][args[1]] if isinstance(args[0], tuple) else args[0]
+    if name == "per_axis":  # one value for every axis, or a tuple already
+        return args[0] if isinstance(args[0], tuple) else (args[0],) * args[1]
+    if name.startswith("is_"):
+        return PREDICATES[name](args[0])
+    return apply_function(name, args)
+
+
+def _fold(name: str, args: tuple[Any, ...]) -> Any:
+    """Simplifications that keep the meaning for every value the symbols may take."""
+    a = args[0]
+    b: Any = args[1] if len(args) > 1 else None
+    if name == "+" and _is(b, 0) and not isinstance(a, tuple):
+        return a
+    if name == "+" and _is(a, 0) and not isinstance(b, tuple):
+        return b
+    if name == "-" and _is(b, 0):
+        return a
+    if name == "*" and _is(b, 1) and not isinstance(a, tuple):
+        return a
+    if name == "*" and _is(a, 1) and not isinstance(b, tuple):
+        return b
+    if name in ("//", "/") and _is(b, 1) and name == "//":
+        return a
+    if name == "if" and not is_symbolic(a):
+        return args[1] if truth_of(a) else args[2]
+    if name == "and" and not is_symbolic(a):
+        return b if truth_of(a) else a
+    if name == "or" and not is_symbolic(a):
+        return a if truth_of(a) else b
+    if name == "index" and isinstance(a, tuple) and not is_symbolic(b):
+        return a[b]
+    if name == "index" and isinstance(a, Op) and a.name == "tuple" and is_int(b):
+        return a.args[b]
+    if name == "axis" and not isinstance(a, Expr):
+        return a[b] if isinstance(a, tuple) else a
+    if name == "per_axis" and isinstance(a, tuple):
+        return a
+    return Op(name, args)
+
+
+def _is(value: object, number: int) -> bool:
+    return type(value) is int and value == number
+
+
+def is_int_value(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "is_int": is_int_value,
+    "is_number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "is_bool": lambda v: isinstance(v, bool),
+    "is_str": lambda v: isinstance(v, str),
+    "is_tuple": lambda v: isinstance(v, tuple),
+}
+
+
+def tuple_of(items: tuple[Any, ...]) -> Any:
+    """A tuple of expressions: a tuple value where every item is known."""
+    return op("tuple", *items) if any(is_symbolic(i) for i in items) else items
+
+
+# -- inspecting and rewriting ----------------------------------------------------------
+
+
+def symbols(value: Any) -> frozenset[Sym]:
+    """The symbols ``value`` is made of."""
+    found: set[Sym] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Sym):
+            found.add(current)
+        elif isinstance(current, Op):
+            stack.extend(current.args)
+        elif isinstance(current, tuple):
+            stack.extend(current)
+    return frozenset(found)
+
+
+def substitute(value: Any, mapping: Mapping[Sym, Any]) -> Any:
+    """``value`` with each symbol in ``mapping`` replaced, folded again."""
+    if isinstance(value, Sym):
+        return mapping.get(value, value)
+    if isinstance(value, Op):
+        return op(value.name, *(substitute(a, mapping) for a in value.args))
+    if isinstance(value, tuple):
+        return tuple(substitute(v, mapping) for v in value)
+    return value
+
+
+def evaluate(value: Any, mapping: Mapping[Sym, Value]) -> Value:
+    """The value of ``value`` with every symbol given; UNKNOWN where one is missing."""
+    result = substitute(value, mapping)
+    return UNKNOWN if is_symbolic(result) else result
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """``value`` and every expression inside it."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, Op):
+            stack.extend(current.args)
+        elif isinstance(current, tuple):
+            stack.extend(current)
+
+
+# -- printing as Python -----------------------------------------------------------------
+
+# Python binding strength of each operator, loosest first.
+_PRECEDENCE = {"if": 1, "or": 2, "and": 3, "not": 4, "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5,
+               "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "neg": 8, "pos": 8, "**": 9}
+ATOM = 10
+# How a predicate reads in Python.
+_PREDICATE_SOURCE = {
+    "is_int": "isinstance({0}, int) and not isinstance({0}, bool)",
+    "is_number": "isinstance({0}, (int, float)) and not isinstance({0}, bool)",
+    "is_bool": "isinstance({0}, bool)",
+    "is_str": "isinstance({0}, str)",
+    "is_tuple": "isinstance({0}, tuple)",
+}
+# Functions the emitted file defines itself (Python has none of the name).
+HELPERS = frozenset({"half", "axis", "per_axis"})
+
+
+def literal(value: Value) -> str:
+    """A known value as Python source: ``repr`` of plain types only."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise TypeError(f"cannot write {value!r} as Python")
+
+
+def python(value: Any, name_of: Callable[[Sym], str]) -> str:
+    """``value`` as Python source; ``name_of`` gives each symbol's name in the emitted code."""
+    return _python(value, name_of)[0]
+
+
+def _python(value: Any, name_of: Callable[[Sym], str]) -> tuple[str, int]:
+    def wrap(v: Any, minimum: int) -> str:
+        text, precedence = _python(v, name_of)
+        return f"({text})" if precedence < minimum else text
+
+    if isinstance(value, Sym):
+        return name_of(value), ATOM
+    if isinstance(value, tuple):
+        return "(" + ", ".join(wrap(v, 2) for v in value) + ("," if len(value) == 1 else "") + ")", ATOM
+    if not isinstance(value, Op):
+        text = literal(value)
+        return text, (8 if text.startswith("-") else ATOM)
+    name, args = value.name, value.args
+    if name in ("neg", "pos"):
+        return ("-" if name == "neg" else "+") + wrap(args[0], 8), 8
+    if name == "not":
+        return f"not {wrap(args[0], 4)}", 4
+    if name == "**":
+        return f"{wrap(args[0], ATOM)} ** {wrap(args[1], 8)}", 9
+    if name in _PRECEDENCE and name != "if":
+        p = _PRECEDENCE[name]
+        return f"{wrap(args[0], p)} {name} {wrap(args[1], p + 1)}", p
+    if name == "if":
+        return f"{wrap(args[1], 2)} if {wrap(args[0], 2)} else {wrap(args[2], 1)}", 1
+    if name == "index":
+        return f"{wrap(args[0], ATOM)}[{wrap(args[1], 1)}]", ATOM
+    if name == "tuple":
+        return python(tuple(args), name_of), ATOM
+    if name in _PREDICATE_SOURCE:
+        return _PREDICATE_SOURCE[name].format(wrap(args[0], ATOM)), 3
+    return f"{name}(" + ", ".join(wrap(a, 2) for a in args) + ")", ATOM
