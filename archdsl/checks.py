@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic
+from archdsl.field import Field, Number
 from archdsl.layers import LAYERS
-from archdsl.receptive import Field, Number, fields
+from archdsl.receptive import fields
 from archdsl.span import Frame
-
-_CONVOLUTIONS = frozenset({"conv", "dwconv", "pwconv", "conv_transpose"})
 
 
 def _sequences(node: ir.Node) -> Iterator[tuple[ir.Node, ...]]:
@@ -49,7 +48,7 @@ def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
     found = []
     for path in _sequences(network.root):
         for first, second in itertools.pairwise(path):
-            if (isinstance(first, ir.Layer) and isinstance(second, ir.Layer) and first.kind in _CONVOLUTIONS
+            if (isinstance(first, ir.Layer) and isinstance(second, ir.Layer) and LAYERS[first.kind].has_bias
                     and first.arg("bias") and _per_channel_mean(second)):
                 channels = first.output.channels
                 found.append(Diagnostic(
@@ -61,9 +60,8 @@ def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
 
 
 def _per_channel_mean(layer: ir.Layer) -> bool:
-    if layer.kind == "gn":
-        return layer.arg("groups") == layer.input.channels
-    return LAYERS[layer.kind].is_norm and layer.kind != "ln"
+    cancels = LAYERS[layer.kind].cancels_bias
+    return cancels is not None and cancels(dict(layer.args), layer.input)
 
 
 def misaligned_joins(network: ir.Network, traces: Traces) -> list[Diagnostic]:

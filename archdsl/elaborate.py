@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -18,8 +19,7 @@ from archdsl.combinators import COMBINATORS
 from archdsl.combine import combine
 from archdsl.diagnostics import Diagnostic, did_you_mean
 from archdsl.evaluation import evaluate, truth
-from archdsl.layers import LAYERS, ShapeError
-from archdsl.layers.registry import check_rank
+from archdsl.layers import LAYERS, Checks, ShapeError, check_rank
 from archdsl.layers.signature import ArgumentError, Param, bind
 from archdsl.least_layers import LeastLayers
 from archdsl.loader import Program
@@ -261,11 +261,11 @@ class Elaborator:
         With the input's ``rank`` unknown (after an earlier error) only the arguments' types are checked.
         """
         kind = LAYERS[kind_name]
-        args: dict[str, Value] = {}
+        args: dict[str, Any] = {}
         for param in kind.params:
             value = values.get(param.name, param.default)
             try:
-                args[param.name] = value if value is None else param.check(value, rank)  # type: ignore[assignment, arg-type]
+                args[param.name] = value if value is None else param.check(value, rank, self._guarding)
             except ArgumentError as error:
                 self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}",
                             self._argument_span(call, param.name, kind.params), scope=scope)
@@ -288,7 +288,7 @@ class Elaborator:
         if args is None:
             return None, None
         try:
-            inferred = kind.infer(args, t)
+            inferred = kind.shape(args, t, Checks())
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
             return None, error.recovered
@@ -341,6 +341,10 @@ class Elaborator:
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _guarding(holds: object, message: tuple[object, ...]) -> None:
+        raise AssertionError("a checked network has no symbolic arguments")
 
     def _errors(self) -> int:
         """Errors so far, short of denied warnings: those do not stop the network's whole-network checks."""

@@ -68,16 +68,34 @@ class Expr:
     def __neg__(self) -> Any:
         return op("neg", self)
 
+    # Order comparisons build conditions; == and != stay structural equality of expressions.
+    def __lt__(self, other: Any) -> Any:
+        return op("<", self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return op("<=", self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return op(">", self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return op(">=", self, other)
+
     def __bool__(self) -> bool:
         raise TypeError("a symbolic value has no truth value yet; use a guard")
 
 
 @dataclass(frozen=True, slots=True)
 class Sym(Expr):
-    """A named unknown: a parameter, a part of ``in``, a loop variable or state the emitted code keeps."""
+    """A named unknown: a parameter, a part of ``in``, a loop variable or state the emitted code keeps.
+
+    ``type`` is what its values are: ``int``, ``float``, ``bool``, ``str``, a tuple of such
+    types (a tuple of that length), or None where any value may come.
+    """
 
     name: str
     role: str = PARAM
+    type: Any = None
 
     def __repr__(self) -> str:
         return self.name
@@ -139,6 +157,8 @@ def _compute(name: str, args: tuple[Any, ...]) -> Any:
         return args[0] if isinstance(args[0], tuple) else (args[0],) * args[1]
     if name.startswith("is_"):
         return PREDICATES[name](args[0])
+    if name == "name":  # a generated step name: prefix and number
+        return f"{args[0]}{args[1]}"
     return apply_function(name, args)
 
 
@@ -152,6 +172,14 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return b
     if name == "-" and _is(b, 0):
         return a
+    if name == "-" and a == b:
+        return 0
+    if name == "-" and isinstance(a, Op) and a.name == "+" and a.args[0] == b:
+        return a.args[1]
+    if name in ("+", "-") and type(b) is int and isinstance(a, Op) and a.name in ("+", "-") and type(a.args[1]) is int:
+        total = a.args[1] + (b if name == a.name else -b)  # (x + 2) - 3 is x - 1
+        return _fold(a.name, (a.args[0], total)) if total >= 0 else _fold("-" if a.name == "+" else "+",
+                                                                           (a.args[0], -total))
     if name == "*" and _is(b, 1) and not isinstance(a, tuple):
         return a
     if name == "*" and _is(a, 1) and not isinstance(b, tuple):
@@ -192,9 +220,61 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def equals(a: Any, b: Any) -> Any:
+    """``a == b`` as a condition: a bool where both are known (``==`` on expressions compares their form)."""
+    return op("==", a, b) if isinstance(a, Expr) or isinstance(b, Expr) else a == b
+
+
+def where(condition: Any, then: Any, otherwise: Any) -> Any:
+    """``then if condition else otherwise``, as an expression where the condition is not known."""
+    if isinstance(condition, Expr):
+        return op("if", condition, then, otherwise)
+    return then if condition else otherwise
+
+
 def tuple_of(items: tuple[Any, ...]) -> Any:
     """A tuple of expressions: a tuple value where every item is known."""
     return op("tuple", *items) if any(is_symbolic(i) for i in items) else items
+
+
+# -- types ----------------------------------------------------------------------------
+
+_NUMERIC = {"+", "-", "*", "//", "%", "**"}
+_BOOLEAN = {"==", "!=", "<", "<=", ">", ">=", "and", "or", "not"}
+
+
+def type_of(value: Any) -> Any:
+    """What ``value``'s values are (see ``Sym.type``); None where it cannot be told without running it."""
+    if isinstance(value, Sym):
+        return value.type
+    if isinstance(value, tuple):
+        return tuple(type_of(v) for v in value)
+    if not isinstance(value, Op):
+        return type(value) if value is not UNKNOWN else None
+    name, args = value.name, value.args
+    if name in _BOOLEAN or name.startswith("is_"):
+        return bool
+    types = [type_of(a) for a in args]
+    if name in _NUMERIC and types[0] in (int, float) and types[1] in (int, float):
+        return float if float in types else int
+    if name == "/":
+        return float
+    if name in ("neg", "pos", "abs", "half"):
+        return types[0]
+    if name == "if":
+        return types[1] if types[1] == types[2] else None
+    if name == "tuple":
+        return tuple(types)
+    if name in ("index", "axis") and isinstance(types[0], tuple) and types[0]:
+        known = args[1] if not is_symbolic(args[1]) else None
+        if isinstance(known, int) and -len(types[0]) <= known < len(types[0]):
+            return types[0][known]
+        return types[0][0] if len(set(types[0])) == 1 else None
+    if name == "axis":
+        return types[0]
+    if name == "per_axis":
+        return types[0] if isinstance(types[0], tuple) else (types[0],) * args[1]
+    return {"len": int, "int": int, "float": float}.get(name)
 
 
 # -- inspecting and rewriting ----------------------------------------------------------
@@ -305,6 +385,8 @@ def _python(value: Any, name_of: Callable[[Sym], str]) -> tuple[str, int]:
         return f"{wrap(args[0], ATOM)}[{wrap(args[1], 1)}]", ATOM
     if name == "tuple":
         return python(tuple(args), name_of), ATOM
+    if name == "name":
+        return 'f"' + args[0] + "{" + python(args[1], name_of) + '}"', ATOM
     if name in _PREDICATE_SOURCE:
         return _PREDICATE_SOURCE[name].format(wrap(args[0], ATOM)), 3
     return f"{name}(" + ", ".join(wrap(a, 2) for a in args) + ")", ATOM

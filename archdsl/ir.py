@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from archdsl.errorcodes import Code
 from archdsl.span import Span
 from archdsl.syntax import Call
 from archdsl.tensor import TensorType
@@ -111,7 +113,53 @@ class Dense:
     source: Call | None = field(default=None, compare=False, repr=False)  # the `dense(n)` call in the spec
 
 
-Node = Layer | Group | Residual | Concat | Add | Gate | Dense
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Steps that depend on a condition a class is given but the checker did not decide (symbolic IR only).
+
+    An ``if`` or ``when=`` on a block's parameters: the class written for every argument
+    value holds both branches, as torchvision's ``if stride != 1: downsample = ...``.
+    """
+
+    condition: Any
+    then: tuple[Node, ...]
+    otherwise: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A ``for``, ``repeat`` or ``dense`` over items a class is given (symbolic IR only).
+
+    The body is elaborated once, over ``targets`` (the loop variables, symbols) and
+    ``state``: the channels and sizes it starts from, which change from one pass to the next.
+    """
+
+    targets: tuple[Any, ...]
+    items: Any
+    body: tuple[Node, ...]
+    state: TensorType
+    input: TensorType
+    output: TensorType
+    span: Span
+    index: Any = None  # the symbol counting the passes, where names or values need it
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    """A rule the checker could not decide for every argument value: the class tests it (symbolic IR only)."""
+
+    holds: Any
+    code: Code
+    message: tuple[Any, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+Node = Layer | Group | Residual | Concat | Add | Gate | Dense | Choice | Loop | Require
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +191,12 @@ def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
             return branches
         case Dense(layers=layers):
             return tuple((layer,) for layer in layers)
+        case Choice(then=then, otherwise=otherwise):
+            return (then, otherwise)
+        case Loop(body=body):
+            return (body,)
+        case Require():
+            return ()
     raise TypeError(f"not an IR node: {node!r}")
 
 

@@ -7,14 +7,7 @@ overwrite is theirs alone: nothing else reads it and autograd does not keep it.
 from __future__ import annotations
 
 from archdsl import ir
-from archdsl.layers.lowering import INPLACE_CAPABLE, MODULES, Constructor
-
-# Layers whose output is a new tensor, never their input or a view of it: an in-place
-# activation right after one of them cannot clobber a tensor that something else reads.
-_FRESH_OUTPUT = frozenset({
-    "conv", "dwconv", "pwconv", "conv_transpose", "bn", "gn", "ln", "instancenorm", "linear", "maxpool",
-    "avgpool", "adaptive_avgpool", "adaptive_maxpool", "gap", "gmp", "upsample", "layerscale",
-})
+from archdsl.layers import LAYERS, Constructor
 
 
 def writes_fresh(node: ir.Node | None) -> bool:
@@ -22,7 +15,7 @@ def writes_fresh(node: ir.Node | None) -> bool:
     if isinstance(node, ir.Group):  # a sub-module returns what its last step wrote
         return bool(node.children) and writes_fresh(node.children[-1])
     return isinstance(node, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
-        isinstance(node, ir.Layer) and node.kind in _FRESH_OUTPUT)
+        isinstance(node, ir.Layer) and LAYERS[node.kind].fresh)
 
 
 def adds_in_place(residual: ir.Residual) -> bool:
@@ -32,5 +25,5 @@ def adds_in_place(residual: ir.Residual) -> bool:
 
 def constructor_of(layer: ir.Layer, previous: ir.Node | None) -> Constructor:
     """The module for ``layer``; activations work in place when the tensor they get is theirs alone."""
-    inplace = layer.kind in INPLACE_CAPABLE and writes_fresh(previous)
-    return MODULES[layer.kind](dict(layer.args), layer.input, layer.output, inplace)
+    kind = LAYERS[layer.kind]
+    return kind.module(dict(layer.args), layer.input, layer.output, kind.in_place and writes_fresh(previous))

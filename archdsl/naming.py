@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections import Counter
 from importlib import resources
+from typing import Any
 
 from archdsl import syntax as ast
+from archdsl.expr import is_symbolic, op, where
 
 TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "branch", "gate", "seq", "repeat"})
 
@@ -59,15 +60,47 @@ def labels_in(stmts: tuple[ast.Stmt, ...], indexed: bool = False) -> frozenset[s
 
 
 class Namespace:
-    """The attribute names of one module, handed out in dataflow order."""
+    """The attribute names of one module, handed out in dataflow order.
+
+    In a template the count of a kind may not be known (after an ``if`` or a loop on a
+    parameter): a counter is then an expression, and so is the name it gives
+    (``Op("name", prefix, number)``, ``f"conv{n + 1}"`` in the emitted code).
+    """
 
     def __init__(self, reserved: frozenset[str] = frozenset(), indexed: bool = False):
         self.reserved = reserved
         self.indexed = indexed
         self.used: set[str] = set()
-        self.counters: Counter[str] = Counter()
+        self.counters: dict[str, Any] = {}
 
-    def name(self, label: str | None, kind: str) -> str | None:
+    def copy(self) -> Namespace:
+        other = Namespace(self.reserved, self.indexed)
+        other.used, other.counters = set(self.used), dict(self.counters)
+        return other
+
+    def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
+        """The names after a choice: each count as its branch left it."""
+        self.used = then.used | otherwise.used
+        for kind in then.counters.keys() | otherwise.counters.keys():
+            self.counters[kind] = where(condition, then.counters.get(kind, 0), otherwise.counters.get(kind, 0))
+
+    def increments(self, after: Namespace) -> dict[str, Any]:
+        """How much each count grew from this namespace to ``after`` (one pass of a loop)."""
+        return {kind: count - self.counters.get(kind, 0) for kind, count in after.counters.items()
+                if count != self.counters.get(kind, 0)}
+
+    def at_pass(self, index: Any, increments: dict[str, Any]) -> Namespace:
+        """The names at the start of pass ``index`` of a loop that adds ``increments`` per pass."""
+        other = self.copy()
+        for kind, step in increments.items():
+            other.counters[kind] = self.counters.get(kind, 0) + index * step
+        return other
+
+    def after_passes(self, count: Any, increments: dict[str, Any]) -> None:
+        for kind, step in increments.items():
+            self.counters[kind] = self.counters.get(kind, 0) + count * step
+
+    def name(self, label: str | None, kind: str) -> Any:
         """``label`` if given and free (None if already used), else the next generated name."""
         if label is not None:
             if label in self.used:
@@ -78,17 +111,20 @@ class Namespace:
             return self._next("", "index")
         return self._next(kind, kind)
 
-    def claim(self, preferred: str) -> str:
+    def claim(self, preferred: str) -> Any:
         """``preferred`` itself when free, else ``preferred`` with the next free counter."""
         if preferred not in self.used and preferred not in self.reserved:
             self.used.add(preferred)
             return preferred
         return self._next(preferred, preferred)
 
-    def _next(self, prefix: str, counter: str) -> str:
+    def _next(self, prefix: str, counter: str) -> Any:
         while True:
-            number = self.counters[counter] + (0 if self.indexed and not prefix else 1)
-            self.counters[counter] += 1
+            count = self.counters.get(counter, 0)
+            number = count + (0 if self.indexed and not prefix else 1)
+            self.counters[counter] = count + 1
+            if is_symbolic(number):
+                return op("name", prefix, number)  # a template's name: collisions with labels are not checked
             candidate = f"{prefix}{number}"
             if candidate not in self.used and candidate not in self.reserved:
                 self.used.add(candidate)

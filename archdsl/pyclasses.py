@@ -21,8 +21,9 @@ from typing import Any
 from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.evaluation import evaluate
-from archdsl.layers import LAYERS
-from archdsl.layers.lowering import RUNTIME_CLASSES, argument_source, compact
+from archdsl.layers import LAYERS, RUNTIME_CLASSES
+from archdsl.layers.lowering import argument_source
+from archdsl.layers.record import compact
 from archdsl.lowered import adds_in_place, constructor_of
 from archdsl.pyexpr import Untranslatable, identifier, literal, to_python
 from archdsl.tensor import TensorType

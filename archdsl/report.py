@@ -1,19 +1,19 @@
 """The report: parameters, FLOPs, activations and receptive field per layer and per block.
 
-Everything is read off the checked IR (no torch): counts from the layer registry,
-FLOPs from the lowering table that also decides which operator the built module
-calls, so they equal fvcore's count of that module.
+Everything is read off the checked IR (no torch): counts and FLOPs from each layer's
+record, whose FLOP rule sits beside the module the layer lowers to, so they equal
+fvcore's count of that module.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from archdsl import ir
-from archdsl.layers.lowering import elementwise_ops, fvcore_flops
-from archdsl.receptive import Field, Number, fields
+from archdsl.field import Field, Number
+from archdsl.layers import LAYERS
+from archdsl.receptive import fields
 
 
 @dataclass(frozen=True)
@@ -57,37 +57,9 @@ class Report:
         return [r for r in self.rows if depth is None or r.depth <= depth]
 
 
-def _size(values: tuple[int, ...]) -> str:
-    return "x".join(str(v) for v in values)
-
-
 def describe(layer: ir.Layer) -> str:
     """Key hyper-parameters in the notation of papers: ``7x7 /2, 64``."""
-    a: dict[str, Any] = dict(layer.args)
-    parts: list[str] = []
-    if "k" in a and layer.kind not in ("pwconv",):
-        parts.append(_size(a["k"]))
-        stride = a.get("s") or a["k"]
-        if any(s != 1 for s in stride):
-            parts.append("/" + _size(stride if len(set(stride)) > 1 else stride[:1]))
-        if any(d != 1 for d in a.get("d", ())):
-            parts.append("d" + _size(a["d"]))
-        if a.get("groups", 1) != 1:
-            parts.append(f"g{a['groups']}")
-        if a.get("ceil"):
-            parts.append("ceil")
-    text = " ".join(parts)
-    if layer.kind in ("conv", "dwconv", "pwconv", "conv_transpose", "linear"):
-        text = f"{text}, {layer.output.channels}" if text else str(layer.output.channels)
-    elif layer.kind in ("gn", "channel_shuffle"):
-        text = f"{a['groups']} groups"
-    elif layer.kind in ("dropout", "droppath") or layer.kind == "leaky_relu":
-        text = f"p={a.get('p', a.get('slope'))}"
-    elif layer.kind == "upsample":
-        text = f"x{_size(tuple(s if s != int(s) else int(s) for s in a['scale']))} {a['mode']}"
-    elif layer.kind in ("adaptive_avgpool", "adaptive_maxpool"):
-        text = _size(a["size"])
-    return text
+    return LAYERS[layer.kind].describe(dict(layer.args), layer.output)
 
 
 def _number(value: Number) -> float:
@@ -136,12 +108,12 @@ class _Collector:
         return sums[0], sums[1], sums[2], sums[3], sums[4]
 
     def layer(self, layer: ir.Layer, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
-        args = dict(layer.args)
-        counted = fvcore_flops(layer.kind, args, layer.input, layer.output)
+        args, kind = dict(layer.args), LAYERS[layer.kind]
+        counted = kind.flops(args, layer.input, layer.output)
         flops = counted[1] if counted else 0
         if counted:
             self.by_operator[counted[0]] += flops
-        all_ops = flops + elementwise_ops(layer.kind, args, layer.input, layer.output)
+        all_ops = flops + kind.extra_ops(args, layer.input, layer.output)
         f = self.field_of(layer)
         row = Row(prefix + layer.name, layer.kind, describe(layer), depth, True, layer.output.shape, layer.params,
                   layer.buffers, flops, all_ops, layer.output.numel, tuple(map(_number, f.r)),

@@ -13,21 +13,15 @@ from dataclasses import dataclass, field
 import graphviz
 
 from archdsl import ir
+from archdsl.layers import LAYERS
 from archdsl.report import describe
 from archdsl.tensor import TensorType
 from archdsl.values import show
 
-# Fill colours by layer family; the legend lists the families a drawing uses.
-FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
-    "convolution": ("#cfe2f3", frozenset({"conv", "dwconv", "pwconv", "conv_transpose"})),
-    "normalisation": ("#fff2cc", frozenset({"bn", "ln", "gn", "instancenorm"})),
-    "activation": ("#d9ead3", frozenset({"relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh",
-                                         "hardswish", "hardsigmoid", "softmax"})),
-    "pooling": ("#fce5cd", frozenset({"maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool", "gap", "gmp",
-                                      "spatial_mean", "channel_mean", "channel_max", "upsample"})),
-    "fully connected": ("#d9d2e9", frozenset({"linear"})),
-    "regularisation": ("#eeeeee", frozenset({"dropout", "droppath", "layerscale"})),
-    "reshape": ("#ffffff", frozenset({"flatten", "identity", "channel_shuffle"})),
+# Fill colours by layer family (each layer's record names its family); the legend lists those a drawing uses.
+FAMILIES: dict[str, str] = {
+    "convolution": "#cfe2f3", "normalisation": "#fff2cc", "activation": "#d9ead3", "pooling": "#fce5cd",
+    "fully connected": "#d9d2e9", "regularisation": "#eeeeee", "reshape": "#ffffff",
 }
 BLOCK_COLOUR = "#f3f3f3"
 CLUSTER_COLOUR = "#999999"
@@ -41,7 +35,7 @@ JOIN_ATTRS = {"shape": "circle", "style": "filled", "fillcolor": "#ffffff", "wid
 
 
 def family(kind: str) -> str:
-    return next((name for name, (_, kinds) in FAMILIES.items() if kind in kinds), "reshape")
+    return LAYERS[kind].family
 
 
 def shape_label(t: TensorType) -> str:
@@ -81,7 +75,7 @@ class _Drawer:
                 node_id = self.new_id()
                 self.families.add(family(node.kind))
                 label = f"{node.kind} {describe(node)}".strip()
-                graph.node(node_id, label, fillcolor=FAMILIES[family(node.kind)][0], tooltip=prefix + node.name)
+                graph.node(node_id, label, fillcolor=FAMILIES[family(node.kind)], tooltip=prefix + node.name)
                 self.edge(entry, node_id, t)
                 if node.output != node.input:
                     self.reshaping.add(node_id)
@@ -177,7 +171,7 @@ def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB
     exit_id, t = drawer.path(graph, network.root.children, "input", network.input, 0, "")
     graph.node("output", f"output\\n{shape_label(network.output)}", shape="box", style="filled", fillcolor="#ffffff")
     drawer.edge(exit_id, "output", t)
-    rows = "".join(f'<TR><TD BGCOLOR="{FAMILIES[name][0]}">{name}</TD></TR>' for name in FAMILIES
+    rows = "".join(f'<TR><TD BGCOLOR="{FAMILIES[name]}">{name}</TD></TR>' for name in FAMILIES
                    if name in drawer.families)
     graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{rows}</TABLE>>',
                shape="plaintext", style="", fontsize="8")

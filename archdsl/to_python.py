@@ -18,7 +18,7 @@ from typing import Any
 from archdsl import __version__, ir
 from archdsl import syntax as ast
 from archdsl.codewriter import CodeWriter
-from archdsl.layers.lowering import RUNTIME_CLASSES
+from archdsl.layers import RUNTIME_CLASSES
 from archdsl.pyclasses import ClassBuilder, Param, PyClass, Ref, ShapeRef
 from archdsl.values import Value
 

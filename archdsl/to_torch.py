@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from archdsl import ir, runtime
-from archdsl.layers.lowering import Constructor
+from archdsl.layers import Constructor
 from archdsl.lowered import adds_in_place, constructor_of
 
 Plan = tuple[Any, ...]

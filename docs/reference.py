@@ -59,6 +59,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "channel_shuffle": ("channel_shuffle(4)", "[64, 8, 8]"),
     "channel_mean": ("channel_mean", "[64, 8, 8]"),
     "channel_max": ("channel_max", "[64, 8, 8]"),
+    "pixel_shuffle": ("pixel_shuffle(2)", "[64, 8, 8]"),
+    "pixel_unshuffle": ("pixel_unshuffle(2)", "[16, 32, 32]"),
 }
 ZOO = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
        "resnext50_32x4d", "densenet121", "densenet169", "densenet201", "seresnet50", "mobilenet_v2",

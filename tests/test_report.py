@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import torch
 import yaml
 
 import archdsl
-from archdsl.layers import lowering
+from archdsl.layers import LAYERS
 from archdsl.report import build_report
 from archdsl.report_format import FORMATS, as_dict, human
 from archdsl.to_torch import build_module
@@ -139,7 +140,7 @@ def test_human_units() -> None:
 def test_verify_names_the_layer_where_counts_part(monkeypatch: pytest.MonkeyPatch) -> None:
     network = archdsl.load_network(ROOT / "tests" / "specs" / "kitchen_sink.arch", "signal")
     assert verify(network, build_report(network)) == []
-    monkeypatch.setitem(lowering.FLOPS, "linear", lambda a, t, o: ("linear", 1))
+    monkeypatch.setitem(LAYERS, "linear", dataclasses.replace(LAYERS["linear"], flops=lambda a, t, o: ("linear", 1)))
     problems = verify(network, build_report(network))
     assert [p.code.id for p in problems] == ["E401"]
     assert "first at `linear1`: 1 against 64" in problems[0].message

@@ -1,8 +1,11 @@
-"""The primitive layers: one registry entry per kind, holding every rule about it."""
+"""The primitive layers: one record per kind, holding every fact about it (see ``record``)."""
 
-from archdsl.layers.registry import LAYERS, Inferred, LayerKind, ShapeError
+from archdsl.layers.record import LAYERS, Checks, Constructor, Guard, LayerKind, Shaped, ShapeError, check_rank
 
-# Importing the rule modules fills the registry.
+# Importing the family modules fills the table.
 from archdsl.layers import activations, conv, norm, pool, shape_ops  # noqa: F401  isort: skip
 
-__all__ = ["LAYERS", "Inferred", "LayerKind", "ShapeError"]
+RUNTIME_CLASSES = ("ChannelLayerNorm", "LayerScale", "DropPath", "SpatialMean", "ChannelMean", "ChannelMax")
+
+__all__ = ["LAYERS", "RUNTIME_CLASSES", "Checks", "Constructor", "Guard", "LayerKind", "ShapeError", "Shaped",
+           "check_rank"]

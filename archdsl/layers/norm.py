@@ -5,48 +5,104 @@ from __future__ import annotations
 from math import prod
 
 from archdsl import errorcodes as codes
-from archdsl.layers.registry import Args, Inferred, ShapeError, layer
+from archdsl.expr import equals, where
+from archdsl.layers.record import (
+    Args,
+    Checks,
+    Constructor,
+    FlopRule,
+    LayerKind,
+    Message,
+    Shaped,
+    keeps_field,
+    make,
+    nd,
+    no_ops,
+    register,
+)
 from archdsl.layers.signature import Param, boolean, integer, number
 from archdsl.tensor import TensorType
 
 EPS = Param("eps", number(0.0), 1e-5, "added to the variance")
 MOMENTUM = Param("momentum", number(0.0, 1.0001), 0.1, "running-statistics update rate")
 AFFINE = Param("affine", boolean, True, "learn a scale and shift per channel")
+TRACK = Param("track", boolean, True, "keep running statistics")
 
 
-def _affine(args: Args, t: TensorType) -> int:
-    return 2 * t.channels if args["affine"] else 0
+def _affine(args: Args, t: TensorType) -> object:
+    return where(args["affine"], 2 * t.channels, 0)
 
 
-@layer("bn", EPS, MOMENTUM, AFFINE, Param("track", boolean, True, "keep running statistics"), is_norm=True)
-def bn(args: Args, t: TensorType) -> Inferred:
-    """Batch norm over the channel axis; running mean, variance and a batch counter are buffers."""
-    buffers = 2 * t.channels + 1 if args["track"] else 0
-    return Inferred(t, _affine(args, t), buffers)
+def _flops(name: str, per_element: int) -> FlopRule:
+    """fvcore's count: ``per_element`` operations per element, one more with a learned scale and shift."""
+    return lambda a, t, o: (name, t.numel * (per_element + (1 if a["affine"] else 0)))
 
 
-@layer("ln", EPS, AFFINE, is_norm=True)
-def ln(args: Args, t: TensorType) -> Inferred:
-    """Layer norm over the channels at each position (ConvNeXt's LayerNorm2d)."""
-    return Inferred(t, _affine(args, t))
+def _every_channel(args: Args, t: TensorType) -> bool:
+    return True
 
 
-@layer("gn", Param("groups", integer(1), doc="channel groups"), EPS, AFFINE, is_norm=True)
-def gn(args: Args, t: TensorType) -> Inferred:
-    """Group norm: statistics over groups of channels and all positions."""
+def _bn(args: Args, t: TensorType, checks: Checks) -> Shaped:
+    return Shaped(t, _affine(args, t), where(args["track"], 2 * t.channels + 1, 0))
+
+
+def _norm_module(base: str) -> object:
+    def module(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+        return make(nd(base, t), t.channels, eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+                    track_running_stats=a["track"])
+    return module
+
+
+register(LayerKind(
+    "bn", "Batch norm over the channel axis; running mean, variance and a batch counter are buffers",
+    (EPS, MOMENTUM, AFFINE, TRACK), (0, 1, 2, 3), shape=_bn, module=_norm_module("BatchNorm"),  # type: ignore[arg-type]
+    # Without running statistics batch norm normalises by the batch's, as in training.
+    flops=lambda a, t, o: _flops("batch_norm", 1 if a["track"] else 4)(a, t, o),
+    extra_ops=no_ops, receptive=keeps_field, family="normalisation", describe=lambda a, o: "", fresh=True,
+    cancels_bias=_every_channel))
+
+
+def _ln_module(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
+    if t.rank == 0:
+        return make("nn.LayerNorm", t.channels, eps=a["eps"], elementwise_affine=a["affine"])
+    return make("ChannelLayerNorm", t.channels, eps=a["eps"], affine=a["affine"])
+
+
+register(LayerKind(
+    "ln", "Layer norm over the channels at each position (ConvNeXt's LayerNorm2d)", (EPS, AFFINE), (0, 1, 2, 3),
+    shape=lambda a, t, checks: Shaped(t, _affine(a, t)), module=_ln_module, flops=_flops("layer_norm", 4),
+    extra_ops=no_ops, receptive=keeps_field, family="normalisation", describe=lambda a, o: "", fresh=True))
+
+
+def _gn(args: Args, t: TensorType, checks: Checks) -> Shaped:
     groups = args["groups"]
-    if t.channels % groups:
-        raise ShapeError(codes.GROUPS, f"gn groups={groups} does not divide its {t.channels} channels",
-                         f"{t.channels} % {groups} = {t.channels % groups}")
-    return Inferred(t, _affine(args, t))
+    checks.require(equals(t.channels % groups, 0), codes.GROUPS,
+                   Message(("gn groups=", groups, " does not divide its ", t.channels, " channels")),
+                   lambda: f"{t.channels} % {groups} = {t.channels % groups}", t)
+    return Shaped(t, _affine(args, t))
 
 
-@layer("instancenorm", EPS, MOMENTUM, Param("affine", boolean, False, "learn a scale and shift per channel"),
-       Param("track", boolean, False, "keep running statistics"), ranks=(1, 2, 3), is_norm=True)
-def instancenorm(args: Args, t: TensorType) -> Inferred:
-    """Instance norm: statistics per sample and channel over all positions."""
-    if prod(t.spatial) == 1:
-        raise ShapeError(codes.TOO_SMALL, f"instancenorm needs more than one position, got {t}",
-                         "each sample and channel is normalised over its positions; use it before the pooling")
-    buffers = 2 * t.channels + 1 if args["track"] else 0
-    return Inferred(t, _affine(args, t), buffers)
+register(LayerKind(
+    "gn", "Group norm: statistics over groups of channels and all positions",
+    (Param("groups", integer(1), doc="channel groups"), EPS, AFFINE), (0, 1, 2, 3), shape=_gn,
+    module=lambda a, t, o, inplace: make("nn.GroupNorm", a["groups"], t.channels, eps=a["eps"], affine=a["affine"]),
+    flops=_flops("group_norm", 4), extra_ops=no_ops, receptive=keeps_field, family="normalisation",
+    describe=lambda a, o: f"{a['groups']} groups", fresh=True,
+    # Only a group per channel subtracts each channel's own mean.
+    cancels_bias=lambda a, t: a["groups"] == t.channels))
+
+
+def _instancenorm(args: Args, t: TensorType, checks: Checks) -> Shaped:
+    checks.require(prod(t.spatial) > 1, codes.TOO_SMALL,
+                   Message(("instancenorm needs more than one position, got ", t)),
+                   lambda: "each sample and channel is normalised over its positions; use it before the pooling")
+    return Shaped(t, _affine(args, t), where(args["track"], 2 * t.channels + 1, 0))
+
+
+register(LayerKind(
+    "instancenorm", "Instance norm: statistics per sample and channel over all positions",
+    (EPS, MOMENTUM, Param("affine", boolean, False, "learn a scale and shift per channel"),
+     Param("track", boolean, False, "keep running statistics")), (1, 2, 3),
+    shape=_instancenorm, module=_norm_module("InstanceNorm"),  # type: ignore[arg-type]
+    flops=_flops("instance_norm", 4), extra_ops=no_ops, receptive=keeps_field, family="normalisation",
+    describe=lambda a, o: "", fresh=True, cancels_bias=_every_channel))

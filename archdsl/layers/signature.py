@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from archdsl.diagnostics import did_you_mean
-from archdsl.values import Value, is_int, is_number, show
+from archdsl.expr import is_symbolic, op, type_of
+from archdsl.values import is_int, is_number, show
 
 
 class ArgumentError(Exception):
@@ -19,7 +21,10 @@ class ArgumentError(Exception):
 
 # A checker normalises one argument given the input's spatial rank, or raises ArgumentError.
 # The rank is None where an earlier error left the input unknown: then only the argument's type is checked.
-Checker = Callable[[Value, int | None], Value]
+# A symbolic argument (an Expr, in a class written for every value) cannot be checked yet: the checker
+# hands ``guard`` the condition it must meet and the words of the error, and returns it normalised.
+Guarding = Callable[[Any, tuple[Any, ...]], None]
+Checker = Callable[[Any, int | None, Guarding], Any]
 REQUIRED = object()
 
 
@@ -35,62 +40,130 @@ class Param:
         return self.default is REQUIRED
 
 
+def _typed(value: Any, wanted: tuple[type, ...]) -> bool | None:
+    """Whether a symbolic value's type is one of ``wanted``; None where its type is unknown."""
+    known = type_of(value)
+    if known is None:
+        return None
+    return known in wanted and not (known is bool and bool not in wanted)
+
+
 def integer(minimum: int = 0) -> Checker:
-    def check(value: Value, rank: int | None) -> Value:
-        if not is_int(value) or value < minimum:  # type: ignore[operator]
+    def check(value: Any, rank: int | None, guard: Guarding) -> Any:
+        if is_symbolic(value):
+            typed = _typed(value, (int,))
+            if typed is False:
+                raise ArgumentError(f"must be an integer of at least {minimum}, got {type_name_of(value)}")
+            holds = op(">=", value, minimum)
+            guard(holds if typed else op("and", op("is_int", value), holds),
+                  ("must be an integer of at least ", minimum, ", got ", value))
+            return value
+        if not is_int(value) or value < minimum:
             raise ArgumentError(f"must be an integer of at least {minimum}, got {show(value)}")
         return value
     return check
 
 
 def number(minimum: float = 0.0, below: float | None = None) -> Checker:
-    def check(value: Value, rank: int | None) -> Value:
-        ok = is_number(value) and value >= minimum and (below is None or value < below)  # type: ignore[operator]
+    bound = f" and below {below}" if below is not None else ""
+
+    def check(value: Any, rank: int | None, guard: Guarding) -> Any:
+        if is_symbolic(value):
+            typed = _typed(value, (int, float))
+            if typed is False:
+                raise ArgumentError(f"must be a number of at least {minimum}{bound}, got {type_name_of(value)}")
+            holds = op(">=", value, minimum)
+            if below is not None:
+                holds = op("and", holds, op("<", value, below))
+            guard(holds if typed else op("and", op("is_number", value), holds),
+                  (f"must be a number of at least {minimum}{bound}, got ", value))
+            return op("float", value)
+        ok = is_number(value) and value >= minimum and (below is None or value < below)
         if not ok:
-            bound = f" and below {below}" if below is not None else ""
             raise ArgumentError(f"must be a number of at least {minimum}{bound}, got {show(value)}")
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     return check
 
 
-def boolean(value: Value, rank: int | None) -> Value:
+def boolean(value: Any, rank: int | None, guard: Guarding) -> Any:
+    if is_symbolic(value):
+        typed = _typed(value, (bool,))
+        if typed is False:
+            raise ArgumentError(f"must be true or false, got {type_name_of(value)}")
+        if not typed:
+            guard(op("is_bool", value), ("must be true or false, got ", value))
+        return value
     if not isinstance(value, bool):
         raise ArgumentError(f"must be true or false, got {show(value)}")
     return value
 
 
 def choice(*options: str) -> Checker:
-    def check(value: Value, rank: int | None) -> Value:
+    listed = ", ".join(show(o) for o in options)
+
+    def check(value: Any, rank: int | None, guard: Guarding) -> Any:
+        if is_symbolic(value):
+            holds: Any = False
+            for option in options:
+                holds = op("or", holds, op("==", value, option))
+            guard(holds, (f"must be one of {listed}, got ", value))
+            return value
         if value not in options:
-            raise ArgumentError("must be one of " + ", ".join(show(o) for o in options) + f", got {show(value)}")
+            raise ArgumentError(f"must be one of {listed}, got {show(value)}")
         return value
     return check
 
 
 def per_axis(minimum: int = 1, *, allow_float: bool = False) -> Checker:
     """An int (or float) for every spatial axis, or one value for all of them."""
+    what = "a number" if allow_float else "an integer"
+    types: tuple[type, ...] = (int, float) if allow_float else (int,)
 
-    def check(value: Value, rank: int | None) -> Value:
-        def ok(v: Value) -> bool:
+    def problem(rank: int | None, got: str) -> ArgumentError:
+        tuple_of = f"a tuple of {rank} of them" if rank else "a tuple of them"
+        return ArgumentError(f"must be {what} of at least {minimum}, or {tuple_of} (one per spatial axis), got {got}")
+
+    def check(value: Any, rank: int | None, guard: Guarding) -> Any:
+        if is_symbolic(value):
+            return _symbolic_axes(value, rank, guard, minimum, types, problem)
+
+        def ok(v: Any) -> bool:
             good_type = is_number(v) if allow_float else is_int(v)
-            return good_type and v >= minimum  # type: ignore[operator]
+            return good_type and v >= minimum
 
         if ok(value):
             return (value,) * (rank or 1)
         if isinstance(value, tuple) and rank in (None, len(value)) and all(ok(v) for v in value):
             return value
-        what = "a number" if allow_float else "an integer"
-        tuple_of = f"a tuple of {rank} of them" if rank else "a tuple of them"
-        raise ArgumentError(f"must be {what} of at least {minimum}, or {tuple_of} (one per spatial axis), "
-                            f"got {show(value)}")
+        raise problem(rank, show(value))
     return check
 
 
-def padding(value: Value, rank: int | None) -> Value:
+def _symbolic_axes(value: Any, rank: int | None, guard: Guarding, minimum: int, types: tuple[type, ...],
+                   problem: Callable[[int | None, str], ArgumentError]) -> Any:
+    """A per-axis argument not known yet: one value per axis, each guarded, where its type tells the axes."""
+    known = type_of(value)
+    if known in types:
+        guard(op(">=", value, minimum), (f"must be at least {minimum}, got ", value))
+        return (value,) * (rank or 1)
+    if isinstance(known, tuple) and all(t in types for t in known):
+        if rank is not None and len(known) != rank:
+            raise problem(rank, f"a tuple of {len(known)}")
+        items = tuple(op("index", value, i) for i in range(len(known)))
+        for item in items:
+            guard(op(">=", item, minimum), (f"must be at least {minimum} on every axis, got ", value))
+        return items
+    raise problem(rank, type_name_of(value))
+
+
+def padding(value: Any, rank: int | None, guard: Guarding) -> Any:
+    if is_symbolic(value) and type_of(value) is str:
+        guard(op("==", value, "same"), ("must be `same` or numbers, got ", value))
+        return "same"
     if value == "same":
         return value
     try:
-        return per_axis(0)(value, rank)
+        return per_axis(0)(value, rank, guard)
     except ArgumentError as error:
         raise ArgumentError(error.message.replace("must be", "must be `same`,", 1)) from None
 
@@ -142,3 +215,10 @@ def _signature_hint(callee: str, names: Sequence[str], required: Sequence[bool])
     return f"the signature is {callee}({shown})"
 
 
+
+
+def type_name_of(value: Any) -> str:
+    """What kind of value a symbolic one is, in the words of the diagnostics."""
+    known = type_of(value)
+    names = {int: "an integer", float: "a float", bool: "a boolean", str: "a string"}
+    return "a tuple" if isinstance(known, tuple) else names.get(known, "a value of any type")
