@@ -130,10 +130,8 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
 
 def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:
     """The emitted Python file for one checked network of ``result``."""
-    from archdsl.honoured import fixed_parameters
+    from archdsl.templates import templates
     from archdsl.to_python import python_source as emit
 
     program = result.programs[id(network)]
-    fixed = fixed_parameters(program, network, result.params, result.input_shape)
-    return emit(network, list(program.networks[network.name].params), program.blocks, spec_name,
-                given=result.params, fixed=fixed)
+    return emit(templates(program, program.networks[network.name], dict(network.args)), network, spec_name)

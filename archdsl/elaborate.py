@@ -1,24 +1,31 @@
-"""AST to checked IR: binds parameters, unrolls loops, expands blocks and infers every shape.
+"""AST to IR: binds parameters, unrolls loops, expands blocks and infers every shape.
 
 Shapes are inferred during expansion because the body of a block depends on its
 input (``in.c``). Errors are collected, never raised: after one, the tensor type
 becomes unknown (``None``) and later steps are still name- and type-checked but not
 shape-checked, so one mistake does not cascade.
+
+The same elaborator writes templates: given symbols (``expr.Sym``) for a definition's
+parameters and input, every value it computes from them is an expression, a check it
+cannot decide becomes an ``ir.Require``, an ``if`` on them keeps both branches
+(``ir.Choice``) and a loop over them stays a loop (``ir.Loop``). That is the IR the
+Python back end prints, so a class is right for every argument value. What a template
+cannot express it assumes, at the value the network was compiled for, and requires.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.combinators import COMBINATORS
-from archdsl.combine import combine
-from archdsl.diagnostics import Diagnostic, did_you_mean
-from archdsl.evaluation import evaluate, truth
+from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
+from archdsl.evaluation import evaluate
+from archdsl.expr import LOOP, STATE, Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
 from archdsl.layers import LAYERS, Checks, ShapeError, check_rank
 from archdsl.layers.signature import ArgumentError, Param, bind
 from archdsl.least_layers import LeastLayers
@@ -26,7 +33,7 @@ from archdsl.loader import Program
 from archdsl.naming import Namespace, label_problem, labels_in
 from archdsl.span import Frame, Span
 from archdsl.tensor import TensorType
-from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show
+from archdsl.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show, type_name
 
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
@@ -35,6 +42,7 @@ MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch'
 MAX_PARAMS = 10**9  # by default; `--max-params` raises it
 
 Type = TensorType | None  # None: unknown after an earlier error
+Nodes = list[ir.Node]
 
 
 class _Abort(Exception):
@@ -43,31 +51,37 @@ class _Abort(Exception):
 
 @dataclass(frozen=True)
 class Scope:
-    values: Mapping[str, Value]
+    values: Mapping[str, Any]
     block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
     namespace: Namespace
     trace: tuple[Frame, ...] = ()
     stack: tuple[str, ...] = ()
-    decisions: list[tuple[ast.Expr, bool]] = field(default_factory=list)  # the block's `if`s and `when`s, shared
 
-    def decide(self, condition: ast.Expr, outcome: bool) -> bool:
-        """Records how a condition of the block's text came out, for the emitted class's docstring."""
-        self.decisions.append((condition, outcome))
-        return outcome
-
-    def bind(self, names: Mapping[str, Value]) -> Scope:
+    def bind(self, names: Mapping[str, Any]) -> Scope:
         return replace(self, values={**self.values, **names})
 
 
 class Elaborator:
-    def __init__(self, program: Program, max_params: int = MAX_PARAMS):
+    """Checks and expands one network, or (with a ``reference``) writes the template of a definition.
+
+    ``reference`` gives each symbol the value the network was compiled for: where a
+    template cannot stay general, it assumes that value and requires it.
+    """
+
+    def __init__(self, program: Program, max_params: int = MAX_PARAMS,
+                 reference: Mapping[Sym, Value] | None = None):
         self.program = program
-        self.sink = program.sink
+        self.symbolic = reference is not None
+        self.sink = program.sink if reference is None else Sink()
         self.max_params = max_params
+        self.reference: dict[Sym, Value] = dict(reference or {})
+        self.pending: Nodes = []  # guards met while elaborating the current step, placed before it
         self.layer_count = 0
         self.param_count = 0
+        self.fresh = 0
+        self._site: Span | None = None  # the argument being checked, for its guards
 
-    # -- entry point ----------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------
 
     def network(self, definition: ast.Definition, overrides: Mapping[str, Value],
                 input_shape: tuple[int, ...] | None = None) -> ir.Network | None:
@@ -103,6 +117,39 @@ class Elaborator:
         root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
         return ir.Network(definition.name, definition.span.file, tuple(values.items()), root)
+
+    def template(self, definition: ast.Definition, values: Mapping[str, Any],
+                 block_input: TensorType | None) -> ir.Group | None:
+        """The template of a definition over symbolic ``values``; ``block_input`` is a block's input (symbolic).
+
+        A network's input type comes from its `input` line (symbolic where it reads a parameter).
+        """
+        scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False))
+        body = definition.body
+        if definition.kind == "network":
+            t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
+            scope, body = replace(scope, block_input=t_in), body[1:]
+        else:
+            t_in = block_input
+        if t_in is None:
+            return None
+        children, t_out = self.sequence(body, scope, t_in)
+        children = [*self._take_pending(), *children]
+        if t_out is None:
+            return None
+        return ir.Group(definition.kind, definition.name, tuple(children), t_in, t_out, definition.span,
+                        definition.name, tuple(values.items()))
+
+    def defaults(self, definition: ast.Definition, values: Mapping[str, Any], block_input: TensorType | None
+                 ) -> dict[str, Any]:
+        """Each defaulted parameter's default over the symbols of the parameters before it (and of ``in``)."""
+        scope = Scope({}, block_input, Namespace())
+        found = {}
+        for param in definition.params:
+            if param.default is not None:
+                found[param.name] = self._eval(param.default, scope.bind({k: values[k] for k in found} | {
+                    p.name: values[p.name] for p in definition.params if p.default is None}))
+        return found
 
     def _too_many_layers(self, stmts: tuple[ast.Stmt, ...]) -> bool:
         """Refuses at once a network whose text alone fixes more layers than the limit."""
@@ -141,88 +188,292 @@ class Elaborator:
         dims = [self._eval(d, scope) for d in stmt.dims]
         if any(d is UNKNOWN for d in dims):
             return None
-        if not 1 <= len(dims) <= 4 or not all(is_int(d) and d >= 1 for d in dims):  # type: ignore[operator]
+        for dim in dims:
+            if is_symbolic(dim):
+                self.require(op("and", op("is_int", dim), dim >= 1), None,
+                             ("input sizes must be positive integers, got ", dim), stmt.span)
+        if not 1 <= len(dims) <= 4 or not all(is_symbolic(d) or (is_int(d) and d >= 1) for d in dims):
             self._error(codes.ARGUMENT_TYPE, f"input must be 1 to 4 positive integers [C, *spatial], got "
                         f"{show(tuple(dims))}", stmt.span, "for example `input [3, 224, 224]`")
             return None
-        return TensorType(tuple(dims))  # type: ignore[arg-type]
+        return TensorType(tuple(dims))
 
     # -- statements -------------------------------------------------------------------
 
-    def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[list[ir.Node], Type]:
-        nodes: list[ir.Node] = []
-        for call, inner in self._expand(stmts, scope):
-            made, t = self.call(call, inner, t)
-            nodes.extend(made)
-        return nodes, t
-
-    def _expand(self, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
-        """Unrolls ``for``, ``if`` and ``repeat``: yields each remaining call with its scope."""
+    def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        nodes: Nodes = []
         for stmt in stmts:
             if isinstance(stmt, ast.Input):
                 self._error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
-            elif isinstance(stmt, ast.If):
-                branch = self._chosen(stmt, scope)
-                if branch is not None:
-                    yield from self._expand(branch, scope)
+                continue
+            if isinstance(stmt, ast.If):
+                made, t = self._if(stmt, stmt.arms, scope, t)
             elif isinstance(stmt, ast.For):
-                yield from self._unroll(stmt, scope)
+                made, t = self._for(stmt, scope, t)
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
-                for _ in range(self.repeat_count(stmt, scope)):
-                    yield from self._expand(stmt.body, scope)
+                made, t = self._repeat(stmt, scope, t)
             else:
-                yield stmt, scope
+                made, t = self.call(stmt, scope, t)
+            nodes.extend([*self._take_pending(), *made])
+        return nodes, t
 
-    def _chosen(self, stmt: ast.If, scope: Scope) -> tuple[ast.Stmt, ...] | None:
-        """The body of the first arm whose condition holds, else the ``else`` body; None after an error."""
-        for arm in stmt.arms:
-            test = self._eval(arm.cond, scope)
+    def _if(self, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        """The first arm whose condition holds; a ``Choice`` where a condition is symbolic."""
+        for position, arm in enumerate(arms):
+            test = self.condition(arm.cond, scope)
             if test is UNKNOWN:
-                return None
-            try:
-                if scope.decide(arm.cond, truth(test, arm.cond.span)):
-                    return arm.body
-            except EvalError as error:
-                self.sink.add(self._traced(error.diagnostic, scope))
-                return None
-        return stmt.orelse
+                return [], t
+            if is_symbolic(test):
+                return self.choice(test, lambda s, t: self.sequence(arm.body, s, t),
+                                   lambda s, t: self._if(stmt, arms[position + 1:], s, t), scope, t, arm.cond.span)
+            if test:
+                return self.sequence(arm.body, scope, t)
+        return self.sequence(stmt.orelse, scope, t)
 
-    def _unroll(self, stmt: ast.For, scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
+    def condition(self, expr: ast.Expr, scope: Scope) -> Any:
+        """A condition's value: true, false, UNKNOWN after an error, or symbolic; reported where it is no bool."""
+        test = self._eval(expr, scope)
+        if test is UNKNOWN or is_symbolic(test):
+            if is_symbolic(test) and type_of(test) is not bool:
+                self.require(op("is_bool", test), codes.ARGUMENT_TYPE, ("a condition must be true or false, got ",
+                                                                          test), expr.span)
+            return test
+        if not isinstance(test, bool):
+            self._error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
+                        scope=scope)
+            return UNKNOWN
+        return test
+
+    def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span
+               ) -> tuple[Nodes, Type]:
+        """Both branches of a symbolic condition, each from the same names and input; the output merged."""
+        if not self.general(test):
+            return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
+        names = scope.namespace
+        pending_before = list(self.pending)
+        first = names.copy()
+        then_nodes, t_then = then(replace(scope, namespace=first), t)
+        then_nodes = [*self._take_pending(), *then_nodes]
+        second = names.copy()
+        else_nodes, t_else = otherwise(replace(scope, namespace=second), t)
+        else_nodes = [*self._take_pending(), *else_nodes]
+        if any(first.counters.get(k) != second.counters.get(k) and names.labelled_like(k)
+               for k in first.counters.keys() | second.counters.keys()):
+            self.pending = [*pending_before]
+            # later generated names would depend on the condition and could meet a label: decide it instead
+            return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
+        names.merge(test, first, second)
+        if t is None or t_then is None or t_else is None:
+            return [], None
+        if t_then.rank != t_else.rank:
+            t_out = t_then if self.assume(test, span) else t_else
+        else:
+            t_out = TensorType(tuple(where(test, a, b) for a, b in zip(t_then.shape, t_else.shape, strict=True)))
+        return [ir.Choice(test, tuple(then_nodes), tuple(else_nodes), t, t_out, span)], t_out
+
+    def _for(self, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
         items = self._eval(stmt.iterable, scope)
         if items is UNKNOWN:
-            return
+            return [], t
+        if is_symbolic(items) and not isinstance(items, tuple):
+            items = self.items(items, stmt.iterable.span)
+            if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
+                return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t,
+                                 stmt.span, bool(labels_in(stmt.body)))
         if not isinstance(items, tuple):
             self._error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
                         stmt.iterable.span, scope=scope)
-            return
+            return [], t
+        nodes: Nodes = []
         for item in items:
-            if len(stmt.targets) == 1:
-                names = {stmt.targets[0]: item}
-            elif isinstance(item, tuple) and len(item) == len(stmt.targets):
-                names = dict(zip(stmt.targets, item, strict=True))
-            else:
-                self._error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(stmt.targets)} names",
-                            stmt.iterable.span, scope=scope)
-                return
-            yield from self._expand(stmt.body, scope.bind(names))
+            names = self._unpacked(stmt.targets, item, stmt.iterable.span, scope)
+            if names is None:
+                return nodes, t
+            made, t = self.sequence(stmt.body, scope.bind(names), t)
+            nodes.extend(made)
+        return nodes, t
 
-    def repeat_count(self, stmt: ast.Call, scope: Scope) -> int:
+    def _unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
+        if len(targets) == 1:
+            return {targets[0]: item}
+        if is_symbolic(item) and not isinstance(item, tuple):
+            item = tuple(op("index", item, i) for i in range(len(targets)))
+        if isinstance(item, tuple) and len(item) == len(targets):
+            return dict(zip(targets, item, strict=True))
+        self._error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
+        return None
+
+    def _repeat(self, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        count = self.repeat_count(stmt, scope)
+        if is_symbolic(count):
+            return self.loop(("_",), op("range", count), lambda s, t: self.sequence(stmt.body or (), s, t), scope, t,
+                             stmt.span, bool(labels_in(stmt.body or ())))
+        nodes: Nodes = []
+        for _ in range(count):
+            made, t = self.sequence(stmt.body or (), scope, t)
+            nodes.extend(made)
+        return nodes, t
+
+    def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any:
         values = self._arguments(stmt, scope, ["n"], [True])
         if values is None:
             return 0
         n, count_span = values["n"], stmt.args[0].span
-        if not is_int(n) or n < 0:  # type: ignore[operator]
+        if is_symbolic(n):
+            self.require(op("and", op("is_int", n), op("and", n >= 0, n <= MAX_REPEAT)), codes.ARGUMENT_TYPE,
+                         ("repeat count must be a non-negative integer, got ", n), count_span)
+            return n
+        if not is_int(n) or n < 0:
             self._error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
                         count_span, scope=scope)
             return 0
-        if n > MAX_REPEAT:  # type: ignore[operator]
+        if n > MAX_REPEAT:
             self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
             return 0
-        return n  # type: ignore[return-value]
+        return n
+
+    def loop(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span,
+             labelled: bool) -> tuple[Nodes, Type]:
+        """A loop over symbolic items: the body once, over symbols for the item and the state it starts from.
+
+        A pass first runs on trial to learn what one pass adds to the names. Channels and
+        sizes that a pass changes are state the emitted loop keeps in variables; after the
+        loop they are those variables (``Loop.results``). ``labelled``: the body names a
+        step, so it may run once at most.
+        """
+        if t is None:
+            return [], None
+        if not self.general(items):
+            return self._unrolled(targets, items, body, scope, t, span)
+        index = self._symbol("index", int, 0)
+        first = substitute(op("index", items, 0), self.reference) if self._runs(items) else UNKNOWN
+        if len(targets) == 1:
+            kind = int if isinstance(items, Op) and items.name == "range" else type_of(first)
+            item_syms: tuple[Sym, ...] = (self._symbol("item", kind, first),)
+        elif isinstance(first, tuple) and len(first) == len(targets):
+            item_syms = tuple(self._symbol("item", type_of(part), part) for part in first)
+        else:
+            return self._unrolled(targets, items, body, scope, t, span)
+        names = dict(zip(targets, item_syms, strict=True))
+        state = TensorType(tuple(self._symbol("state", int, substitute(dim, self.reference)) for dim in t.shape))
+        trial_names = scope.namespace.copy()
+        trial = self._trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
+        if trial is None or trial[1] is None:
+            return self._unrolled(targets, items, body, scope, t, span)
+        steps = scope.namespace.increments(trial_names)
+        moving = set(state.shape) | set(item_syms) | {index}
+        if any(scope.namespace.labelled_like(kind) for kind in steps) or any(
+                symbols(step) & moving for step in steps.values()):
+            return self._unrolled(targets, items, body, scope, t, span)
+        if labelled:
+            self.require(op("<=", op("len", items), 1), codes.DUPLICATE,
+                         ("a named step inside this loop would be named twice: it runs ", op("len", items),
+                          " times"), span)
+        pass_names = scope.namespace.at_pass(index, steps)
+        nodes, t_body = body(replace(scope, namespace=pass_names).bind(names), state)
+        if t_body is None:
+            return [], None
+        scope.namespace.after_passes(op("len", items), steps)
+        scope.namespace.used |= pass_names.used
+        after = self._after(items, item_syms, index, state, t_body, t)
+        kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True) if out == sym}
+        body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
+        t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
+        results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
+        return [ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results)], t_out
+
+    def _after(self, items: Any, item_syms: tuple[Sym, ...], index: Sym, state: TensorType, t_body: TensorType,
+               t: TensorType) -> tuple[Sym, ...]:
+        """Symbols for the state after the loop, each with its value after the compiled number of passes."""
+        now = [substitute(dim, self.reference) for dim in t.shape]
+        count = substitute(op("len", items), self.reference)
+        for position in range(count if isinstance(count, int) else 0):
+            item = substitute(op("index", items, position), self.reference)
+            parts = item if len(item_syms) > 1 else (item,)
+            mapping = {**self.reference, **dict(zip(state.shape, now, strict=True)),
+                       **dict(zip(item_syms, parts, strict=False)), index: position}
+            now = [substitute(dim, mapping) for dim in t_body.shape]
+        return tuple(self._symbol("state", int, value) for value in now)
+
+    def _runs(self, items: Any) -> bool:
+        length = substitute(op("len", items), self.reference)
+        return not is_symbolic(length) and length > 0
+
+    @staticmethod
+    def _last(items: Any, count: int) -> tuple[Any, ...]:
+        last = op("index", items, -1)
+        return (last,) if count == 1 else tuple(op("index", last, i) for i in range(count))
+
+    def _unrolled(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span
+                  ) -> tuple[Nodes, Type]:
+        count = self.assume(op("len", items), span)
+        nodes: Nodes = []
+        for position in range(count):
+            names = self._unpacked(targets, op("index", items, position), span, scope)
+            if names is None:
+                return nodes, t
+            made, t = body(scope.bind(names), t)
+            nodes.extend(made)
+        return nodes, t
+
+    def _trial(self, attempt: Any) -> Any:
+        """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
+        errors, pending = self._errors(), list(self.pending)
+        result = attempt()
+        if self._errors() > errors:
+            self.pending = pending
+            return None
+        return result
+
+    def items(self, items: Any, span: Span) -> Any:
+        """A symbolic iterable as a loop can take it: left symbolic where a loop can run over it, else assumed."""
+        if isinstance(type_of(items), tuple) and not isinstance(items, tuple):
+            return tuple(op("index", items, i) for i in range(len(type_of(items))))
+        return items
+
+    # -- symbols, assumptions and guards ------------------------------------------------
+
+    def general(self, value: Any) -> bool:
+        """Whether a template may stay general in ``value``: what the class is given at construction.
+
+        Spatial sizes of a block's input (``in.h``) are not given to a class; a value made
+        of them is assumed where it decides a structure.
+        """
+        return all(s.role != "in" or s.name == "c" for s in symbols(value))
+
+    def assume(self, value: Any, span: Span) -> Any:
+        """The compiled value of a symbolic ``value``, required to hold when the class is built."""
+        known = substitute(value, self.reference)
+        if is_symbolic(known):
+            raise _Abort  # nothing to assume it by: the template cannot be written
+        self.require(op("==", value, known), None, ("this class is written for ", value, f" == {known!r}"), span)
+        return known
+
+    def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span) -> None:
+        """A guard the class tests where the template cannot decide it now."""
+        if is_symbolic(holds):
+            self.pending.append(ir.Require(holds, code, message, TensorType(()), TensorType(()), span))
+
+    def _guarding(self, holds: Any, message: tuple[Any, ...]) -> None:
+        self.require(holds, codes.ARGUMENT_TYPE, message, self._site)
+
+    def _take_pending(self) -> Nodes:
+        taken, self.pending = self.pending, []
+        return taken
+
+    def _symbol(self, role: str, kind: Any, reference: Any = UNKNOWN) -> Sym:
+        """A new symbol for a loop's index, item or state; ``reference``: its value in the compiled network."""
+        self.fresh += 1
+        sym = Sym(f"{role}{self.fresh}", STATE if role == "state" else LOOP, kind)
+        if reference is not UNKNOWN and not is_symbolic(reference):
+            self.reference[sym] = reference
+        return sym
 
     # -- calls ------------------------------------------------------------------------
 
-    def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[list[ir.Node], Type]:
+    def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        from archdsl.combine import combine
+
         if call.callee in COMBINATORS:
             return combine(self, call, scope, t)
         if call.callee not in LAYERS and call.callee not in self.program.blocks:
@@ -254,8 +505,8 @@ class Elaborator:
             return None, None
         return self.primitive(call.callee, values, t, call, scope)
 
-    def _checked_arguments(self, kind_name: str, values: Mapping[str, Value], rank: int | None, call: ast.Call,
-                           scope: Scope) -> dict[str, Value] | None:
+    def _checked_arguments(self, kind_name: str, values: Mapping[str, Any], rank: int | None, call: ast.Call,
+                           scope: Scope) -> dict[str, Any] | None:
         """Each argument in the form its layer wants, or None after reporting the first of the wrong type.
 
         With the input's ``rank`` unknown (after an earlier error) only the arguments' types are checked.
@@ -264,15 +515,29 @@ class Elaborator:
         args: dict[str, Any] = {}
         for param in kind.params:
             value = values.get(param.name, param.default)
+            self._site = self._argument_span(call, param.name, kind.params)
             try:
-                args[param.name] = value if value is None else param.check(value, rank, self._guarding)
+                args[param.name] = value if value is None else self._check_argument(param, value, rank, kind_name)
             except ArgumentError as error:
-                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}",
-                            self._argument_span(call, param.name, kind.params), scope=scope)
+                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}", self._site,
+                            scope=scope)
                 return None
         return args
 
-    def primitive(self, kind_name: str, values: Mapping[str, Value], t: TensorType, call: ast.Call, scope: Scope,
+    def _check_argument(self, param: Param, value: Any, rank: int | None, kind_name: str) -> Any:
+        """An argument in the form its layer wants; in a template, one whose type cannot be told is assumed."""
+
+        def guarding(holds: Any, words: tuple[Any, ...]) -> None:
+            self._guarding(holds, (f"{kind_name} `{param.name}` ", *words))
+
+        try:
+            return param.check(value, rank, guarding)
+        except ArgumentError:
+            if not is_symbolic(value):
+                raise
+            return param.check(self.assume(value, self._site), rank, guarding)
+
+    def primitive(self, kind_name: str, values: Mapping[str, Any], t: TensorType, call: ast.Call, scope: Scope,
                   name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]:
         """Checks and infers one layer from evaluated arguments; a ``generated`` layer was not written as such."""
         kind = LAYERS[kind_name]
@@ -287,17 +552,28 @@ class Elaborator:
         args = self._checked_arguments(kind_name, values, t.rank, call, scope)
         if args is None:
             return None, None
+        checks = Checks()
         try:
-            inferred = kind.shape(args, t, Checks())
+            inferred = kind.shape(args, t, checks)
         except ShapeError as error:
             self._error(error.code, error.message, call.span, error.help, scope)
             return None, error.recovered
+        for guard in checks.guards:
+            self.require(guard.holds, guard.code, guard.message.parts, call.span)
         for warning in () if generated else inferred.warnings:
             self.sink.add(Diagnostic(warning.code, warning.message, call.span, warning.help, scope.trace))
         if not self.bounded(inferred.output, f"{kind_name} output", call.span, scope):
             return None, None
+        self._count(inferred.params, call, scope)
+        node = ir.Layer(kind_name, name or self.name(call, scope, kind_name), tuple(args.items()), t, inferred.output,
+                        inferred.params, inferred.buffers, call.span)
+        return node, inferred.output
+
+    def _count(self, params: Any, call: ast.Call, scope: Scope) -> None:
+        if self.symbolic:
+            return
         self.layer_count += 1
-        self.param_count += inferred.params
+        self.param_count += params
         if self.layer_count > MAX_LAYERS:
             self._error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
             raise _Abort
@@ -305,10 +581,6 @@ class Elaborator:
             self._error(codes.LIMIT, f"the network has more than {self.max_params:,} parameters here", call.span,
                         "raise the limit with --max-params N (max_params= in Python) if this is meant", scope)
             raise _Abort
-        node_name = name or self.name(call, scope, kind_name)
-        node = ir.Layer(kind_name, node_name, tuple(args.items()), t, inferred.output, inferred.params,
-                        inferred.buffers, call.span, None if generated else call, scope.values)
-        return node, inferred.output
 
     def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
         definition = self.program.blocks[call.callee]
@@ -326,7 +598,7 @@ class Elaborator:
             return None, None
         inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
                       (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee))
-        bound: dict[str, Value] = {}
+        bound: dict[str, Any] = {}
         for param in definition.params:
             if param.name in values:
                 bound[param.name] = values[param.name]
@@ -336,15 +608,11 @@ class Elaborator:
         if t is None or t_out is None:
             return None, None
         node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
-                        definition.name, tuple(bound.items()), source=call, caller=scope.values,
-                        decisions=self._decisions(inner.decisions))
+                        definition.name, tuple(bound.items()), passed=tuple(values),
+                        positional=sum(arg.name is None for arg in call.args))
         return node, t_out
 
     # -- helpers ----------------------------------------------------------------------
-
-    @staticmethod
-    def _guarding(holds: object, message: tuple[object, ...]) -> None:
-        raise AssertionError("a checked network has no symbolic arguments")
 
     def _errors(self) -> int:
         """Errors so far, short of denied warnings: those do not stop the network's whole-network checks."""
@@ -353,21 +621,13 @@ class Elaborator:
     def bounded(self, t: TensorType, what: str, span: Span, scope: Scope,
                 hint: str = "a channel count or an up-sampling factor is far too large") -> bool:
         """Whether ``t`` stays within the size a build and a forward can allocate; reports it where not."""
-        if t.numel <= MAX_ELEMENTS:
+        if is_symbolic(t.shape) or t.numel <= MAX_ELEMENTS:
             return True
         self._error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
                     f"{MAX_ELEMENTS:,}", span, hint, scope)
         return False
 
-    def _decisions(self, made: list[tuple[ast.Expr, bool]]) -> tuple[tuple[str, bool], ...]:
-        """Each condition's text and outcome, where it came out the same every time (not one that a loop varies)."""
-        outcomes: dict[str, set[bool]] = {}
-        for condition, outcome in made:
-            text = condition.span.text(self.program.sources.get(condition.span.file, ""))
-            outcomes.setdefault(text, set()).add(outcome)
-        return tuple((text, next(iter(seen))) for text, seen in outcomes.items() if len(seen) == 1)
-
-    def name(self, call: ast.Call, scope: Scope, kind: str) -> str:
+    def name(self, call: ast.Call, scope: Scope, kind: str) -> Any:
         problem = label_problem(call.label) if call.label else None
         if problem:
             self._error(codes.BAD_LABEL, f"`{call.label}` cannot name a step: {problem}", call.label_span,
@@ -382,7 +642,7 @@ class Elaborator:
         return name
 
     def _arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
-                   ) -> dict[str, Value] | None:
+                   ) -> dict[str, Any] | None:
         """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
         positional, keywords, ok = [], [], True
         for arg in call.args:
@@ -398,14 +658,14 @@ class Elaborator:
             at_arg = error.index is not None and error.index < len(call.args)
             span = call.args[error.index].span if at_arg else call.span  # type: ignore[index]
             self._error(code, error.message, span, error.hint, scope)
-        return bound if ok and not errors else None  # type: ignore[return-value]
+        return bound if ok and not errors else None
 
     @staticmethod
     def _argument_span(call: ast.Call, name: str, params: tuple[Param, ...]) -> Span:
         return next((arg.span for given, arg in call.by_parameter([p.name for p in params]) if given == name),
                     call.span)
 
-    def _eval(self, expr: ast.Expr, scope: Scope) -> Value:
+    def _eval(self, expr: ast.Expr, scope: Scope) -> Any:
         try:
             return evaluate(expr, scope.values, scope.block_input)  # type: ignore[arg-type]
         except EvalError as error:
@@ -419,7 +679,6 @@ class Elaborator:
     def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:
         self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
-
 
 
 def _shown(t: TensorType) -> str:

@@ -188,12 +188,32 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return a
     if name == "if" and not is_symbolic(a):
         return args[1] if truth_of(a) else args[2]
+    if name == "if" and args[1] == args[2]:
+        return args[1]
+    if name in ("==", "<=", ">=") and a == b:
+        return True
+    if name in ("!=", "<", ">") and a == b:
+        return False
+    if name in ("and", "or") and a == b:
+        return a
+    if name == "%" and _is(b, 1):
+        return 0
+    if name == "and" and b is True or name == "or" and b is False:
+        return a
+    if name == "or" and b is True:
+        return True
+    if name == "and" and b is False:
+        return False
+    if name == "not" and isinstance(a, Op) and a.name == "not":
+        return a.args[0]
     if name == "and" and not is_symbolic(a):
         return b if truth_of(a) else a
     if name == "or" and not is_symbolic(a):
         return a if truth_of(a) else b
     if name == "index" and isinstance(a, tuple) and not is_symbolic(b):
         return a[b]
+    if name == "len" and isinstance(a, tuple):
+        return len(a)
     if name == "index" and isinstance(a, Op) and a.name == "tuple" and is_int(b):
         return a.args[b]
     if name == "axis" and not isinstance(a, Expr):
@@ -274,6 +294,11 @@ def type_of(value: Any) -> Any:
         return types[0]
     if name == "per_axis":
         return types[0] if isinstance(types[0], tuple) else (types[0],) * args[1]
+    if name in ("min", "max"):
+        items = types[0] if len(types) == 1 and isinstance(types[0], tuple) else types
+        if items and all(t in (int, float) for t in items):
+            return float if float in items else int
+        return None
     return {"len": int, "int": int, "float": float}.get(name)
 
 

@@ -7,13 +7,12 @@ back end re-derives a shape or a count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from archdsl.errorcodes import Code
 from archdsl.span import Span
-from archdsl.syntax import Call
 from archdsl.tensor import TensorType
 from archdsl.values import Value
 
@@ -32,8 +31,6 @@ class Layer:
     params: int
     buffers: int
     span: Span
-    source: Call | None = field(default=None, compare=False, repr=False)  # the call written in the spec
-    caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]
@@ -55,9 +52,8 @@ class Group:
     definition: str | None = None
     args: Args = ()
     indexed: bool = False
-    source: Call | None = field(default=None, compare=False, repr=False)  # the block call in the spec
-    caller: Mapping[str, Value] | None = field(default=None, compare=False, repr=False)  # names at the call
-    decisions: tuple[tuple[str, bool], ...] = field(default=(), compare=False, repr=False)  # conditions' outcomes
+    passed: tuple[str, ...] = ()  # a block call's arguments given at the call (the rest took their defaults)
+    positional: int = 0  # how many of them were given by position
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +106,8 @@ class Dense:
     input: TensorType
     output: TensorType
     span: Span
-    source: Call | None = field(default=None, compare=False, repr=False)  # the `dense(n)` call in the spec
+    count: Any = None  # the number of layers; in a template it may be symbolic, with one layer over `index`
+    index: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +142,8 @@ class Loop:
     output: TensorType
     span: Span
     index: Any = None  # the symbol counting the passes, where names or values need it
+    names: tuple[str, ...] = ()  # the loop variables' names in the spec
+    results: tuple[tuple[Any, Any], ...] = ()  # (state symbol, symbol of its value after the loop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +219,53 @@ def count_params(node: Node) -> int:
 
 def count_buffers(node: Node) -> int:
     return sum(layer.buffers for layer in layers(node))
+
+
+def values(node: Node) -> Iterator[object]:
+    """Every value a node holds itself (arguments, types, names, conditions), not its children's."""
+    for item in fields(node):  # type: ignore[arg-type]
+        value = getattr(node, item.name)
+        if item.name in _CHILDREN or item.name == "span":
+            continue
+        yield value
+
+
+_CHILDREN = frozenset({"children", "body", "shortcut", "branches", "layers", "then", "otherwise"})
+
+
+def replace_values(node: Node, mapping: dict[object, object]) -> Node:
+    """``node`` with every value equal to a key of ``mapping`` replaced, at any depth of its values and children."""
+    from archdsl.expr import Op
+
+    def swap(value: object) -> object:
+        if value in mapping:
+            return mapping[value]
+        if isinstance(value, Op):
+            return Op(value.name, tuple(swap(a) for a in value.args))
+        if isinstance(value, TensorType):
+            return TensorType(tuple(swap(v) for v in value.shape))
+        if isinstance(value, tuple):
+            return tuple(swap(v) for v in value)
+        return value
+
+    def rebuild(current: Node) -> Node:
+        changes = {}
+        for item in fields(current):  # type: ignore[arg-type]
+            value = getattr(current, item.name)
+            if item.name == "span":
+                continue
+            if item.name in _CHILDREN:
+                changes[item.name] = _rebuilt(value, rebuild)
+            else:
+                changes[item.name] = swap(value)
+        return replace(current, **changes)  # type: ignore[type-var]
+
+    return rebuild(node)
+
+
+def _rebuilt(value: object, rebuild: Callable[[Node], Node]) -> object:
+    if value is None:
+        return None
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return tuple(tuple(rebuild(n) for n in path) for path in value)
+    return tuple(rebuild(n) for n in value)  # type: ignore[union-attr]

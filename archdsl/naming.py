@@ -84,6 +84,12 @@ class Namespace:
         for kind in then.counters.keys() | otherwise.counters.keys():
             self.counters[kind] = where(condition, then.counters.get(kind, 0), otherwise.counters.get(kind, 0))
 
+    def labelled_like(self, kind: str) -> bool:
+        """Whether a label here looks like a name generated for ``kind`` (``conv1``): numbering skips it."""
+        prefix = "" if self.indexed and kind == "index" else kind
+        return any(name[len(prefix):].isdigit() and name.startswith(prefix) for name in self.reserved
+                   if len(name) > len(prefix))
+
     def increments(self, after: Namespace) -> dict[str, Any]:
         """How much each count grew from this namespace to ``after`` (one pass of a loop)."""
         return {kind: count - self.counters.get(kind, 0) for kind, count in after.counters.items()

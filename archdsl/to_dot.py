@@ -155,10 +155,8 @@ def _title(group: ir.Group) -> str:
 def _call_arguments(group: ir.Group) -> str:
     """The arguments the spec's call gave, with their values."""
     bound = dict(group.args)
-    if group.source is None:
-        return ""
-    return ", ".join(show(bound[name]) if arg.name is None else f"{name}={show(bound[name])}"
-                     for name, arg in group.source.by_parameter(list(bound)) if name in bound)
+    return ", ".join(show(bound[name]) if position < group.positional else f"{name}={show(bound[name])}"
+                     for position, name in enumerate(group.passed))
 
 
 def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB") -> graphviz.Digraph:
