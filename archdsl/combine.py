@@ -169,8 +169,9 @@ def _residual_body(el: Elaborator, call: ast.Call, scope: Scope, t: Type, mode: 
     if not ok or t is None or t_body is None or t_short is None:
         return [], None
     if not _agree(el, t_body, t_short, codes.RESIDUAL_SHAPE, call.span, lambda: (
-            f"residual body gives {t_body} but {'its shortcut' if shortcut is not None else 'its input'} is {t_short}: "
-            "they cannot be added")):
+            "residual body gives ", *shape_parts(t_body),
+            f" but {'its shortcut' if shortcut is not None else 'its input'} is ", *shape_parts(t_short),
+            ": they cannot be added")):
         hint = ("project the shortcut with residual(shortcut=project), or give a `shortcut { }`"
                 if shortcut is None else "make the shortcut produce the body's shape")
         el._error(codes.RESIDUAL_SHAPE, f"residual body gives {t_body} but "
@@ -194,12 +195,20 @@ def _differ(a: TensorType, b: TensorType) -> Any:
     return differs
 
 
+def shape_parts(t: TensorType) -> tuple[Any, ...]:
+    """A type as message parts: ``[``, each size (an expression where symbolic), ``]``."""
+    parts: list[Any] = ["["]
+    for position, size in enumerate(t.shape):
+        parts += [", "] * (position > 0) + [size]
+    return (*parts, "]")
+
+
 def _agree(el: Elaborator, a: TensorType, b: TensorType, code: codes.Code, span: Span,
-           words: Callable[[], str]) -> bool:
+           words: Callable[[], tuple[Any, ...]]) -> bool:
     """Whether two types are equal; where that is a condition, it is required of the class."""
     differs = _differ(a, b)
     if is_symbolic(differs):
-        el.require(op("not", differs), code, (words(),), span)
+        el.require(op("not", differs), code, words(), span)
         return True
     return not differs
 
@@ -348,7 +357,7 @@ def _concat(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
     if symbolic:
         for out, span in zip(outs[1:], spans[1:], strict=True):
             _agree(el, out.with_shape(outs[0].channels), outs[0], codes.JOIN_SHAPE, span,
-                   lambda: "concat branches differ in spatial size")
+                   lambda: ("concat branches differ in spatial size",))
     elif len({(o.rank, o.spatial) for o in outs}) > 1:
         shapes = ", ".join(str(o) for o in outs)
         odd = _odd_one([(o.rank, o.spatial) for o in outs])
@@ -373,7 +382,7 @@ def _add(el: Elaborator, call: ast.Call, scope: Scope, t: Type) -> Result:
     outs: list[TensorType] = types  # type: ignore[assignment]
     if is_symbolic(tuple(o.shape for o in outs)):
         for out, span in zip(outs[1:], spans[1:], strict=True):
-            _agree(el, out, outs[0], codes.JOIN_SHAPE, span, lambda: "add branches differ in shape")
+            _agree(el, out, outs[0], codes.JOIN_SHAPE, span, lambda: ("add branches differ in shape",))
     elif len(set(outs)) > 1:
         odd = _odd_one(outs)
         el._error(codes.JOIN_SHAPE, "add branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],

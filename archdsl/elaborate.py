@@ -24,6 +24,7 @@ from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.combinators import COMBINATORS
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
+from archdsl.errorcodes import Severity
 from archdsl.evaluation import evaluate
 from archdsl.expr import LOOP, STATE, Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
 from archdsl.layers import LAYERS, Checks, ShapeError, check_rank
@@ -125,6 +126,11 @@ class Elaborator:
         A network's input type comes from its `input` line (symbolic where it reads a parameter).
         """
         scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False))
+        for value in values.values():
+            if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
+                length = len(value.type)
+                self.require(op("and", op("is_tuple", value), op("==", op("len", value), length)), None,
+                             ("this class is written for ", value, f" of {length} items"), definition.span)
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
@@ -201,6 +207,7 @@ class Elaborator:
     # -- statements -------------------------------------------------------------------
 
     def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        outer, self.pending = self.pending, []  # guards of the step this sequence is part of stay with it
         nodes: Nodes = []
         for stmt in stmts:
             if isinstance(stmt, ast.Input):
@@ -215,6 +222,7 @@ class Elaborator:
             else:
                 made, t = self.call(stmt, scope, t)
             nodes.extend([*self._take_pending(), *made])
+        self.pending = outer + self.pending
         return nodes, t
 
     def _if(self, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
@@ -246,22 +254,28 @@ class Elaborator:
 
     def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span
                ) -> tuple[Nodes, Type]:
-        """Both branches of a symbolic condition, each from the same names and input; the output merged."""
+        """Both branches of a symbolic condition, each from the same names and input; the output merged.
+
+        A branch the checker refuses becomes a rule: the condition must send values the other way.
+        """
         if not self.general(test):
             return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
         names = scope.namespace
-        pending_before = list(self.pending)
-        first = names.copy()
-        then_nodes, t_then = then(replace(scope, namespace=first), t)
-        then_nodes = [*self._take_pending(), *then_nodes]
-        second = names.copy()
-        else_nodes, t_else = otherwise(replace(scope, namespace=second), t)
-        else_nodes = [*self._take_pending(), *else_nodes]
-        if any(first.counters.get(k) != second.counters.get(k) and names.labelled_like(k)
-               for k in first.counters.keys() | second.counters.keys()):
-            self.pending = [*pending_before]
-            # later generated names would depend on the condition and could meet a label: decide it instead
-            return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
+        first, second = names.copy(), names.copy()
+        then_nodes, t_then, then_error = self._branch(then, replace(scope, namespace=first), t)
+        else_nodes, t_else, else_error = self._branch(otherwise, replace(scope, namespace=second), t)
+        if then_error and else_error:
+            self.sink.add(then_error)
+            return [], None
+        if then_error or else_error:
+            refused, kept, kept_names, kept_type, holds = (
+                (then_error, else_nodes, second, t_else, op("not", test)) if then_error else
+                (else_error, then_nodes, first, t_then, test))
+            if substitute(holds, self.reference) is not True:
+                raise _Abort  # refused where the network was compiled: not a rule on other values
+            names.adopt(kept_names)
+            self.require(holds, refused.code, (refused.message,), refused.span or span)
+            return [*self._take_pending(), *kept], kept_type
         names.merge(test, first, second)
         if t is None or t_then is None or t_else is None:
             return [], None
@@ -270,6 +284,22 @@ class Elaborator:
         else:
             t_out = TensorType(tuple(where(test, a, b) for a, b in zip(t_then.shape, t_else.shape, strict=True)))
         return [ir.Choice(test, tuple(then_nodes), tuple(else_nodes), t, t_out, span)], t_out
+
+    def _branch(self, elaborate: Any, scope: Scope, t: Type) -> tuple[Nodes, Type, Diagnostic | None]:
+        """One branch of a choice: its nodes and type, or the first error the checker gives on it."""
+        if not self.symbolic:
+            nodes, t_out = elaborate(scope, t)
+            return [*self._take_pending(), *nodes], t_out, None
+        outer, self.sink = self.sink, Sink()
+        try:
+            nodes, t_out = elaborate(scope, t)
+        finally:
+            branch_sink, self.sink = self.sink, outer
+        nodes = [*self._take_pending(), *nodes]
+        if branch_sink.raised:
+            errors = [d for d in branch_sink.items if d.code.severity is Severity.ERROR]
+            return nodes, None, errors[0] if errors else Diagnostic(codes.LIMIT, "refused", None)
+        return nodes, t_out, None
 
     def _for(self, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
         items = self._eval(stmt.iterable, scope)
@@ -362,8 +392,7 @@ class Elaborator:
             return self._unrolled(targets, items, body, scope, t, span)
         steps = scope.namespace.increments(trial_names)
         moving = set(state.shape) | set(item_syms) | {index}
-        if any(scope.namespace.labelled_like(kind) for kind in steps) or any(
-                symbols(step) & moving for step in steps.values()):
+        if any(symbols(step) & moving for step in steps.values()):
             return self._unrolled(targets, items, body, scope, t, span)
         if labelled:
             self.require(op("<=", op("len", items), 1), codes.DUPLICATE,
@@ -446,7 +475,11 @@ class Elaborator:
         known = substitute(value, self.reference)
         if is_symbolic(known):
             raise _Abort  # nothing to assume it by: the template cannot be written
-        self.require(op("==", value, known), None, ("this class is written for ", value, f" == {known!r}"), span)
+        if isinstance(known, bool):
+            holds = value if known else op("not", value)
+            self.require(holds, None, ("this class is written for ", value, f" being {str(known).lower()}"), span)
+        else:
+            self.require(op("==", value, known), None, ("this class is written for ", value, f" == {known!r}"), span)
         return known
 
     def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
+from archdsl.helpers import axis, per_axis, skip
 from archdsl.values import UNKNOWN, Value, apply_binary, apply_function, apply_unary, is_int, truth_of
 
 # Roles of symbols: what the emitted code holds the value in.
@@ -152,13 +153,15 @@ def _compute(name: str, args: tuple[Any, ...]) -> Any:
     if name == "tuple":
         return tuple(args)
     if name == "axis":  # the value of a per-axis argument along one axis
-        return args[0][args[1]] if isinstance(args[0], tuple) else args[0]
+        return axis(args[0], args[1])
     if name == "per_axis":  # one value for every axis, or a tuple already
-        return args[0] if isinstance(args[0], tuple) else (args[0],) * args[1]
+        return per_axis(args[0], args[1])
     if name.startswith("is_"):
         return PREDICATES[name](args[0])
     if name == "name":  # a generated step name: prefix and number
         return f"{args[0]}{args[1]}"
+    if name == "skip":
+        return skip(args[0], args[1])
     return apply_function(name, args)
 
 
@@ -325,6 +328,15 @@ def substitute(value: Any, mapping: Mapping[Sym, Any]) -> Any:
     if isinstance(value, Sym):
         return mapping.get(value, value)
     if isinstance(value, Op):
+        if value.name in ("and", "or", "if"):  # short-circuit: the rest may not even compute (len of an int)
+            first = substitute(value.args[0], mapping)
+            if not is_symbolic(first):
+                if value.name == "if":
+                    return substitute(value.args[1 if truth_of(first) else 2], mapping)
+                if truth_of(first) == (value.name == "or"):
+                    return truth_of(first)
+                return op("and", True, substitute(value.args[1], mapping))  # the second's truth, checked
+            return op(value.name, first, *(substitute(a, mapping) for a in value.args[1:]))
         return op(value.name, *(substitute(a, mapping) for a in value.args))
     if isinstance(value, tuple):
         return tuple(substitute(v, mapping) for v in value)
@@ -364,7 +376,7 @@ _PREDICATE_SOURCE = {
     "is_tuple": "isinstance({0}, tuple)",
 }
 # Functions the emitted file defines itself (Python has none of the name).
-HELPERS = frozenset({"half", "axis", "per_axis"})
+HELPERS = frozenset({"half", "axis", "per_axis", "skip"})
 
 
 def literal(value: Value) -> str:
@@ -403,7 +415,8 @@ def _python(value: Any, name_of: Callable[[Sym], str]) -> tuple[str, int]:
         return f"{wrap(args[0], ATOM)} ** {wrap(args[1], 8)}", 9
     if name in _PRECEDENCE and name != "if":
         p = _PRECEDENCE[name]
-        return f"{wrap(args[0], p)} {name} {wrap(args[1], p + 1)}", p
+        left = p + 1 if p == _PRECEDENCE["=="] else p  # comparisons chain in Python: (a < b) == c keeps its brackets
+        return f"{wrap(args[0], left)} {name} {wrap(args[1], p + 1)}", p
     if name == "if":
         return f"{wrap(args[1], 2)} if {wrap(args[0], 2)} else {wrap(args[2], 1)}", 1
     if name == "index":

@@ -235,13 +235,18 @@ _CHILDREN = frozenset({"children", "body", "shortcut", "branches", "layers", "th
 
 def replace_values(node: Node, mapping: dict[object, object]) -> Node:
     """``node`` with every value equal to a key of ``mapping`` replaced, at any depth of its values and children."""
-    from archdsl.expr import Op
+    from archdsl.expr import Op, op
+    from archdsl.values import Problem
 
     def swap(value: object) -> object:
         if value in mapping:
             return mapping[value]
         if isinstance(value, Op):
-            return Op(value.name, tuple(swap(a) for a in value.args))
+            args = tuple(swap(a) for a in value.args)
+            try:
+                return op(value.name, *args)  # folded again
+            except Problem:  # known arguments that fail (x // 0) on a path the class never takes
+                return Op(value.name, args)
         if isinstance(value, TensorType):
             return TensorType(tuple(swap(v) for v in value.shape))
         if isinstance(value, tuple):

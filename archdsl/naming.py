@@ -16,6 +16,7 @@ from typing import Any
 
 from archdsl import syntax as ast
 from archdsl.expr import is_symbolic, op, where
+from archdsl.helpers import skip
 
 TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "branch", "gate", "seq", "repeat"})
 
@@ -78,17 +79,21 @@ class Namespace:
         other.used, other.counters = set(self.used), dict(self.counters)
         return other
 
+    def adopt(self, other: Namespace) -> None:
+        """The names as ``other`` left them: the one branch of a choice the class keeps."""
+        self.used, self.counters = set(other.used), dict(other.counters)
+
     def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
         """The names after a choice: each count as its branch left it."""
         self.used = then.used | otherwise.used
         for kind in then.counters.keys() | otherwise.counters.keys():
             self.counters[kind] = where(condition, then.counters.get(kind, 0), otherwise.counters.get(kind, 0))
 
-    def labelled_like(self, kind: str) -> bool:
-        """Whether a label here looks like a name generated for ``kind`` (``conv1``): numbering skips it."""
-        prefix = "" if self.indexed and kind == "index" else kind
-        return any(name[len(prefix):].isdigit() and name.startswith(prefix) for name in self.reserved
-                   if len(name) > len(prefix))
+    def taken(self, prefix: str) -> tuple[int, ...]:
+        """The numbers of the labels here that look like names generated with ``prefix`` (``conv2``), sorted."""
+        return tuple(sorted(int(name[len(prefix):]) for name in self.reserved
+                            if name.startswith(prefix) and name[len(prefix):].isdigit()
+                            and name == f"{prefix}{int(name[len(prefix):])}"))
 
     def increments(self, after: Namespace) -> dict[str, Any]:
         """How much each count grew from this namespace to ``after`` (one pass of a loop)."""
@@ -125,13 +130,16 @@ class Namespace:
         return self._next(preferred, preferred)
 
     def _next(self, prefix: str, counter: str) -> Any:
+        """The next generated name: counters count the names handed out; numbering skips labels."""
         while True:
             count = self.counters.get(counter, 0)
-            number = count + (0 if self.indexed and not prefix else 1)
             self.counters[counter] = count + 1
-            if is_symbolic(number):
-                return op("name", prefix, number)  # a template's name: collisions with labels are not checked
-            candidate = f"{prefix}{number}"
-            if candidate not in self.used and candidate not in self.reserved:
+            number = count + (0 if self.indexed and not prefix else 1)
+            taken = self.taken(prefix) if prefix else ()
+            if is_symbolic(number):  # a template's name: skipping the labels is left to the emitted code
+                return op("name", prefix, op("skip", number, taken) if taken else number)
+            candidate = f"{prefix}{skip(number, taken)}"
+            if candidate not in self.used:
                 self.used.add(candidate)
                 return candidate
+

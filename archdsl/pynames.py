@@ -11,15 +11,22 @@ import builtins
 import keyword
 import re
 
-# What every emitted file defines or imports at module level, besides its classes.
-FILE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "annotations", "init_weights", "require"})
+from archdsl.expr import HELPERS
+from archdsl.layers import RUNTIME_CLASSES
+
+# What an emitted file defines or imports at module level, besides its classes, and the builtins its
+# classes call: a parameter or local variable of that name would hide it.
+FILE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "annotations", "init_weights", *HELPERS, "require",
+                        *RUNTIME_CLASSES})
+CALLED_BUILTINS = frozenset({"super", "range", "enumerate", "getattr", "len", "min", "max", "abs", "int", "float",
+                             "bool", "str", "tuple", "isinstance"})
 
 
 class Names:
     """A set of taken identifiers; ``create`` gives a free one close to the candidate."""
 
     def __init__(self, taken: set[str] | frozenset[str] = frozenset()):
-        self.taken = set(taken) | set(FILE_NAMES) | {n for n in dir(builtins) if not n.startswith("_")} | {"self"}
+        self.taken = set(taken) | FILE_NAMES | CALLED_BUILTINS | {"self"}
 
     def create(self, candidate: str) -> str:
         """``candidate`` as an identifier, with ``_`` added (then a number) until it is free."""
@@ -52,7 +59,9 @@ def class_name(spec_name: str, taken: set[str]) -> str:
     """``bottleneck`` -> ``Bottleneck``, ``conv_bn_relu`` -> ``ConvBnRelu``; unique, and never a Python name."""
     words = [part for part in re.split(r"[^0-9A-Za-z]+", spec_name) if part]
     base = "".join(part[:1].upper() + part[1:] for part in words) or "Block"
-    if base[0].isdigit() or keyword.iskeyword(base) or base in ("None", "True", "False") or base in dir(builtins):
+    if base[0].isdigit():
+        base = f"Block{base}"
+    if keyword.iskeyword(base) or base in ("None", "True", "False") or base in dir(builtins):
         base = f"{base}Block"
     name, number = base, 1
     while name in taken or name in FILE_NAMES:

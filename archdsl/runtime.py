@@ -74,27 +74,6 @@ class ChannelMax(nn.Module):
         return x.amax(dim=1, keepdim=True)
 
 
-def require(holds: bool, message: str) -> None:
-    """Refuses arguments the spec's checks refuse, in their words."""
-    if not holds:
-        raise ValueError(message)
-
-
-def axis(value: int | tuple[int, ...], index: int) -> int:
-    """A per-axis argument's value along one axis: the value itself where one is given for all."""
-    return value[index] if isinstance(value, tuple) else value
-
-
-def per_axis(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
-    """A per-axis argument as one value per axis."""
-    return value if isinstance(value, tuple) else (value,) * rank
-
-
-def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
-    """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
-    return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
-
-
 def init_weights(model: nn.Module) -> None:
     """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():

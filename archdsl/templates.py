@@ -10,7 +10,7 @@ what is found here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,22 @@ def templates(program: Program, network: ast.Definition, args: Mapping[str, Valu
             order.append(chosen)
             pending.extend(_calls(chosen))
         calls[id(group)] = chosen
+    _decide_sizes(order, calls)
     return Templates([*reversed(order), main], calls)
+
+
+def _decide_sizes(blocks: list[Template], calls: dict[int, Template]) -> None:
+    """Which block classes are given their input's spatial size: those whose construction reads it, directly
+    or through a call of a class that is given it."""
+    growing = True
+    while growing:
+        growing = False
+        for template in blocks:
+            if template.reads_size or not template.general:
+                continue
+            read = construction_symbols(template.body, lambda call: calls[id(call)].reads_size)
+            if any(s.role == INPUT and s.name != "c" for s in read):
+                template.reads_size = growing = True
 
 
 def _elaborate(program: Program, definition: ast.Definition, values: Mapping[str, Any],
@@ -135,8 +150,7 @@ def _block(program: Program, definition: ast.Definition, call: ir.Group,
     elaborated = _elaborate(program, definition, symbols_, t_in, reference)
     if elaborated is not None and UNKNOWN not in reference.values():
         body, full = elaborated
-        reads_size = any(s.role == INPUT and s.name != "c" for s in _construction_symbols(body))
-        return Template(definition.name, "block", rank, params, body, t_in, full, reads_size=reads_size)
+        return Template(definition.name, "block", rank, params, body, t_in, full)
     fixed = _elaborate(program, definition, example, t_example, reference)
     assert fixed is not None, f"block {definition.name} elaborates at the values it was checked with"
     return Template(definition.name, "block", rank, params, fixed[0], t_in, fixed[1], general=False)
@@ -181,16 +195,74 @@ def _calls(template: Template) -> Iterator[tuple[tuple[str, int], ir.Group, Mapp
         stack[0:0] = [child for path in ir.paths(node) for child in path]
 
 
-def _construction_symbols(body: ir.Group) -> set[Sym]:
-    """The symbols a template's modules, conditions, loops and names are made of (not its shape comments)."""
+def construction_symbols(body: ir.Group, reads_size: Callable[[ir.Group], bool]) -> set[Sym]:
+    """The symbols a class's construction reads: arguments, names, channels, conditions, loop counts and what
+    the class assumed; and the state the loops carry to compute them, its own loops' or those of the classes it
+    builds. Not its shape comments or the checker's rules.
+
+    ``reads_size(call)``: whether the class a block call builds is given its input's spatial size.
+    """
     found: set[Sym] = set()
-    for node in ir.walk(body):
-        if isinstance(node, ir.Layer) or isinstance(node, ir.Group):
-            found |= symbols(node.args) | symbols(node.input.channels) | symbols(node.name)
+    for node in own_nodes(body):
+        if isinstance(node, (ir.Layer, ir.Group)):
+            found |= symbols(node.args) | symbols(node.name) | symbols(node.input.channels)
+            if isinstance(node, ir.Group) and node.kind == "block" and reads_size(node):
+                found |= symbols(node.input.spatial)
         elif isinstance(node, ir.Choice):
             found |= symbols(node.condition)
         elif isinstance(node, ir.Loop):
             found |= symbols(node.items)
-        elif isinstance(node, ir.Require) and node.code is None:  # what the class is written for: it checks it
-            found |= symbols(node.holds)
+        elif isinstance(node, ir.Dense):
+            found |= symbols(node.count)
+        elif isinstance(node, ir.Require) and node.code is None:
+            found |= symbols(node.holds) | symbols(node.message)
+    return carried(found, body)
+
+
+def check_symbols(body: ir.Group) -> set[Sym]:
+    """The symbols the network's tests read: its rules, the conditions and loops around them, the state they carry."""
+    found: set[Sym] = set()
+    for node in ir.walk(body):
+        if node is not body and isinstance(node, (ir.Require, ir.Choice, ir.Loop, ir.Dense)):
+            found |= {s for value in ir.values(node) for s in symbols(value)}
+    return carried(found, body)
+
+
+def carried(found: set[Sym], body: ir.Group) -> set[Sym]:
+    """``found`` and what computing it needs from the loops anywhere in ``body``: each state, its start, its update."""
+    loops = [node for node in ir.walk(body) if isinstance(node, ir.Loop)]
+    growing = True
+    while growing:
+        growing = False
+        for state, after, start, update in (carry for loop in loops for carry in carries(loop)):
+            if (state in found or after in found) and not ({state} | symbols(start) | symbols(update)) <= found:
+                found |= {state, *symbols(start), *symbols(update)}
+                growing = True
     return found
+
+
+def own_nodes(body: ir.Group) -> Iterator[ir.Node]:
+    """The nodes a class builds itself: below ``body``, not inside the block calls, which their classes build."""
+    stack: list[ir.Node] = list(reversed(body.children))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not (isinstance(node, ir.Group) and node.kind == "block"):
+            for path in reversed(ir.paths(node)):
+                stack.extend(reversed(path))
+
+
+def carries(loop: ir.Loop) -> Iterator[tuple[Sym, Sym, Any, Any]]:
+    """What a loop carries from pass to pass: (state, its symbol after the loop, its start, its value after a pass)."""
+    final = output_of(loop.body, loop.state)
+    for state, after in loop.results:
+        position = loop.state.shape.index(state)
+        yield state, after, loop.input.shape[position], final.shape[position]
+
+
+def output_of(nodes: tuple[ir.Node, ...], start: TensorType) -> TensorType:
+    """The type a sequence of nodes ends with (``start`` where it holds no step)."""
+    for node in reversed(nodes):
+        if not isinstance(node, ir.Require):
+            return node.output
+    return start

@@ -22,9 +22,10 @@ from archdsl.expr import HELPERS, INPUT, LOOP, PARAM, STATE, Op, Sym, is_symboli
 from archdsl.layers import RUNTIME_CLASSES
 from archdsl.lowered import adds_in_place, constructor_of
 from archdsl.pycomment import shape_comment
+from archdsl.naming import module_attributes
 from archdsl.pynames import Names, class_name, mangled
 from archdsl.pysource import Call, call_line, constructor_call, flat
-from archdsl.templates import REQUIRED, Template, Templates
+from archdsl.templates import REQUIRED, Template, Templates, carries, check_symbols, construction_symbols
 from archdsl.values import Value
 
 
@@ -38,12 +39,14 @@ class Emitted:
     runtime: set[str] = field(default_factory=set)
     helpers: set[str] = field(default_factory=set)
     nested: list[str] = field(default_factory=list)  # the source of classes for groups, written before their user
+    rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
 
 
-def parameter_names(params: Sequence[str], classes: set[str]) -> dict[str, str]:
-    """The Python names of a class's parameters: each spec name, changed only where it would shadow what the
-    file uses (a class, a helper, a builtin) or be no Python parameter (a keyword): ``max_``, ``lambda_``."""
-    names = Names({"in_channels", "in_size", *classes})
+def parameter_names(params: Sequence[str]) -> dict[str, str]:
+    """The Python names of a class's parameters: each spec name, changed only where it would be no Python
+    parameter (a keyword) or hide what the file uses (``nn``, a helper, a builtin it calls): ``lambda_``, ``nn_``.
+    The classes are named around the parameters."""
+    names = Names({"in_channels", "in_size"})
     return {name: names.create(name) for name in params}
 
 
@@ -80,11 +83,11 @@ class ClassWriter:
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
         self.channels = "in_channels" if takes_channels else None
         self.size = "in_size" if takes_size else None
-        self.attributes = Names({"training", *_static_names(body)})
+        self.attributes = Names({*module_attributes(), *_static_names(body)})
         self.init = CodeWriter()
         self.forward = CodeWriter()
-        self.checks: list[ir.Require] = []  # the network's rules on its parameters, tested first
-        self.used = _built_from(body)
+        self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].reads_size)
+        self.read = self.used | (check_symbols(body) if kind == "network" else set())  # and what its tests read
         self.stored: dict[Any, str] = {}  # values forward needs, kept as attributes
 
     # -- names and expressions ----------------------------------------------------
@@ -124,7 +127,9 @@ class ClassWriter:
     # -- the class ----------------------------------------------------------------
 
     def write(self, out: CodeWriter) -> None:
-        result = self.steps(self.body.children, "x", "x", None, top=True)
+        prelude = CodeWriter()
+        self.checks(self.body.children, prelude, set())
+        result = self.steps(self.body.children, "x", "x", None)
         out.line(f"class {self.name}(nn.Module):")
         with out.indent():
             out.docstring(self.doc)
@@ -137,8 +142,8 @@ class ClassWriter:
                         out.line(f"if {param.local} is None:")
                         with out.indent():
                             out.line(f"{param.local} = {self.py(param.default)}")
-                for check in _distinct(self.checks):
-                    self._require(out, check)
+                for line in prelude.lines:
+                    out.line(line)
                 for value, attribute in self.stored.items():
                     out.line(f"self.{attribute} = {self.py(value)}")
                 for line in self.init.lines:
@@ -175,6 +180,8 @@ class ClassWriter:
         return parts
 
     def _require(self, out: CodeWriter, check: ir.Require) -> None:
+        if check.holds is True:  # decided once values replaced symbols
+            return
         self.emitted.helpers.add("require")
         params = sorted({s for s in symbols(check.holds) if s.role == PARAM}, key=lambda s: s.name)
         prefix = ", ".join("{" + f"{self.name_of(s)}=" + "!r}" for s in params)
@@ -184,29 +191,72 @@ class ClassWriter:
 
     # -- steps --------------------------------------------------------------------
 
-    def steps(self, nodes: Sequence[ir.Node], source: str, target: str, previous: ir.Node | None,
-              top: bool = False) -> str:
+    def steps(self, nodes: Sequence[ir.Node], source: str, target: str, previous: ir.Node | None) -> str:
         """Writes ``nodes`` reading ``source`` into ``target``; returns the variable holding the result."""
         current = source
         for node in nodes:
             if isinstance(node, ir.Require):
-                self.require(node, top)
+                self.require(node)
                 continue
             current = self.step(node, current, target, previous)
             previous = node
         return current
 
-    def require(self, node: ir.Require, top: bool) -> None:
-        """The network tests its rules up front; a block only what it was written for (an assumption)."""
-        if self.kind == "network" and top:
-            self.checks.append(node)
-        elif node.code is None or self.kind == "network":
+    def require(self, node: ir.Require) -> None:
+        """What a block was written for (an assumption) it tests where it builds; the network tests every rule
+        before it builds anything (see ``checks``)."""
+        if self.kind != "network" and node.code is None:
             self._require(self.init, node)
+
+    def checks(self, nodes: Sequence[ir.Node], out: CodeWriter, seen: set[Any], own: bool = True) -> None:
+        """What the class computes before it builds anything: the network tests the rules the checker could not
+        decide for every argument value, in its terms, under the conditions and in the loops that hold them; and
+        every class follows the loops inside the modules it builds whose results it reads (a block's channels).
+
+        ``seen``: the rules already tested on the way here; each is written once. ``own``: the nodes are built
+        by this class, not inside a sub-module. A sequence's rules come after its loops, whose state they read.
+        """
+        for node in sorted(nodes, key=lambda node: isinstance(node, ir.Require)):
+            if isinstance(node, ir.Require):
+                if self.kind == "network" and node.holds not in seen:
+                    seen.add(node.holds)
+                    self._require(out, node)
+            elif isinstance(node, ir.Choice):
+                self._checked_choice(node, out, seen, own)
+            elif isinstance(node, ir.Loop):
+                inner = CodeWriter()
+                self.checks(node.body, inner, set(seen), own)
+                if inner.lines or not own and any(after in self.read for _, after in node.results):
+                    self._loop(node, self.read, inner.lines, out)
+            elif isinstance(node, ir.Dense) and node.index is not None:
+                inner = CodeWriter()
+                self.checks(node.layers, inner, set(seen), own)
+                if inner.lines:
+                    out.line(f"for {self.name_of(node.index)} in range({self.py(node.count)}):")
+                    _lines(out, inner.lines)
+            else:
+                inside = own and not isinstance(node, ir.Group)
+                self.checks([child for path in ir.paths(node) for child in path], out, seen, inside)
+
+    def _checked_choice(self, node: ir.Choice, out: CodeWriter, seen: set[Any], own: bool) -> None:
+        then, otherwise = CodeWriter(), CodeWriter()
+        self.checks(node.then, then, set(seen), own)
+        self.checks(node.otherwise, otherwise, set(seen), own)
+        if not then.lines and not otherwise.lines:
+            return
+        condition = self.py(node.condition)
+        if not then.lines:
+            out.line(f"if not ({condition}):")
+            _lines(out, otherwise.lines)
+            return
+        out.line(f"if {condition}:")
+        _lines(out, then.lines)
+        if otherwise.lines:
+            out.line("else:")
+            _lines(out, otherwise.lines)
 
     def step(self, node: ir.Node, source: str, target: str, previous: ir.Node | None) -> str:
         if isinstance(node, (ir.Layer, ir.Group)):
-            if self.kind == "network" and isinstance(node, ir.Group):
-                self.checks.extend(_unconditional_checks(node))
             self.module(node, self.construct(node, previous), source, target)
             return target
         handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Add: self.join, ir.Gate: self.gate,
@@ -244,7 +294,7 @@ class ClassWriter:
         parts: list[Call | str] = [self.py(group.input.channels)]
         if template.reads_size:
             parts.append(f"in_size={self.py(tuple(group.input.spatial))}")
-        bound, locals_ = dict(group.args), parameter_names([p.name for p in template.params], self.emitted.names)
+        bound, locals_ = dict(group.args), parameter_names([p.name for p in template.params])
         parts += [f"{locals_[name]}={self.py(bound[name])}" for name in group.passed]
         return Call(self.emitted.classes[id(template)], parts)
 
@@ -263,11 +313,18 @@ class ClassWriter:
     def nested_class(self, group: ir.Group) -> Call:
         """A class for a named group that is not a chain (a named residual, a dense layer)."""
         channels = Sym("c", INPUT, int)
-        body = ir.replace_values(group, {group.input.channels: channels}) if is_symbolic(group.input.channels) \
-            else group
+        body = group
+        if is_symbolic(group.input.channels):
+            body = ir.replace_values(group, {group.input.channels: channels})
+            self.emitted.rebuilt.append(body)  # alive while the file is written: its ids key the calls
+            for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
+                if id(before) in self.emitted.calls:
+                    self.emitted.calls[id(after)] = self.emitted.calls[id(before)]
         free = sorted((s for s in _symbols_in(body) if s != channels and s.role != INPUT or s.name == "c" and
                        s != channels), key=lambda s: s.name)
         base = "DenseLayer" if group.kind == "denselayer" else str(group.name)
+        if base.isdigit():  # an element of an nn.Sequential-like group
+            base = f"{self.name} step {base}"
         name = class_name(base, self.emitted.names)
         params = [Parameter(self.name_of(s), s, REQUIRED, None) for s in free]
         doc = ("One layer of a dense block: it sees every feature map before it, joined." if group.kind == "denselayer"
@@ -381,37 +438,39 @@ class ClassWriter:
 
     def loop(self, node: ir.Loop, source: str, target: str) -> str:
         """A loop over what the class is given; channels and sizes that change pass by pass are variables."""
+        init, forward = self.init, self.forward
+        self.init, self.forward = CodeWriter(), CodeWriter()
+        result = self.steps(node.body, target, target, None)  # each pass reads what the pass before wrote
+        body_init, body_forward = self.init.lines, self.forward.lines
+        self.init, self.forward = init, forward
+        self._loop(node, self.used, body_init, self.init)
+        if not body_forward:
+            return source
+        if result != target:
+            body_forward.append(f"{target} = {result}")
+        if source != target:
+            self.forward.line(f"{target} = {source}")
+        self.forward.line(self._header(node, self.used, self.fpy))
+        _lines(self.forward, body_forward)
+        return target
+
+    def _header(self, node: ir.Loop, read: set[Any], py: Any) -> str:
         for sym, name in zip(node.targets, node.names, strict=False):
             self.symbol_names.setdefault(sym, self.locals.create(name))
         targets = ", ".join(self.name_of(s) for s in node.targets)
-        index = self.name_of(node.index) if node.index in self.used else None
-        header = f"for {index}, {targets} in enumerate({{}}):" if index else f"for {targets} in {{}}:"
-        starts = dict(zip(node.state.shape, node.input.shape, strict=True))
-        carried = [(state, after, starts[state]) for state, after in node.results
-                   if state in self.used or after in self.used]
-        for state, after, start in carried:
-            self.symbol_names[after] = self.name_of(state)
-            self.init.line(f"{self.name_of(state)} = {self.py(start)}")
-        self.init.line(header.format(self.py(node.items)))
-        init, forward = self.init, self.forward
-        self.init, self.forward = CodeWriter(), CodeWriter()
-        result = self.steps(node.body, source, target, None)
-        final = _output_of(node.body, node.state)
-        for state, _, _ in carried:
-            value = final.shape[node.state.shape.index(state)]
-            if value != state:
-                self.init.line(f"{self.name_of(state)} = {self.py(value)}")
-        body_init, body_forward = self.init.lines, self.forward.lines
-        if result != target and body_forward:
-            body_forward.append(f"{target} = {result}")
-        self.init, self.forward = init, forward
-        _lines(self.init, body_init or ["pass"])
-        if body_forward:
-            self.forward.line(header.format(self.fpy(node.items)))
-            _lines(self.forward, body_forward)
-            return target
-        return source
+        if node.index in read:
+            return f"for {self.name_of(node.index)}, {targets} in enumerate({py(node.items)}):"
+        return f"for {targets} in {py(node.items)}:"
 
+    def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
+        """The loop in ``__init__``: the state it carries set before it and updated after each pass."""
+        carried = [carry for carry in carries(node) if carry[0] in read or carry[1] in read]
+        for state, after, start, _ in carried:
+            self.symbol_names[after] = self.name_of(state)
+            out.line(f"{self.name_of(state)} = {self.py(start)}")
+        out.line(self._header(node, read, self.py))
+        updates = [f"{self.name_of(state)} = {self.py(update)}" for state, _, _, update in carried if update != state]
+        _lines(out, [*body, *updates] or ["pass"])
 
 def plain_attribute(name: Any) -> bool:
     """Whether ``self.<name>`` can be written as it is (else ``add_module`` and ``getattr`` are)."""
@@ -432,30 +491,6 @@ def _fstring_part(part: Any, py: Any) -> str:
     return str(part).replace("{", "{{").replace("}", "}}")
 
 
-def _distinct(checks: list[ir.Require]) -> list[ir.Require]:
-    seen: set[Any] = set()
-    kept = []
-    for check in checks:
-        if check.holds not in seen:
-            seen.add(check.holds)
-            kept.append(check)
-    return kept
-
-
-def _unconditional_checks(group: ir.Group) -> list[ir.Require]:
-    """The rules inside an inlined block that hold on every path, in the network's terms."""
-    found: list[ir.Require] = []
-    stack: list[ir.Node] = list(group.children)
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, ir.Require):
-            if node.code is not None:
-                found.append(node)
-        elif not isinstance(node, (ir.Choice, ir.Loop)):
-            stack[0:0] = [child for path in ir.paths(node) for child in path]
-    return [check for check in found if all(s.role == PARAM for s in symbols(check.holds))]
-
-
 def _rerolled(parts: list[Call | str]) -> list[Call | str]:
     """Runs of the same constructor written once in a comprehension: ``*[Bottleneck(256, 64) for _ in range(5)]``."""
     out: list[Call | str] = []
@@ -470,13 +505,6 @@ def _rerolled(parts: list[Call | str]) -> list[Call | str]:
             out.append(parts[position])
         position = end + 1
     return out
-
-
-def _output_of(nodes: Sequence[ir.Node], start: Any) -> Any:
-    for node in reversed(nodes):
-        if not isinstance(node, ir.Require):
-            return node.output
-    return start
 
 
 def _static_names(group: ir.Group) -> list[str]:
@@ -528,7 +556,7 @@ def _symbols_in(group: ir.Group) -> set[Sym]:
         if node is group:
             continue
         if isinstance(node, ir.Loop):
-            bound |= {*node.targets, node.index, *node.state.shape}
+            bound |= {*node.targets, node.index, *node.state.shape, *(after for _, after in node.results)}
         elif isinstance(node, ir.Dense):
             bound.add(node.index)
         for value in ir.values(node):
@@ -536,41 +564,29 @@ def _symbols_in(group: ir.Group) -> set[Sym]:
     return found - bound
 
 
-def _built_from(group: ir.Group) -> set[Sym]:
-    """The symbols construction reads (arguments, names, channels, conditions, loops, rules), not shape comments."""
-    found: set[Sym] = set()
-    for node in ir.walk(group):
-        if node is group:
-            continue
-        for item in fields(node):  # type: ignore[arg-type]
-            value = getattr(node, item.name)
-            if item.name == "input":
-                found |= symbols(value.channels) | (symbols(value.spatial) if isinstance(node, ir.Group) else set())
-            elif item.name not in ("output", "state", "span", "results") and not isinstance(value, tuple) or \
-                    item.name in ("args", "targets"):
-                found |= symbols(value)
-    return found
-
-
 def _runtime_source(names: set[str]) -> list[str]:
     """The source of the runtime classes and helpers in ``names``, read without importing torch."""
-    text = resources.files("archdsl").joinpath("runtime.py").read_text(encoding="utf-8")
-    tree = pyast.parse(text)
-    return [pyast.get_source_segment(text, node) or "" for node in tree.body
-            if isinstance(node, (pyast.ClassDef, pyast.FunctionDef)) and node.name in names]
+    found = []
+    for module in ("helpers.py", "runtime.py"):
+        text = resources.files("archdsl").joinpath(module).read_text(encoding="utf-8")
+        found += [pyast.get_source_segment(text, node) or "" for node in pyast.parse(text).body
+                  if isinstance(node, (pyast.ClassDef, pyast.FunctionDef)) and node.name in names]
+    return found
 
 
 def python_source(templates: Templates, network: ir.Network, spec_name: str) -> str:
     """The emitted file's text: deterministic for the same templates."""
     emitted = Emitted(templates.calls)
+    emitted.names |= {p.name for template in templates.classes for p in template.params}
     for template in templates.classes:
         emitted.classes[id(template)] = class_name(template.definition, emitted.names)
     classes = CodeWriter()
     for template in templates.classes:
         name = emitted.classes[id(template)]
-        locals_ = parameter_names([p.name for p in template.params], emitted.names)
+        locals_ = parameter_names([p.name for p in template.params])
         params = [Parameter(locals_[p.name], p.symbol, p.default, p.example) for p in template.params]
-        writer = ClassWriter(name, template.kind, emitted, template.body, params, _doc(template, network),
+        doc = _doc(template, network, {p.name: locals_[p.name] for p in template.params if locals_[p.name] != p.name})
+        writer = ClassWriter(name, template.kind, emitted, template.body, params, doc,
                              takes_channels=template.kind == "block", takes_size=template.reads_size)
         out = CodeWriter()
         writer.write(out)
@@ -601,10 +617,14 @@ def python_source(templates: Templates, network: ir.Network, spec_name: str) -> 
     return file.text()
 
 
-def _doc(template: Template, network: ir.Network) -> str:
+def _doc(template: Template, network: ir.Network, renamed: dict[str, str]) -> str:
     if template.kind == "network":
-        return f"The `{template.definition}` network: {network.input} -> {network.output}."
-    words = [f"Block `{template.definition}` of the spec, on inputs with {template.rank} spatial axes."]
+        words = [f"The `{template.definition}` network: {network.input} -> {network.output}."]
+    else:
+        words = [f"Block `{template.definition}` of the spec, on inputs with {template.rank} spatial axes."]
+    if renamed:
+        pairs = ", ".join(f"`{name}` is `{local}`" for name, local in renamed.items())
+        words.append(f"Parameter {pairs} here: Python reserves the spec's name or the file needs it.")
     if template.reads_size:
         words.append("It takes `in_size`, its input's spatial size, because what it builds depends on it.")
     if not template.general:
