@@ -219,6 +219,11 @@ def _projection(el: Elaborator, call: ast.Call, scope: Scope, t: TensorType, tar
 
     In a template it exists where the channels or the stride change: ``s != 1 or in_channels != out``.
     """
+    if t.rank == 0:
+        el._error(codes.RESIDUAL_SHAPE, f"shortcut=project maps the input with a 1x1 convolution, and the input {t} "
+                  "is flat", call.span, f"give the shortcut yourself: `shortcut {{ linear({target.channels}) }}`",
+                  scope)
+        return None, None
     symbolic = is_symbolic((t.shape, target.shape))
     stride = path_stride(body, t.rank) if symbolic else projection_stride(t, target)
     if stride is None and symbolic:  # sizes changed otherwise than by strides: written for the compiled ones

@@ -15,6 +15,7 @@ cannot express it assumes, at the value the network was compiled for, and requir
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -130,7 +131,8 @@ class Elaborator:
             if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
                 length = len(value.type)
                 self.require(op("and", op("is_tuple", value), op("==", op("len", value), length)), None,
-                             ("this class is written for ", value, f" of {length} items"), definition.span)
+                             ("this class is written for ", ir.Quoted(value), f" of {length} items, got ", value),
+                             definition.span)
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
@@ -232,8 +234,9 @@ class Elaborator:
             if test is UNKNOWN:
                 return [], t
             if is_symbolic(test):
-                return self.choice(test, lambda s, t: self.sequence(arm.body, s, t),
-                                   lambda s, t: self._if(stmt, arms[position + 1:], s, t), scope, t, arm.cond.span)
+                then = functools.partial(self.sequence, arm.body)
+                otherwise = functools.partial(self._if, stmt, arms[position + 1:])
+                return self.choice(test, then, otherwise, scope, t, arm.cond.span)
             if test:
                 return self.sequence(arm.body, scope, t)
         return self.sequence(stmt.orelse, scope, t)
@@ -314,6 +317,11 @@ class Elaborator:
             self._error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
                         stmt.iterable.span, scope=scope)
             return [], t
+        if self._kept_as_loop(len(items), stmt.body, scope):
+            if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
+                items = Op("range", tuple(self._eval(arg, scope) for arg in stmt.iterable.args))
+            return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t, stmt.span,
+                             False)
         nodes: Nodes = []
         for item in items:
             names = self._unpacked(stmt.targets, item, stmt.iterable.span, scope)
@@ -335,14 +343,19 @@ class Elaborator:
 
     def _repeat(self, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
         count = self.repeat_count(stmt, scope)
-        if is_symbolic(count):
-            return self.loop(("_",), op("range", count), lambda s, t: self.sequence(stmt.body or (), s, t), scope, t,
+        if is_symbolic(count) or self._kept_as_loop(count, stmt.body or (), scope):
+            return self.loop(("_",), Op("range", (count,)), lambda s, t: self.sequence(stmt.body or (), s, t), scope, t,
                              stmt.span, bool(labels_in(stmt.body or ())))
         nodes: Nodes = []
         for _ in range(count):
             made, t = self.sequence(stmt.body or (), scope, t)
             nodes.extend(made)
         return nodes, t
+
+    def _kept_as_loop(self, count: int, body: tuple[ast.Stmt, ...], scope: Scope) -> bool:
+        """Whether a template keeps a loop over known items as a loop: in a numbered group (``nn.Sequential``),
+        where the emitted code appends a pass's modules as torchvision's ``_make_layer`` does."""
+        return self.symbolic and scope.namespace.indexed and count > 1 and not labels_in(body)
 
     def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any:
         values = self._arguments(stmt, scope, ["n"], [True])
@@ -405,7 +418,8 @@ class Elaborator:
         scope.namespace.after_passes(op("len", items), steps)
         scope.namespace.used |= pass_names.used
         after = self._after(items, item_syms, index, state, t_body, t)
-        kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True) if out == sym}
+        kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
+                if out == sym or (out == before and not symbols(out) & moving)}  # no pass changes it
         body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
         t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
         results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
@@ -477,9 +491,11 @@ class Elaborator:
             raise _Abort  # nothing to assume it by: the template cannot be written
         if isinstance(known, bool):
             holds = value if known else op("not", value)
-            self.require(holds, None, ("this class is written for ", value, f" being {str(known).lower()}"), span)
+            self.require(holds, None, ("this class is written for ", ir.Quoted(value), f" being {str(known).lower()}"),
+                         span)
         else:
-            self.require(op("==", value, known), None, ("this class is written for ", value, f" == {known!r}"), span)
+            self.require(op("==", value, known), None,
+                         ("this class is written for ", ir.Quoted(value), f" == {known!r}, not ", value), span)
         return known
 
     def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span) -> None:

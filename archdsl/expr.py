@@ -193,6 +193,10 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return args[1] if truth_of(a) else args[2]
     if name == "if" and args[1] == args[2]:
         return args[1]
+    if name == "neg" and isinstance(a, Op) and a.name == "neg":
+        return a.args[0]
+    if name in ("==", "!=", "<", "<=", ">", ">=") and a != b and _offset(a)[0] == _offset(b)[0]:
+        return apply_binary(name, _offset(a)[1], _offset(b)[1])  # x - 1 >= x + 1 is false for every x
     if name in ("==", "<=", ">=") and a == b:
         return True
     if name in ("!=", "<", ">") and a == b:
@@ -201,7 +205,7 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return a
     if name == "%" and _is(b, 1):
         return 0
-    if name == "and" and b is True or name == "or" and b is False:
+    if (name == "and" and b is True) or (name == "or" and b is False):
         return a
     if name == "or" and b is True:
         return True
@@ -224,6 +228,13 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
     if name == "per_axis" and isinstance(a, tuple):
         return a
     return Op(name, args)
+
+
+def _offset(value: Any) -> tuple[Any, int]:
+    """``x + 2`` as ``(x, 2)``, ``x - 1`` as ``(x, -1)``, anything else as ``(value, 0)``."""
+    if isinstance(value, Op) and value.name in ("+", "-") and type(value.args[1]) is int:
+        return value.args[0], value.args[1] if value.name == "+" else -value.args[1]
+    return value, 0
 
 
 def _is(value: object, number: int) -> bool:
@@ -380,7 +391,9 @@ HELPERS = frozenset({"half", "axis", "per_axis", "skip"})
 
 
 def literal(value: Value) -> str:
-    """A known value as Python source: ``repr`` of plain types only."""
+    """A known value as Python source: ``repr`` of plain types only, strings in double quotes where they can be."""
+    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
     if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
         return repr(value)
     if isinstance(value, tuple):
@@ -423,8 +436,11 @@ def _python(value: Any, name_of: Callable[[Sym], str]) -> tuple[str, int]:
         return f"{wrap(args[0], ATOM)}[{wrap(args[1], 1)}]", ATOM
     if name == "tuple":
         return python(tuple(args), name_of), ATOM
-    if name == "name":
-        return 'f"' + args[0] + "{" + python(args[1], name_of) + '}"', ATOM
+    if name == "name":  # an f-string, unless the number's source holds a quote (not in one before Python 3.12)
+        number = python(args[1], name_of)
+        if any(c in number for c in "\"'\\"):
+            return f'"{args[0]}" + str({number})', 6
+        return 'f"' + args[0] + "{" + number + '}"', ATOM
     if name in _PREDICATE_SOURCE:
         return _PREDICATE_SOURCE[name].format(wrap(args[0], ATOM)), 3
     return f"{name}(" + ", ".join(wrap(a, 2) for a in args) + ")", ATOM

@@ -147,12 +147,19 @@ class Loop:
 
 
 @dataclass(frozen=True, slots=True)
+class Quoted:
+    """A message part that shows an expression's text, not its value."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Require:
     """A rule the checker could not decide for every argument value: the class tests it (symbolic IR only)."""
 
     holds: Any
     code: Code
-    message: tuple[Any, ...]
+    message: tuple[Any, ...]  # words, values (shown as they are when tested) and Quoted expressions
     input: TensorType
     output: TensorType
     span: Span

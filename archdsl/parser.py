@@ -451,13 +451,24 @@ def _attempt(text: str, file: str, start: str = "start") -> tuple[Any, Diagnosti
 def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file: the module, or None and its syntax errors, the first of each definition.
 
+    The last few files parsed are kept (the syntax tree is immutable): checking a spec again
+    with other parameter values, as a sweep or the emitted code's tests do, parses it once.
+    """
+    module, errors = _parse(text, file)
+    return module, list(errors)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(text: str, file: str) -> tuple[ast.Module | None, tuple[Diagnostic, ...]]:
+    """``parse`` without the cache.
+
     After a syntax error parsing starts again at the next definition (a line that
     begins with `block` or `network`): inside one definition, guesses at recovery
     mostly produce follow-on errors that are not the user's.
     """
     module, problem, resumable = _attempt(text, file)
     if problem is None:
-        return module, []
+        return module, ()
     errors = [problem]
     lines = text.split("\n")
     starts = [number for number, line in enumerate(lines, 1) if _DEFINITION_START.match(line)]
@@ -472,7 +483,7 @@ def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
         if problem is None:
             break
         errors.append(problem)
-    return None, errors
+    return None, tuple(errors)
 
 
 def parse_expression(text: str, file: str = "<expression>") -> tuple[ast.Expr | None, list[Diagnostic]]:

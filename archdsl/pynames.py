@@ -26,17 +26,21 @@ class Names:
     """A set of taken identifiers; ``create`` gives a free one close to the candidate."""
 
     def __init__(self, taken: set[str] | frozenset[str] = frozenset()):
-        self.taken = set(taken) | FILE_NAMES | CALLED_BUILTINS | {"self"}
+        self.reserved = FILE_NAMES | CALLED_BUILTINS | {"self"}
+        self.taken = set(taken) | self.reserved
 
     def create(self, candidate: str) -> str:
-        """``candidate`` as an identifier, with ``_`` added (then a number) until it is free."""
+        """``candidate`` as an identifier: with ``_`` added where Python or the file reserves it (``lambda_``),
+        then numbered until it is free (``branch2``)."""
         name = identifier(candidate)
         if mangled(name):  # Python would rename it inside the class
             name = name.lstrip("_") or "value"
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in self.reserved:
+            name = f"{name}_"
         base, number = name, 1
         while self.clashes(name):
             number += 1
-            name = f"{base}_" if number == 2 else f"{base}_{number}"
+            name = f"{base}_{number}" if base[-1].isdigit() or base.endswith("_") else f"{base}{number}"
         self.taken.add(name)
         return name
 

@@ -11,18 +11,18 @@ raises ``ValueError`` with the checker's words. The file imports only torch.
 from __future__ import annotations
 
 import ast as pyast
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from archdsl import __version__, ir
 from archdsl.codewriter import CodeWriter
-from archdsl.expr import HELPERS, INPUT, LOOP, PARAM, STATE, Op, Sym, is_symbolic, python, symbols, walk
+from archdsl.expr import HELPERS, INPUT, LOOP, PARAM, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
 from archdsl.layers import RUNTIME_CLASSES
 from archdsl.lowered import adds_in_place, constructor_of
-from archdsl.pycomment import shape_comment
 from archdsl.naming import module_attributes
+from archdsl.pycomment import shape_comment
 from archdsl.pynames import Names, class_name, mangled
 from archdsl.pysource import Call, call_line, constructor_call, flat
 from archdsl.templates import REQUIRED, Template, Templates, carries, check_symbols, construction_symbols
@@ -39,6 +39,7 @@ class Emitted:
     runtime: set[str] = field(default_factory=set)
     helpers: set[str] = field(default_factory=set)
     nested: list[str] = field(default_factory=list)  # the source of classes for groups, written before their user
+    nested_names: dict[str, str] = field(default_factory=dict)  # a nested class's text, unnamed -> its name
     rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
 
 
@@ -51,6 +52,10 @@ def parameter_names(params: Sequence[str]) -> dict[str, str]:
 
 
 def _annotation(value: Value) -> str | None:
+    if isinstance(value, type) and value in (bool, int, float, str):
+        return value.__name__
+    if isinstance(value, tuple) and value and all(v in (bool, int, float, str) for v in value):
+        return f"tuple[{value[0].__name__}, ...]" if len(set(value)) == 1 else None
     if isinstance(value, bool | int | float | str):
         return type(value).__name__
     if isinstance(value, tuple) and value:
@@ -65,7 +70,7 @@ class Parameter:
     local: str
     symbol: Sym
     default: Any  # REQUIRED, a value, or an expression of the parameters before it
-    example: Value
+    example: Any  # a value the parameter took, or the type its values have
 
 
 class ClassWriter:
@@ -88,7 +93,13 @@ class ClassWriter:
         self.forward = CodeWriter()
         self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].reads_size)
         self.read = self.used | (check_symbols(body) if kind == "network" else set())  # and what its tests read
+        self.params_of = _parameters_behind(body)
+        self.guarded = 0  # inside conditions or loops that depend on arguments, whose rules the checker may not see
         self.stored: dict[Any, str] = {}  # values forward needs, kept as attributes
+        self.hoists: list[tuple[CodeWriter, set[Any], set[Any]]] = []  # loops around: outside, its rules, binds
+        self.mentioned: set[Any] = set()  # the symbols the code written so far reads
+        self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
+        self.listing = 0
 
     # -- names and expressions ----------------------------------------------------
 
@@ -109,6 +120,7 @@ class ClassWriter:
         for part in walk(value):
             if isinstance(part, Op) and part.name in HELPERS:
                 self.emitted.helpers.add(part.name)
+        self.mentioned |= symbols(value)
         return python(value, self.name_of)
 
     def fpy(self, value: Any) -> str:
@@ -127,8 +139,11 @@ class ClassWriter:
     # -- the class ----------------------------------------------------------------
 
     def write(self, out: CodeWriter) -> None:
-        prelude = CodeWriter()
-        self.checks(self.body.children, prelude, set())
+        while True:  # until every loop whose results the tests read is written
+            prelude, mentioned = CodeWriter(), set(self.mentioned)
+            self.checks(self.body.children, prelude, set())
+            if self.mentioned <= mentioned:
+                break
         result = self.steps(self.body.children, "x", "x", None)
         out.line(f"class {self.name}(nn.Module):")
         with out.indent():
@@ -183,11 +198,21 @@ class ClassWriter:
         if check.holds is True:  # decided once values replaced symbols
             return
         self.emitted.helpers.add("require")
-        params = sorted({s for s in symbols(check.holds) if s.role == PARAM}, key=lambda s: s.name)
-        prefix = ", ".join("{" + f"{self.name_of(s)}=" + "!r}" for s in params)
-        words = "".join(_fstring_part(part, self.py) for part in check.message)
-        message = f'f"{prefix}: {words}"' if prefix else f'f"{words}"'
-        call_line(out, "require(", [self.py(check.holds), message], ")")
+        params = sorted(self.params_of(symbols(check.holds)), key=lambda s: s.name)
+        if not params and self.kind == "network" and not self.guarded:  # true for every argument: checked so
+            return
+        parts: list[Any] = []
+        for number, param in enumerate(params):
+            parts += [", " if number else "", f"{self.name_of(param)}=", _Shown(self.py(param), "!r")]
+        parts += [": " if params else ""]
+        for part in check.message:
+            if isinstance(part, ir.Quoted):
+                parts.append(f"`{self.py(part.value)}`")
+            elif is_symbolic(part):
+                parts.append(_Shown(self.py(part)))
+            else:
+                parts.append(str(part))
+        call_line(out, "require(", [self.py(check.holds), _formatted(parts)], ")")
 
     # -- steps --------------------------------------------------------------------
 
@@ -218,25 +243,55 @@ class ClassWriter:
         """
         for node in sorted(nodes, key=lambda node: isinstance(node, ir.Require)):
             if isinstance(node, ir.Require):
-                if self.kind == "network" and node.holds not in seen:
-                    seen.add(node.holds)
-                    self._require(out, node)
+                if self.kind == "network":
+                    self._checked(node, out, seen)
             elif isinstance(node, ir.Choice):
+                hoists, self.hoists = self.hoists, []  # a rule under a condition stays under it
+                self.guarded += 1
                 self._checked_choice(node, out, seen, own)
+                self.guarded -= 1
+                self.hoists = hoists
             elif isinstance(node, ir.Loop):
                 inner = CodeWriter()
-                self.checks(node.body, inner, set(seen), own)
-                if inner.lines or not own and any(after in self.read for _, after in node.results):
-                    self._loop(node, self.read, inner.lines, out)
+                self._loop_checks(node, node.body, out, inner, seen, own)
+                results = {after for _, after in node.results}
+                if inner.lines or results & self.mentioned or (not own and results & self.read):
+                    self._loop(node, _unnamed(node, self.read), inner.lines, out)
             elif isinstance(node, ir.Dense) and node.index is not None:
                 inner = CodeWriter()
-                self.checks(node.layers, inner, set(seen), own)
+                self._loop_checks(node, node.layers, out, inner, seen, own)
                 if inner.lines:
                     out.line(f"for {self.name_of(node.index)} in range({self.py(node.count)}):")
                     _lines(out, inner.lines)
             else:
                 inside = own and not isinstance(node, ir.Group)
                 self.checks([child for path in ir.paths(node) for child in path], out, seen, inside)
+
+    def _checked(self, node: ir.Require, out: CodeWriter, seen: set[Any]) -> None:
+        """Tests the rule once, outside every loop that runs and whose variables it does not read."""
+        reads = symbols(node.holds) | {s for part in node.message for s in symbols(getattr(part, "value", part))}
+        for writer, outer_seen, bound in reversed(self.hoists):
+            if reads & bound:
+                break
+            out, seen = writer, outer_seen
+        if node.holds not in seen:
+            seen.add(node.holds)
+            self._require(out, node)
+
+    def _loop_checks(self, node: ir.Loop | ir.Dense, body: Sequence[ir.Node], out: CodeWriter, inner: CodeWriter,
+                     seen: set[Any], own: bool) -> None:
+        runs = not is_symbolic(node.items if isinstance(node, ir.Loop) else node.count) and (
+            len(node.items) > 0 if isinstance(node, ir.Loop) else node.count > 0)
+        hoists = self.hoists
+        if not runs:  # a rule in a loop that may not run is tested only in it
+            self.hoists = []
+        guarded = bool(self.params_of(symbols(node.items if isinstance(node, ir.Loop) else node.count)))
+        self.guarded += guarded
+        self.hoists.append((out, seen, _bound(node)))
+        self.checks(body, inner, set(seen), own)
+        self.hoists.pop()
+        self.hoists = hoists
+        self.guarded -= guarded
 
     def _checked_choice(self, node: ir.Choice, out: CodeWriter, seen: set[Any], own: bool) -> None:
         then, otherwise = CodeWriter(), CodeWriter()
@@ -274,9 +329,9 @@ class ClassWriter:
             call_line(self.init, f"self.{name} = ", [made], "")
             self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
             return
-        text = repr(name) if isinstance(name, str) else self.py(name)
+        text = literal(name) if isinstance(name, str) else self.py(name)
         call_line(self.init, "self.add_module(", [text, made], ")")
-        forward_name = repr(name) if isinstance(name, str) else self.fpy(name)
+        forward_name = literal(name) if isinstance(name, str) else self.fpy(name)
         self.forward.line(f"{target} = getattr(self, {forward_name})({source}){self.comment(node)}")
 
     def construct(self, node: ir.Layer | ir.Group, previous: ir.Node | None) -> Call | str:
@@ -302,13 +357,61 @@ class ClassWriter:
         """A named seq: ``nn.Sequential`` where its steps form a chain, else a class of its own."""
         chain = _chain(group)
         if chain is None:
-            return self.nested_class(group)
+            if _comprehended(group.children, self.used):
+                return Call("nn.Sequential", [self.comprehension(node) if isinstance(node, ir.Loop) else
+                                              self.construct(node, None) for node in group.children
+                                              if not isinstance(node, ir.Require)])
+            return self.listed(group) if _positional(group.children) else self.nested_class(group)
         parts = [self.construct(child, previous) for child, previous in chain]
         names = [child.name for child, _ in chain]
         if all(n == str(i) for i, n in enumerate(names)):
             return Call("nn.Sequential", _rerolled(parts))
-        pairs: list[Call | str] = [Call("", [repr(name), part]) for name, part in zip(names, parts, strict=True)]
+        pairs: list[Call | str] = [Call("", [literal(name), part]) for name, part in zip(names, parts, strict=True)]
         return Call("nn.Sequential", [Call("OrderedDict", [Call("", pairs, brackets="[]")])])
+
+    def comprehension(self, loop: ir.Loop) -> str:
+        """A loop that makes one module a pass, as an argument: ``*[Block(96, drop=drop * i / 17) for i in ...]``."""
+        (module,) = [node for node in loop.body if not isinstance(node, ir.Require)]
+        assert isinstance(module, (ir.Layer, ir.Group))
+        header = self._header(loop, _unnamed(loop, self.used), self.py).removesuffix(":")
+        return f"*[{flat(self.construct(module, None))} {header}]"
+
+    def listed(self, group: ir.Group) -> Call:
+        """A named seq of numbered steps, some only under a condition: torchvision's ``layers`` list."""
+        if len(self.lists) == self.listing:  # one variable per depth: lists nest, and branches share names
+            self.lists.append(self.locals.create("layers"))
+        layers = self.lists[self.listing]
+        self.init.line(f"{layers}: list[nn.Module] = []")
+        self.listing += 1
+        self._append(group.children, layers)
+        self.listing -= 1
+        return Call("nn.Sequential", [f"*{layers}"])
+
+    def _append(self, nodes: Sequence[ir.Node], layers: str) -> None:
+        previous: ir.Node | None = None
+        for node in nodes:
+            if isinstance(node, ir.Require):
+                self.require(node)
+            elif isinstance(node, ir.Choice):
+                condition = self.py(node.condition)
+                self.init.line(f"if {condition}:" if node.then else f"if not ({condition}):")
+                with self.init.indent():
+                    self._append(node.then or node.otherwise, layers)
+                if node.then and node.otherwise:
+                    self.init.line("else:")
+                    with self.init.indent():
+                        self._append(node.otherwise, layers)
+                previous = node
+            elif isinstance(node, ir.Loop):
+                init, self.init = self.init, CodeWriter()
+                self._append(node.body, layers)
+                body, self.init = self.init.lines, init
+                self._loop(node, _unnamed(node, self.used), body, self.init)
+                previous = node
+            else:
+                assert isinstance(node, (ir.Layer, ir.Group))
+                call_line(self.init, f"{layers}.append(", [self.construct(node, previous)], ")")
+                previous = node
 
     def nested_class(self, group: ir.Group) -> Call:
         """A class for a named group that is not a chain (a named residual, a dense layer)."""
@@ -320,20 +423,26 @@ class ClassWriter:
             for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
                 if id(before) in self.emitted.calls:
                     self.emitted.calls[id(after)] = self.emitted.calls[id(before)]
-        free = sorted((s for s in _symbols_in(body) if s != channels and s.role != INPUT or s.name == "c" and
-                       s != channels), key=lambda s: s.name)
+        free = sorted((s for s in _symbols_in(body) if (s != channels and s.role != INPUT) or (s.name == "c" and
+                       s != channels)), key=lambda s: s.name)
         base = "DenseLayer" if group.kind == "denselayer" else str(group.name)
         if base.isdigit():  # an element of an nn.Sequential-like group
             base = f"{self.name} step {base}"
         name = class_name(base, self.emitted.names)
-        params = [Parameter(self.name_of(s), s, REQUIRED, None) for s in free]
+        params = [Parameter(self.name_of(s), s, REQUIRED, s.type) for s in free]
         doc = ("One layer of a dense block: it sees every feature map before it, joined." if group.kind == "denselayer"
                else f"The `{group.name}` step of `{self.name}`.")
         writer = ClassWriter(name, "group", self.emitted, body, params, doc, takes_channels=True)  # type: ignore[arg-type]
         writer.symbol_names[channels] = "in_channels"
         out = CodeWriter()
         writer.write(out)
-        self.emitted.nested.append(out.text())
+        unnamed = out.text().replace(f"class {name}(", "class (", 1)
+        if unnamed in self.emitted.nested_names:  # a twin of a class already written: use that one
+            self.emitted.names.discard(name)
+            name = self.emitted.nested_names[unnamed]
+        else:
+            self.emitted.nested_names[unnamed] = name
+            self.emitted.nested.append(out.text())
         return Call(name, [self.py(group.input.channels), *(f"{self.name_of(s)}={self.py(s)}" for s in free)])
 
     def residual(self, node: ir.Residual, source: str, target: str) -> str:
@@ -341,7 +450,7 @@ class ClassWriter:
         self.forward.line(f"{identity} = {source}")
         body = self.steps(node.body, identity, target, None)
         shortcut = identity
-        optional = _optional_module(node.shortcut or ())
+        optional = self._optional_module(node.shortcut or ())
         if optional is not None:
             condition, module = optional
             self._optional(condition, module)
@@ -355,6 +464,20 @@ class ClassWriter:
         else:
             self.forward.line(f"{target} = {body} + {shortcut}{self.comment(node)}")
         return target
+
+    def _optional_module(self, nodes: tuple[ir.Node, ...]) -> tuple[Any, ir.Layer | ir.Group] | None:
+        """``(condition, module)`` where the nodes are one module that exists only where a condition holds, under
+        a name no other step of the class may take (``self.downsample = None`` would clash with it)."""
+        optional = _optional_module(nodes)
+        if optional is None:
+            return None
+        name = optional[1].name
+        for node in ir.walk(self.body):
+            other = getattr(node, "name", None)
+            if isinstance(other, Op) and other.name == "name" and name.startswith(other.args[0]) and \
+                    name[len(other.args[0]):].isdigit():
+                return None
+        return optional
 
     def _optional(self, condition: Any, module: ir.Layer | ir.Group) -> None:
         """``self.name = None``, then the module where ``condition`` holds: torchvision's downsample."""
@@ -404,7 +527,7 @@ class ClassWriter:
         call_line(self.init, f"self.{node.name} = ", [self.construct(node, None)], "")
 
     def choice(self, node: ir.Choice, source: str, target: str) -> str:
-        optional = _optional_module((node,))
+        optional = self._optional_module((node,))
         if optional is not None:
             condition, module = optional
             self._optional(condition, module)
@@ -421,19 +544,28 @@ class ClassWriter:
                 self.forward.line(f"{target} = {result}")
             branches.append((self.init.lines, self.forward.lines))
         self.init, self.forward = init, forward
-        self.init.line(f"if {self.py(node.condition)}:")
-        _lines(self.init, branches[0][0] or ["pass"])
-        if branches[1][0]:
-            self.init.line("else:")
-            _lines(self.init, branches[1][0])
+        if branches[0][0] == branches[1][0]:  # the same modules either way; only the dataflow differs
+            for line in branches[0][0]:
+                self.init.line(line)
+        else:
+            self.init.line(f"if {self.py(node.condition)}:" if branches[0][0] else
+                           f"if not ({self.py(node.condition)}):")
+            _lines(self.init, branches[0][0] or branches[1][0])
+            if branches[0][0] and branches[1][0]:
+                self.init.line("else:")
+                _lines(self.init, branches[1][0])
         if branches[0][1] == branches[1][1]:
             for line in branches[0][1]:
                 self.forward.line(line)
         else:
-            self.forward.line(f"if {self.fpy(node.condition)}:")
-            _lines(self.forward, branches[0][1] or [f"{target} = {source}"])
-            self.forward.line("else:")
-            _lines(self.forward, branches[1][1] or [f"{target} = {source}"])
+            passed = [] if source == target else [f"{target} = {source}"]
+            then, otherwise = branches[0][1] or passed, branches[1][1] or passed
+            condition = self.fpy(node.condition)
+            self.forward.line(f"if {condition}:" if then else f"if not ({condition}):")
+            _lines(self.forward, then or otherwise)
+            if then and otherwise:
+                self.forward.line("else:")
+                _lines(self.forward, otherwise)
         return target
 
     def loop(self, node: ir.Loop, source: str, target: str) -> str:
@@ -456,7 +588,7 @@ class ClassWriter:
 
     def _header(self, node: ir.Loop, read: set[Any], py: Any) -> str:
         for sym, name in zip(node.targets, node.names, strict=False):
-            self.symbol_names.setdefault(sym, self.locals.create(name))
+            self.symbol_names.setdefault(sym, "_" if name == "_" else self.locals.create(name))  # `_`: repeat's
         targets = ", ".join(self.name_of(s) for s in node.targets)
         if node.index in read:
             return f"for {self.name_of(node.index)}, {targets} in enumerate({py(node.items)}):"
@@ -483,12 +615,27 @@ def _lines(out: CodeWriter, lines: list[str]) -> None:
             out.line(line)
 
 
-def _fstring_part(part: Any, py: Any) -> str:
-    if isinstance(part, str):
-        return part.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
-    if is_symbolic(part):
-        return "{" + py(part) + "}"
-    return str(part).replace("{", "{{").replace("}", "}}")
+@dataclass(frozen=True)
+class _Shown:
+    """An expression shown in a message, with its conversion (``!r``)."""
+
+    source: str
+    conversion: str = ""
+
+
+def _formatted(parts: list[str | _Shown]) -> str:
+    """Source for a message of words and expressions: an f-string, or ``str.format`` where an expression holds
+    a quote or backslash (which an f-string's expressions cannot hold before Python 3.12)."""
+    shown = [part for part in parts if isinstance(part, _Shown)]
+    inline = not any(c in part.source for part in shown for c in "\"'\\")
+    template = "".join(
+        part.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
+        if isinstance(part, str) else "{" + (part.source if inline else "") + part.conversion + "}" for part in parts)
+    if not shown:
+        return f'"{template}"'
+    if inline:
+        return f'f"{template}"'
+    return f'"{template}".format(' + ", ".join(part.source for part in shown) + ")"
 
 
 def _rerolled(parts: list[Call | str]) -> list[Call | str]:
@@ -535,6 +682,45 @@ def _chain(group: ir.Group) -> list[tuple[ir.Layer | ir.Group, ir.Node | None]] 
     return steps
 
 
+def _positional(nodes: Sequence[ir.Node]) -> bool:
+    """Whether ``nodes`` are modules numbered by position (no labels), some under conditions, nothing else."""
+    for node in nodes:
+        if isinstance(node, ir.Choice):
+            if not _positional(node.then) or not _positional(node.otherwise):
+                return False
+        elif isinstance(node, ir.Loop):
+            if not _positional(node.body):
+                return False
+        elif isinstance(node, (ir.Layer, ir.Group)):
+            name = node.name
+            if not ((isinstance(name, str) and name.isdigit()) or (isinstance(name, Op) and name.name == "name"
+                    and name.args[0] == "")):
+                return False
+        elif not isinstance(node, ir.Require):
+            return False
+    return True
+
+
+def _unnamed(loop: ir.Loop, read: set[Any]) -> set[Any]:
+    """``read`` without the loop's index where only the names of its steps read it (numbered by position)."""
+    values = (value for node in ir.walk(loop) if node is not loop for value in ir.values(node)
+              if not isinstance(node, (ir.Layer, ir.Group)) or value is not node.name)
+    return read if any(loop.index in symbols(value) for value in values) else read - {loop.index}
+
+
+def _comprehended(nodes: Sequence[ir.Node], read: set[Any]) -> bool:
+    """Whether ``nodes`` are numbered modules and loops that each make one, carrying nothing that is read."""
+    if not _positional(nodes) or any(isinstance(node, ir.Choice) for node in nodes):
+        return False
+    for loop in nodes:
+        if isinstance(loop, ir.Loop):
+            made = [node for node in loop.body if not isinstance(node, ir.Require)]
+            if len(made) != 1 or not isinstance(made[0], (ir.Layer, ir.Group)) or any(
+                    {state, after} & read for state, after, _, _ in carries(loop)):
+                return False
+    return True
+
+
 def _optional_module(nodes: tuple[ir.Node, ...]) -> tuple[Any, ir.Layer | ir.Group] | None:
     """``(condition, module)`` where the nodes are one module that exists only where a condition holds."""
     if len(nodes) != 1 or not isinstance(nodes[0], ir.Choice):
@@ -548,20 +734,51 @@ def _optional_module(nodes: tuple[ir.Node, ...]) -> tuple[Any, ir.Layer | ir.Gro
     return choice.condition, modules[0]
 
 
+def _parameters_behind(body: ir.Group) -> Callable[[set[Any]], set[Sym]]:
+    """What gives the parameters symbols depend on: a loop's variables and state stand for what made them."""
+    behind: dict[Any, set[Any]] = {}
+    for loop in ir.walk(body):
+        if isinstance(loop, ir.Loop):
+            items = symbols(loop.items)
+            for target in (*loop.targets, loop.index):
+                behind[target] = items
+            for state, after, start, update in carries(loop):
+                behind[state] = behind[after] = items | symbols(start) | symbols(update)
+        elif isinstance(loop, ir.Dense) and loop.index is not None:
+            behind[loop.index] = symbols(loop.count)
+
+    def parameters(found: set[Any]) -> set[Sym]:
+        seen: set[Any] = set()
+        todo = list(found)
+        while todo:
+            sym = todo.pop()
+            if sym not in seen:
+                seen.add(sym)
+                todo += behind.get(sym, ())
+        return {sym for sym in seen if isinstance(sym, Sym) and sym.role == PARAM}
+
+    return parameters
+
+
+def _bound(node: ir.Node) -> set[Any]:
+    """The symbols the loops in ``node`` bind (itself included)."""
+    bound: set[Any] = set()
+    for inner in ir.walk(node):
+        if isinstance(inner, ir.Loop):
+            bound |= {*inner.targets, inner.index, *inner.state.shape, *(after for _, after in inner.results)}
+        elif isinstance(inner, ir.Dense):
+            bound.add(inner.index)
+    return bound
+
+
 def _symbols_in(group: ir.Group) -> set[Sym]:
     """The symbols a group's steps read from outside it (not those its own loops bind)."""
     found: set[Sym] = set()
-    bound: set[Any] = set()
     for node in ir.walk(group):
-        if node is group:
-            continue
-        if isinstance(node, ir.Loop):
-            bound |= {*node.targets, node.index, *node.state.shape, *(after for _, after in node.results)}
-        elif isinstance(node, ir.Dense):
-            bound.add(node.index)
-        for value in ir.values(node):
-            found |= symbols(value)
-    return found - bound
+        if node is not group:
+            for value in ir.values(node):
+                found |= symbols(value)
+    return found - _bound(group)
 
 
 def _runtime_source(names: set[str]) -> list[str]:

@@ -18,8 +18,7 @@ import torch
 import archdsl
 from archdsl import ir
 from archdsl.api import python_source
-from archdsl.pyexpr import identifier
-from archdsl.to_python import _constant
+from archdsl.pynames import Names, class_name
 from archdsl.to_torch import build_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,11 +86,12 @@ def test_resnet50_source_reads_like_torchvision(tmp_path: Path) -> None:
     result = archdsl.check([ROOT / "specs" / "resnet50.arch"])
     source, _ = emit(result, result.networks[0], tmp_path)
     assert source.count("class Bottleneck(nn.Module):") == 1
-    assert "if s != 1 or in_channels != width * expansion:" in source
+    assert "if in_channels != width * expansion or s != 1:" in source
+    assert "*[Bottleneck(1024, width=256) for _ in range(5)]" in source
     assert "self.conv3 = nn.Conv2d(mid, width * expansion, 1, bias=False)" in source
     assert "Bottleneck(256, width=128, s=2)" in source
     assert "self.fc = nn.Linear(2048, classes)" in source
-    assert "x = self.conv2(x)  # [mid, H/s, W/s]" in source
+    assert "x = self.conv2(x)  # [mid, H / s, W / s]" in source
 
 
 def test_emitted_source_is_deterministic_and_ruff_clean(tmp_path: Path) -> None:
@@ -104,8 +104,9 @@ def test_emitted_source_is_deterministic_and_ruff_clean(tmp_path: Path) -> None:
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,B,UP,SIM",
                            "--line-length", "120", str(path)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
-    assert "import" not in "".join(line for line in first.splitlines() if line.startswith(("import", "from"))
-                                   and "torch" not in line and "__future__" not in line)
+    imports = {line for line in first.splitlines() if line.startswith(("import", "from"))}
+    assert imports <= {"from __future__ import annotations", "from collections import OrderedDict", "import torch",
+                       "from torch import nn", "import torch.nn.functional as F"}, imports
 
 
 def test_hostile_names_stay_names(tmp_path: Path) -> None:
@@ -144,18 +145,51 @@ def test_block_classes_never_take_the_names_of_runtime_modules(tmp_path: Path) -
         assert torch.equal(emitted.eval()(x), built(x))
 
 
-def test_block_classes_say_which_form_of_the_block_they_build() -> None:
-    """A block's `if`s and `when`s are decided at compile time: the docstring says how, unless a loop varies it."""
+def test_conditions_on_block_parameters_are_python_ifs(tmp_path: Path) -> None:
+    """MobileNetV2's block is one class, as torchvision's: `expand != 1` and the residual test are `if`s."""
     result = archdsl.check([ROOT / "specs" / "mobilenet_v2.arch"])
-    source = python_source(result, result.networks[0], "spec.arch")
-    assert source.count("    The form for calls where `s == 1 and in.c == out` is ") == 3
-    assert "The form for calls where `s == 1 and in.c == out` is true and `expand != 1` is true;" in source
-    assert "def __init__(self, in_channels: int, out: int, s: int = 1) -> None:" in source, "expand == 1: not read"
+    source, _ = emit(result, result.networks[0], tmp_path)
+    assert source.count("(nn.Module):") == 2, "InvertedResidual and MobilenetV2, nothing else"
+    assert "def __init__(self, in_channels: int, out: int, s: int = 1, expand: int = 6) -> None:" in source
+    assert "        if expand != 1:\n            layers.append(" in source
+    assert "self.conv = nn.Sequential(*layers)" in source
+    assert "if self.s == 1 and self.in_channels == self.out:" in source
+    module = load_emitted(source, tmp_path, "mobilenet")
+    block = module.InvertedResidual(24, out=32, s=2).eval()  # a form no call of the network builds
+    spec = (ROOT / "specs" / "mobilenet_v2.arch").read_text()
+    reference = archdsl.build(network="n", init=False,
+                              source=spec + "network n { input [24, 16, 16]; inverted_residual(32, s=2) }")
+    block.load_state_dict({k.removeprefix("inverted_residual1."): v for k, v in reference.state_dict().items()})
+    x = torch.randn(2, 24, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(block(x), reference.eval()(x))
+
+
+def test_a_block_that_cannot_follow_its_arguments_refuses_them() -> None:
+    """A loop whose steps' names depend on its variable is written for the compiled count, and says so."""
     looped = archdsl.check(source="block b(n) {\n  for i in range(n) { if i == 0 { relu } else { identity } }\n"
-                                  "  if n > 1 { gelu }\n}\nnetwork x { input [4, 8, 8]; b(2) }\n")
+                                  "  if n > 1 { gelu }\n}\nnetwork x(n=2) { input [4, 8, 8]; b(n) }\n")
     source = python_source(looped, looped.networks[0], "spec.arch")
-    assert "The form for calls where `n > 1` is true; other calls need another class." in source
-    assert "i == 0" not in source
+    namespace: dict[str, Any] = {"__name__": "emitted"}
+    exec(compile(source, "emitted", "exec"), namespace)
+    assert list(namespace["X"]().state_dict()) == []
+    with pytest.raises(ValueError, match=r"^n=3: this class is written for `len\(range\(n\)\)` == 2, not 3$"):
+        namespace["X"](n=3)
+
+
+def test_the_network_class_takes_every_parameter_and_refuses_in_the_checkers_words(tmp_path: Path) -> None:
+    """What the README says of `TinyCnn`."""
+    path = ROOT / "examples" / "tiny_cnn.arch"
+    result = archdsl.check([path])
+    _, model = emit(result, result.networks[0], tmp_path)
+    cls = type(model)
+    assert list(inspect.signature(cls).parameters) == ["classes", "width"]
+    with torch.device("meta"):
+        assert _leaves(cls(classes=100, width=16)) == _leaves(archdsl.build(path, classes=100, width=16))
+    refused = archdsl.check([path], params={"width": 0})
+    with pytest.raises(ValueError) as error:
+        cls(width=0)
+    assert str(error.value) == f"width=0: {refused.diagnostics[0].message}"
 
 
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:
@@ -165,13 +199,13 @@ def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:
     assert "system" not in source.split('"""')[2]
 
 
-def test_identifiers_and_constants() -> None:
-    assert identifier("lambda") == "lambda_"
-    assert identifier("width") == "width"
-    with pytest.raises(ValueError):
-        identifier("a-b")
-    assert _constant("(1, 2)") == (1, 2)
-    assert _constant("in_channels") is None
+def test_names_are_legal_unique_and_shadow_nothing() -> None:
+    names = Names()
+    assert [names.create(c) for c in ("lambda", "width", "width", "a-b", "2x", "__x", "torch", "range")] == [
+        "lambda_", "width", "width2", "a_b", "_2x", "x", "torch_", "range_"]
+    taken: set[str] = set()
+    assert [class_name(n, taken) for n in ("None", "conv_bn", "conv-bn", "3x", "init_weights")] == [
+        "NoneBlock", "ConvBn", "ConvBn2", "Block3x", "InitWeights"]
 
 
 def test_compile_command_writes_atomically_and_never_over_the_spec(tmp_path: Path) -> None:
@@ -239,24 +273,15 @@ def test_every_network_argument_the_emitted_class_takes_means_what_the_spec_says
         assert _leaves(emitted) == _leaves(built), param
 
 
-def test_parameters_that_set_written_out_channels_are_fixed_and_said_so(tmp_path: Path) -> None:
-    """DenseNet's growth sets every transition's width, which the file writes as numbers: the class cannot take it."""
-    result = archdsl.check([ROOT / "specs" / "densenet121.arch"])
-    source, model = emit(result, result.networks[0], tmp_path)
-    assert list(inspect.signature(type(model)).parameters) == ["classes", "bn_size"]
-    assert "Compiled for growth=32, written out as values where layers depend on it;" in source
-    assert "self.transition1 = Transition(256)" in source
-
-
 def test_values_set_on_the_command_line_become_the_defaults(tmp_path: Path) -> None:
     result = archdsl.check([ROOT / "specs" / "resnet50.arch"], params={"classes": 10})
     source, model = emit(result, result.networks[0], tmp_path)
     assert "def __init__(self, classes: int = 10) -> None:" in source
     with torch.device("meta"):
         assert model.to("meta")(torch.empty(1, 3, 224, 224)).shape == (1, 10)
-    fixed = archdsl.check([ROOT / "specs" / "densenet121.arch"], params={"growth": 16})
-    source, model = emit(fixed, fixed.networks[0], tmp_path)
-    assert "Compiled for growth=16," in source
+    dense = archdsl.check([ROOT / "specs" / "densenet121.arch"], params={"growth": 16})
+    source, model = emit(dense, dense.networks[0], tmp_path)
+    assert "def __init__(self, classes: int = 1000, growth: int = 16, bn_size: int = 4) -> None:" in source
     assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
 
 

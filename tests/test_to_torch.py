@@ -12,7 +12,6 @@ from torch import nn
 
 import archdsl
 from archdsl import ir
-from archdsl.layers import LAYERS
 from archdsl.to_torch import build_module
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,6 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def require(holds: bool, message: str) -> None:
+    """Refuses arguments the spec's checks refuse, in their words."""
+    if not holds:
+        raise ValueError(message)
+
+
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channels of a channels-first tensor, at every position (ConvNeXt's LayerNorm2d)."""
 
@@ -71,17 +77,17 @@ def init_weights(model: nn.Module) -> None:
 
 
 class ConvnextBlock(nn.Module):
-    """archdsl block `convnext_block`."""
+    """Block `convnext_block` of the spec, on inputs with 2 spatial axes."""
 
     def __init__(self, in_channels: int, drop: float = 0.0, scale: float = 1e-06) -> None:
         super().__init__()
         self.dwconv1 = nn.Conv2d(in_channels, in_channels, 7, padding=3, groups=in_channels)
         self.ln1 = ChannelLayerNorm(in_channels)
         self.pwconv1 = nn.Conv2d(in_channels, 4 * in_channels, 1)
-        self.gelu1 = nn.GELU()
+        self.gelu1 = nn.GELU(approximate="none")
         self.pwconv2 = nn.Conv2d(4 * in_channels, in_channels, 1)
-        self.layerscale1 = LayerScale(in_channels, scale)
-        self.droppath1 = DropPath(drop)
+        self.layerscale1 = LayerScale(in_channels, float(scale))
+        self.droppath1 = DropPath(float(drop))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
@@ -97,41 +103,40 @@ class ConvnextBlock(nn.Module):
 
 
 class ConvnextTiny(nn.Module):
-    """The `convnext_tiny` network."""
+    """The `convnext_tiny` network: [3, 224, 224] -> [1000]."""
 
     def __init__(self, classes: int = 1000, drop: float = 0.1) -> None:
         super().__init__()
+        for item in range(0, 3):
+            require(
+                drop * item / 17 >= 0.0 and drop * item / 17 < 1.0,
+                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item / 17}",
+            )
+        for item2 in range(3, 6):
+            require(
+                drop * item2 / 17 >= 0.0 and drop * item2 / 17 < 1.0,
+                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item2 / 17}",
+            )
+        for item3 in range(6, 15):
+            require(
+                drop * item3 / 17 >= 0.0 and drop * item3 / 17 < 1.0,
+                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item3 / 17}",
+            )
+        for item4 in range(15, 18):
+            require(
+                drop * item4 / 17 >= 0.0 and drop * item4 / 17 < 1.0,
+                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item4 / 17}",
+            )
+        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.features = nn.Sequential(
             nn.Sequential(nn.Conv2d(3, 96, 4, stride=4), ChannelLayerNorm(96)),
-            nn.Sequential(
-                ConvnextBlock(96, drop=drop * 0 / 17),
-                ConvnextBlock(96, drop=drop * 1 / 17),
-                ConvnextBlock(96, drop=drop * 2 / 17),
-            ),
+            nn.Sequential(*[ConvnextBlock(96, drop=drop * item / 17) for item in range(0, 3)]),
             nn.Sequential(ChannelLayerNorm(96), nn.Conv2d(96, 192, 2, stride=2)),
-            nn.Sequential(
-                ConvnextBlock(192, drop=drop * 3 / 17),
-                ConvnextBlock(192, drop=drop * 4 / 17),
-                ConvnextBlock(192, drop=drop * 5 / 17),
-            ),
+            nn.Sequential(*[ConvnextBlock(192, drop=drop * item2 / 17) for item2 in range(3, 6)]),
             nn.Sequential(ChannelLayerNorm(192), nn.Conv2d(192, 384, 2, stride=2)),
-            nn.Sequential(
-                ConvnextBlock(384, drop=drop * 6 / 17),
-                ConvnextBlock(384, drop=drop * 7 / 17),
-                ConvnextBlock(384, drop=drop * 8 / 17),
-                ConvnextBlock(384, drop=drop * 9 / 17),
-                ConvnextBlock(384, drop=drop * 10 / 17),
-                ConvnextBlock(384, drop=drop * 11 / 17),
-                ConvnextBlock(384, drop=drop * 12 / 17),
-                ConvnextBlock(384, drop=drop * 13 / 17),
-                ConvnextBlock(384, drop=drop * 14 / 17),
-            ),
+            nn.Sequential(*[ConvnextBlock(384, drop=drop * item3 / 17) for item3 in range(6, 15)]),
             nn.Sequential(ChannelLayerNorm(384), nn.Conv2d(384, 768, 2, stride=2)),
-            nn.Sequential(
-                ConvnextBlock(768, drop=drop * 15 / 17),
-                ConvnextBlock(768, drop=drop * 16 / 17),
-                ConvnextBlock(768, drop=drop * 17 / 17),
-            ),
+            nn.Sequential(*[ConvnextBlock(768, drop=drop * item4 / 17) for item4 in range(15, 18)]),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(ChannelLayerNorm(768), nn.Flatten(1), nn.Linear(768, classes))
@@ -140,5 +145,5 @@ class ConvnextTiny(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # [768, 7, 7]
         x = self.avgpool(x)  # [768, 1, 1]
-        x = self.classifier(x)  # [1000]
+        x = self.classifier(x)  # [classes]
         return x

@@ -5,8 +5,16 @@ Edit the spec rather than this file; `archdsl compile` writes it again.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
+
+
+def require(holds: bool, message: str) -> None:
+    """Refuses arguments the spec's checks refuse, in their words."""
+    if not holds:
+        raise ValueError(message)
 
 
 def init_weights(model: nn.Module) -> None:
@@ -27,47 +35,8 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
-class DenseLayer(nn.Module):
-    """A `denselayer` of `dense_block`."""
-
-    def __init__(self, in_channels: int, growth: int, bn_size: int) -> None:
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(in_channels)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv1 = nn.Conv2d(in_channels, bn_size * growth, 1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bn_size * growth)
-        self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x)  # [in_channels, H, W]
-        x = self.relu1(x)  # [in_channels, H, W]
-        x = self.conv1(x)  # [128, H, W]
-        x = self.norm2(x)  # [128, H, W]
-        x = self.relu2(x)  # [128, H, W]
-        x = self.conv2(x)  # [32, H, W]
-        return x
-
-
-class DenseBlock(nn.Module):
-    """archdsl block `dense_block`."""
-
-    def __init__(self, in_channels: int, n: int, growth: int, bn_size: int = 4) -> None:
-        super().__init__()
-        for i in range(n):
-            layer = DenseLayer(in_channels + i * growth, growth=growth, bn_size=bn_size)
-            self.add_module(f"denselayer{i + 1}", layer)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = [x]
-        for layer in self.children():
-            features.append(layer(torch.cat(features, dim=1)))
-        x = torch.cat(features, dim=1)  # [C, H, W]
-        return x
-
-
 class Transition(nn.Module):
-    """archdsl block `transition`."""
+    """Block `transition` of the spec, on inputs with 2 spatial axes."""
 
     def __init__(self, in_channels: int, compression: float = 0.5) -> None:
         super().__init__()
@@ -80,64 +49,120 @@ class Transition(nn.Module):
         x = self.norm(x)  # [in_channels, H, W]
         x = self.relu(x)  # [in_channels, H, W]
         x = self.conv(x)  # [int(in_channels * compression), H, W]
-        x = self.pool(x)  # [int(in_channels * compression), H/2, W/2]
+        x = self.pool(x)  # [int(in_channels * compression), (H - 2) // 2 + 1, (W - 2) // 2 + 1]
         return x
 
 
-class Features(nn.Module):
-    """A `features` of `densenet121`."""
+class DenseBlock(nn.Module):
+    """Block `dense_block` of the spec, on inputs with 2 spatial axes."""
 
-    def __init__(self, in_channels: int, bn_size: int) -> None:
+    def __init__(self, in_channels: int, n: int, growth: int, bn_size: int = 4) -> None:
         super().__init__()
-        self.conv0 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        self.norm0 = nn.BatchNorm2d(64)
-        self.relu0 = nn.ReLU(inplace=True)
-        self.pool0 = nn.MaxPool2d(3, stride=2, padding=1)
-        self.denseblock1 = DenseBlock(64, n=6, growth=32, bn_size=bn_size)
-        self.transition1 = Transition(256)
-        self.denseblock2 = DenseBlock(128, n=12, growth=32, bn_size=bn_size)
-        self.transition2 = Transition(512)
-        self.denseblock3 = DenseBlock(256, n=24, growth=32, bn_size=bn_size)
-        self.transition3 = Transition(1024)
-        self.denseblock4 = DenseBlock(512, n=16, growth=32, bn_size=bn_size)
-        self.norm5 = nn.BatchNorm2d(1024)
+        self.n = n
+        for item in range(n):
+            self.add_module(
+                f"denselayer{item + 1}",
+                nn.Sequential(
+                    OrderedDict(
+                        [
+                            ("norm1", nn.BatchNorm2d(in_channels + item * growth)),
+                            ("relu1", nn.ReLU(inplace=True)),
+                            ("conv1", nn.Conv2d(in_channels + item * growth, bn_size * growth, 1, bias=False)),
+                            ("norm2", nn.BatchNorm2d(bn_size * growth)),
+                            ("relu2", nn.ReLU(inplace=True)),
+                            ("conv2", nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)),
+                        ],
+                    ),
+                ),
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv0(x)  # [64, 112, 112]
-        x = self.norm0(x)  # [64, 112, 112]
-        x = self.relu0(x)  # [64, 112, 112]
-        x = self.pool0(x)  # [64, 56, 56]
-        x = self.denseblock1(x)  # [256, 56, 56]
-        x = self.transition1(x)  # [128, 28, 28]
-        x = self.denseblock2(x)  # [512, 28, 28]
-        x = self.transition2(x)  # [256, 14, 14]
-        x = self.denseblock3(x)  # [1024, 14, 14]
-        x = self.transition3(x)  # [512, 7, 7]
-        x = self.denseblock4(x)  # [1024, 7, 7]
-        x = self.norm5(x)  # [1024, 7, 7]
+        features = [x]
+        for item in range(self.n):
+            layer = getattr(self, f"denselayer{item + 1}")
+            features.append(layer(torch.cat(features, dim=1)))
+        x = torch.cat(features, dim=1)  # [in_channels + n * growth, H, W]
         return x
 
 
 class Densenet121(nn.Module):
-    """The `densenet121` network.
+    """The `densenet121` network: [3, 224, 224] -> [1000]."""
 
-    Compiled for growth=32, written out as values where layers depend on it;
-    compile the spec again with `--set` for others.
-    """
-
-    def __init__(self, classes: int = 1000, bn_size: int = 4) -> None:
+    def __init__(self, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> None:
         super().__init__()
-        self.features = Features(3, bn_size=bn_size)
+        require(
+            bn_size * growth >= 1,
+            f"{bn_size=!r}, {growth=!r}: conv `out` must be an integer of at least 1, got {bn_size * growth}",
+        )
+        require(growth >= 1, f"{growth=!r}: conv `out` must be an integer of at least 1, got {growth}")
+        require(
+            int((64 + 6 * growth) * 0.5) >= 1,
+            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((64 + 6 * growth) * 0.5)}",
+        )
+        require(
+            int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) >= 1,
+            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5)}",
+        )
+        require(
+            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) >= 1,
+            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5)}",
+        )
+        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv0", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),
+                    ("norm0", nn.BatchNorm2d(64)),
+                    ("relu0", nn.ReLU(inplace=True)),
+                    ("pool0", nn.MaxPool2d(3, stride=2, padding=1)),
+                    ("denseblock1", DenseBlock(64, n=6, growth=growth, bn_size=bn_size)),
+                    ("transition1", Transition(64 + 6 * growth)),
+                    ("denseblock2", DenseBlock(int((64 + 6 * growth) * 0.5), n=12, growth=growth, bn_size=bn_size)),
+                    ("transition2", Transition(int((64 + 6 * growth) * 0.5) + 12 * growth)),
+                    (
+                        "denseblock3",
+                        DenseBlock(
+                            int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5),
+                            n=24,
+                            growth=growth,
+                            bn_size=bn_size,
+                        ),
+                    ),
+                    (
+                        "transition3",
+                        Transition(int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth),
+                    ),
+                    (
+                        "denseblock4",
+                        DenseBlock(
+                            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5),
+                            n=16,
+                            growth=growth,
+                            bn_size=bn_size,
+                        ),
+                    ),
+                    (
+                        "norm5",
+                        nn.BatchNorm2d(
+                            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth,
+                        ),
+                    ),
+                ],
+            ),
+        )
         self.relu1 = nn.ReLU(inplace=True)
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
-        self.classifier = nn.Linear(1024, classes)
+        self.classifier = nn.Linear(
+            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth,
+            classes,
+        )
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # [1024, 7, 7]
-        x = self.relu1(x)  # [1024, 7, 7]
-        x = self.gap1(x)  # [1024, 1, 1]
-        x = self.flatten1(x)  # [1024]
-        x = self.classifier(x)  # [1000]
+        x = self.features(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 7, 7]
+        x = self.relu1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 7, 7]
+        x = self.gap1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 1, 1]
+        x = self.flatten1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth]
+        x = self.classifier(x)  # [classes]
         return x

@@ -9,6 +9,12 @@ import torch
 from torch import nn
 
 
+def require(holds: bool, message: str) -> None:
+    """Refuses arguments the spec's checks refuse, in their words."""
+    if not holds:
+        raise ValueError(message)
+
+
 def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
     """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
     return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
@@ -32,35 +38,8 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
-class ConvBnRelu(nn.Module):
-    """archdsl block `conv_bn_relu`."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out: int,
-        k: int,
-        s: int = 1,
-        p: int | None = None,
-        groups: int = 1,
-        eps: float = 1e-05,
-    ) -> None:
-        super().__init__()
-        if p is None:
-            p = half(k)
-        self.conv = nn.Conv2d(in_channels, out, k, stride=s, padding=p, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(out, eps=eps)
-        self.relu1 = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # [out, H/s, W/s]
-        x = self.bn(x)  # [out, H/s, W/s]
-        x = self.relu1(x)  # [out, H/s, W/s]
-        return x
-
-
 class Inception(nn.Module):
-    """archdsl block `inception`."""
+    """Block `inception` of the spec, on inputs with 2 spatial axes."""
 
     def __init__(
         self,
@@ -92,116 +71,68 @@ class Inception(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch = self.branch1(x)  # [c1, H, W]
         branch2 = self.branch2(x)  # [c3, H, W]
-        branch3 = self.branch3(x)  # [c5, H, W]
+        branch3 = self.branch3(x)  # [c5, H + 2 * half(k5) - k5 + 1, W + 2 * half(k5) - k5 + 1]
         branch4 = self.branch4(x)  # [pool_proj, H, W]
         x = torch.cat([branch, branch2, branch3, branch4], dim=1)  # [c1 + c3 + c5 + pool_proj, H, W]
         return x
 
 
+class ConvBnRelu(nn.Module):
+    """Block `conv_bn_relu` of the spec, on inputs with 2 spatial axes."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out: int,
+        k: int,
+        s: int = 1,
+        p: int | None = None,
+        groups: int = 1,
+        eps: float = 1e-05,
+    ) -> None:
+        super().__init__()
+        if p is None:
+            p = half(k)
+        self.conv = nn.Conv2d(in_channels, out, k, stride=s, padding=p, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(out, eps=float(eps))
+        self.relu1 = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
+        x = self.bn(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
+        x = self.relu1(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
+        return x
+
+
 class Googlenet(nn.Module):
-    """The `googlenet` network."""
+    """The `googlenet` network: [3, 224, 224] -> [1000]."""
 
     def __init__(self, classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        require(
+            dropout >= 0.0 and dropout < 1.0,
+            f"{dropout=!r}: dropout `p` must be a number of at least 0.0 and below 1.0, got {dropout}",
+        )
+        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.conv1 = ConvBnRelu(3, out=64, k=7, s=2, eps=0.001)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = ConvBnRelu(64, out=64, k=1, eps=0.001)
         self.conv3 = ConvBnRelu(64, out=192, k=3, eps=0.001)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.inception3a = Inception(192, c1=64, c3r=96, c3=128, c5r=16, c5=32, pool_proj=32, k5=3, eps=0.001)
-        self.inception3b = Inception(
-            256,
-            c1=128,
-            c3r=128,
-            c3=192,
-            c5r=32,
-            c5=96,
-            pool_proj=64,
-            k5=3,
-            eps=0.001,
-        )
+        self.inception3b = Inception(256, c1=128, c3r=128, c3=192, c5r=32, c5=96, pool_proj=64, k5=3, eps=0.001)
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception4a = Inception(
-            480,
-            c1=192,
-            c3r=96,
-            c3=208,
-            c5r=16,
-            c5=48,
-            pool_proj=64,
-            k5=3,
-            eps=0.001,
-        )
-        self.inception4b = Inception(
-            512,
-            c1=160,
-            c3r=112,
-            c3=224,
-            c5r=24,
-            c5=64,
-            pool_proj=64,
-            k5=3,
-            eps=0.001,
-        )
-        self.inception4c = Inception(
-            512,
-            c1=128,
-            c3r=128,
-            c3=256,
-            c5r=24,
-            c5=64,
-            pool_proj=64,
-            k5=3,
-            eps=0.001,
-        )
-        self.inception4d = Inception(
-            512,
-            c1=112,
-            c3r=144,
-            c3=288,
-            c5r=32,
-            c5=64,
-            pool_proj=64,
-            k5=3,
-            eps=0.001,
-        )
-        self.inception4e = Inception(
-            528,
-            c1=256,
-            c3r=160,
-            c3=320,
-            c5r=32,
-            c5=128,
-            pool_proj=128,
-            k5=3,
-            eps=0.001,
-        )
+        self.inception4a = Inception(480, c1=192, c3r=96, c3=208, c5r=16, c5=48, pool_proj=64, k5=3, eps=0.001)
+        self.inception4b = Inception(512, c1=160, c3r=112, c3=224, c5r=24, c5=64, pool_proj=64, k5=3, eps=0.001)
+        self.inception4c = Inception(512, c1=128, c3r=128, c3=256, c5r=24, c5=64, pool_proj=64, k5=3, eps=0.001)
+        self.inception4d = Inception(512, c1=112, c3r=144, c3=288, c5r=32, c5=64, pool_proj=64, k5=3, eps=0.001)
+        self.inception4e = Inception(528, c1=256, c3r=160, c3=320, c5r=32, c5=128, pool_proj=128, k5=3, eps=0.001)
         self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
-        self.inception5a = Inception(
-            832,
-            c1=256,
-            c3r=160,
-            c3=320,
-            c5r=32,
-            c5=128,
-            pool_proj=128,
-            k5=3,
-            eps=0.001,
-        )
-        self.inception5b = Inception(
-            832,
-            c1=384,
-            c3r=192,
-            c3=384,
-            c5r=48,
-            c5=128,
-            pool_proj=128,
-            k5=3,
-            eps=0.001,
-        )
+        self.inception5a = Inception(832, c1=256, c3r=160, c3=320, c5r=32, c5=128, pool_proj=128, k5=3, eps=0.001)
+        self.inception5b = Inception(832, c1=384, c3r=192, c3=384, c5r=48, c5=128, pool_proj=128, k5=3, eps=0.001)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(float(dropout))
         self.fc = nn.Linear(1024, classes)
         init_weights(self)
 
@@ -225,5 +156,5 @@ class Googlenet(nn.Module):
         x = self.avgpool(x)  # [1024, 1, 1]
         x = self.flatten1(x)  # [1024]
         x = self.dropout(x)  # [1024]
-        x = self.fc(x)  # [1000]
+        x = self.fc(x)  # [classes]
         return x

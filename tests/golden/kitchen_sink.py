@@ -5,9 +5,22 @@ Edit the spec rather than this file; `archdsl compile` writes it again.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def require(holds: bool, message: str) -> None:
+    """Refuses arguments the spec's checks refuse, in their words."""
+    if not holds:
+        raise ValueError(message)
+
+
+def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
+    return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
 
 
 class ChannelLayerNorm(nn.Module):
@@ -66,11 +79,6 @@ class ChannelMax(nn.Module):
         return x.amax(dim=1, keepdim=True)
 
 
-def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
-    """k // 2, axis by axis for a tuple: the padding that keeps an odd kernel's size."""
-    return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
-
-
 def init_weights(model: nn.Module) -> None:
     """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():
@@ -89,8 +97,49 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+class SpatialAttention(nn.Module):
+    """Block `spatial_attention` of the spec, on inputs with 2 spatial axes."""
+
+    def __init__(self, in_channels: int, k: int = 7) -> None:
+        super().__init__()
+        self.channel_mean1 = ChannelMean()
+        self.channel_max1 = ChannelMax()
+        self.conv1 = nn.Conv2d(2, 1, k, padding=half(k), bias=False)
+        self.sigmoid1 = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branch = self.channel_mean1(x)  # [1, H, W]
+        branch2 = self.channel_max1(x)  # [1, H, W]
+        weights = torch.cat([branch, branch2], dim=1)  # [2, H, W]
+        weights = self.conv1(weights)  # [1, H + 2 * half(k) - k + 1, W + 2 * half(k) - k + 1]
+        weights = self.sigmoid1(weights)  # [1, H + 2 * half(k) - k + 1, W + 2 * half(k) - k + 1]
+        x = x * weights  # [in_channels, H, W]
+        return x
+
+
+class TinySe(nn.Module):
+    """Block `tiny_se` of the spec, on inputs with 2 spatial axes."""
+
+    def __init__(self, in_channels: int, r: int = 4) -> None:
+        super().__init__()
+        self.gap1 = nn.AdaptiveAvgPool2d(1)
+        self.conv1 = nn.Conv2d(in_channels, max(1, in_channels // r), 1)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(max(1, in_channels // r), in_channels, 1)
+        self.sigmoid1 = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.gap1(x)  # [in_channels, 1, 1]
+        weights = self.conv1(weights)  # [max(1, in_channels // r), 1, 1]
+        weights = self.relu1(weights)  # [max(1, in_channels // r), 1, 1]
+        weights = self.conv2(weights)  # [in_channels, 1, 1]
+        weights = self.sigmoid1(weights)  # [in_channels, 1, 1]
+        x = x * weights  # [in_channels, H, W]
+        return x
+
+
 class ConvBnRelu(nn.Module):
-    """archdsl block `conv_bn_relu`."""
+    """Block `conv_bn_relu` of the spec, on inputs with 2 spatial axes."""
 
     def __init__(
         self,
@@ -106,78 +155,22 @@ class ConvBnRelu(nn.Module):
         if p is None:
             p = half(k)
         self.conv = nn.Conv2d(in_channels, out, k, stride=s, padding=p, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(out, eps=eps)
+        self.bn = nn.BatchNorm2d(out, eps=float(eps))
         self.relu1 = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # [16, 32, 32]
-        x = self.bn(x)  # [16, 32, 32]
-        x = self.relu1(x)  # [16, 32, 32]
-        return x
-
-
-class TinySe(nn.Module):
-    """archdsl block `tiny_se`."""
-
-    def __init__(self, in_channels: int, r: int = 4) -> None:
-        super().__init__()
-        self.gap1 = nn.AdaptiveAvgPool2d(1)
-        self.conv1 = nn.Conv2d(in_channels, max(1, in_channels // r), 1)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(max(1, in_channels // r), in_channels, 1)
-        self.sigmoid1 = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.gap1(x)  # [24, 1, 1]
-        weights = self.conv1(weights)  # [6, 1, 1]
-        weights = self.relu1(weights)  # [6, 1, 1]
-        weights = self.conv2(weights)  # [24, 1, 1]
-        weights = self.sigmoid1(weights)  # [24, 1, 1]
-        x = x * weights  # [24, 16, 16]
-        return x
-
-
-class SpatialAttention(nn.Module):
-    """archdsl block `spatial_attention`."""
-
-    def __init__(self, in_channels: int, k: int = 7) -> None:
-        super().__init__()
-        self.channel_mean1 = ChannelMean()
-        self.channel_max1 = ChannelMax()
-        self.conv1 = nn.Conv2d(2, 1, k, padding=half(k), bias=False)
-        self.sigmoid1 = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branch = self.channel_mean1(x)  # [1, 16, 16]
-        branch2 = self.channel_max1(x)  # [1, 16, 16]
-        weights = torch.cat([branch, branch2], dim=1)  # [2, 16, 16]
-        weights = self.conv1(weights)  # [1, 16, 16]
-        weights = self.sigmoid1(weights)  # [1, 16, 16]
-        x = x * weights  # [24, 16, 16]
-        return x
-
-
-class DenseLayer(nn.Module):
-    """A `denselayer` of `kitchen_sink`."""
-
-    def __init__(self, in_channels: int) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_channels)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv1 = nn.Conv2d(in_channels, 8, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn1(x)  # [in_channels, 16, 16]
-        x = self.relu1(x)  # [in_channels, 16, 16]
-        x = self.conv1(x)  # [8, 16, 16]
+        x = self.conv(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
+        x = self.bn(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
+        x = self.relu1(x)  # [out, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1]
         return x
 
 
 class KitchenSink(nn.Module):
-    """The `kitchen_sink` network."""
+    """The `kitchen_sink` network: [3, 32, 32] -> [10]."""
 
     def __init__(self, classes: int = 10) -> None:
         super().__init__()
+        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.stem = ConvBnRelu(3, out=16, k=3)
         self.dwconv1 = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
@@ -188,7 +181,7 @@ class KitchenSink(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv1 = nn.Conv2d(24, 24, 3, padding=1)
         self.ln1 = ChannelLayerNorm(24, eps=1e-05)
-        self.gelu1 = nn.GELU()
+        self.gelu1 = nn.GELU(approximate="none")
         self.layerscale1 = LayerScale(24, 0.1)
         self.droppath1 = DropPath(0.1)
         self.conv2 = nn.Conv2d(24, 32, 3, stride=2, padding=1, bias=False)
@@ -202,13 +195,24 @@ class KitchenSink(nn.Module):
         self.hardswish1 = nn.Hardswish()
         self.tiny_se1 = TinySe(24)
         self.spatial_attention1 = SpatialAttention(24)
-        self.denselayer1 = DenseLayer(24)
-        self.denselayer2 = DenseLayer(32)
+        for item in range(2):
+            self.add_module(
+                f"denselayer{item + 1}",
+                nn.Sequential(
+                    OrderedDict(
+                        [
+                            ("bn1", nn.BatchNorm2d(24 + item * 8)),
+                            ("relu1", nn.ReLU(inplace=True)),
+                            ("conv1", nn.Conv2d(24 + item * 8, 8, 3, padding=1, bias=False)),
+                        ],
+                    ),
+                ),
+            )
         self.channel_shuffle1 = nn.ChannelShuffle(2)
         self.maxpool1 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
         self.conv_transpose1 = nn.ConvTranspose2d(40, 16, 2, stride=2)
         self.avgpool2 = nn.AvgPool2d(2, stride=2)
-        self.upsample1 = nn.Upsample(scale_factor=2.0, mode='bilinear', align_corners=False)
+        self.upsample1 = nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=False)
         self.instancenorm1 = nn.InstanceNorm2d(16, affine=True)
         self.hardsigmoid1 = nn.Hardsigmoid(inplace=True)
         self.tanh1 = nn.Tanh()
@@ -242,7 +246,8 @@ class KitchenSink(nn.Module):
         identity2 = x
         x = self.conv2(identity2)  # [32, 16, 16]
         x = self.bn2(x)  # [32, 16, 16]
-        x += self.downsample(identity2)  # [32, 16, 16]
+        shortcut = self.downsample(identity2)  # [32, 16, 16]
+        x += shortcut  # [32, 16, 16]
         branch = self.conv3(x)  # [8, 16, 16]
         branch2 = self.b2(x)  # [8, 16, 16]
         branch3 = self.avgpool1(x)  # [32, 16, 16]
@@ -254,7 +259,8 @@ class KitchenSink(nn.Module):
         x = self.tiny_se1(x)  # [24, 16, 16]
         x = self.spatial_attention1(x)  # [24, 16, 16]
         features = [x]
-        for layer in (self.denselayer1, self.denselayer2):
+        for item in range(2):
+            layer = getattr(self, f"denselayer{item + 1}")
             features.append(layer(torch.cat(features, dim=1)))
         x = torch.cat(features, dim=1)  # [40, 16, 16]
         x = self.channel_shuffle1(x)  # [40, 16, 16]
@@ -272,6 +278,6 @@ class KitchenSink(nn.Module):
         x = self.linear1(x)  # [32]
         x = self.ln2(x)  # [32]
         x = self.identity1(x)  # [32]
-        x = self.gmp_free(x)  # [10]
-        x = self.softmax1(x)  # [10]
+        x = self.gmp_free(x)  # [classes]
+        x = self.softmax1(x)  # [classes]
         return x

@@ -9,6 +9,12 @@ import torch
 from torch import nn
 
 
+def require(holds: bool, message: str) -> None:
+    """Refuses arguments the spec's checks refuse, in their words."""
+    if not holds:
+        raise ValueError(message)
+
+
 def init_weights(model: nn.Module) -> None:
     """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
     for module in model.modules():
@@ -28,7 +34,7 @@ def init_weights(model: nn.Module) -> None:
 
 
 class Bottleneck(nn.Module):
-    """archdsl block `bottleneck`."""
+    """Block `bottleneck` of the spec, on inputs with 2 spatial axes."""
 
     def __init__(
         self,
@@ -52,7 +58,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid, width * expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(width * expansion)
         self.downsample = None
-        if s != 1 or in_channels != width * expansion:
+        if in_channels != width * expansion or s != 1:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, width * expansion, 1, stride=s, bias=False),
                 nn.BatchNorm2d(width * expansion),
@@ -64,50 +70,34 @@ class Bottleneck(nn.Module):
         x = self.conv1(identity)  # [mid, H, W]
         x = self.bn1(x)  # [mid, H, W]
         x = self.relu1(x)  # [mid, H, W]
-        x = self.conv2(x)  # [mid, H/s, W/s]
-        x = self.bn2(x)  # [mid, H/s, W/s]
-        x = self.relu2(x)  # [mid, H/s, W/s]
-        x = self.conv3(x)  # [width * expansion, H/s, W/s]
-        x = self.bn3(x)  # [width * expansion, H/s, W/s]
+        x = self.conv2(x)  # [mid, H / s, W / s]
+        x = self.bn2(x)  # [mid, H / s, W / s]
+        x = self.relu2(x)  # [mid, H / s, W / s]
+        x = self.conv3(x)  # [width * expansion, H / s, W / s]
+        x = self.bn3(x)  # [width * expansion, H / s, W / s]
         if self.downsample is not None:
             identity = self.downsample(identity)
-        x += identity  # [width * expansion, H/s, W/s]
-        x = self.relu3(x)  # [width * expansion, H/s, W/s]
+        x += identity  # [width * expansion, H / s, W / s]
+        x = self.relu3(x)  # [width * expansion, H / s, W / s]
         return x
 
 
 class Resnet50(nn.Module):
-    """The `resnet50` network."""
+    """The `resnet50` network: [3, 224, 224] -> [1000]."""
 
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
+        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu1 = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = nn.Sequential(
-            Bottleneck(64, width=64),
-            Bottleneck(256, width=64),
-            Bottleneck(256, width=64),
-        )
-        self.layer2 = nn.Sequential(
-            Bottleneck(256, width=128, s=2),
-            Bottleneck(512, width=128),
-            Bottleneck(512, width=128),
-            Bottleneck(512, width=128),
-        )
-        self.layer3 = nn.Sequential(
-            Bottleneck(512, width=256, s=2),
-            Bottleneck(1024, width=256),
-            Bottleneck(1024, width=256),
-            Bottleneck(1024, width=256),
-            Bottleneck(1024, width=256),
-            Bottleneck(1024, width=256),
-        )
+        self.layer1 = nn.Sequential(Bottleneck(64, width=64), *[Bottleneck(256, width=64) for _ in range(2)])
+        self.layer2 = nn.Sequential(Bottleneck(256, width=128, s=2), *[Bottleneck(512, width=128) for _ in range(3)])
+        self.layer3 = nn.Sequential(Bottleneck(512, width=256, s=2), *[Bottleneck(1024, width=256) for _ in range(5)])
         self.layer4 = nn.Sequential(
             Bottleneck(1024, width=512, s=2),
-            Bottleneck(2048, width=512),
-            Bottleneck(2048, width=512),
+            *[Bottleneck(2048, width=512) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
@@ -125,5 +115,5 @@ class Resnet50(nn.Module):
         x = self.layer4(x)  # [2048, 7, 7]
         x = self.avgpool(x)  # [2048, 1, 1]
         x = self.flatten1(x)  # [2048]
-        x = self.fc(x)  # [1000]
+        x = self.fc(x)  # [classes]
         return x

@@ -1,0 +1,116 @@
+"""Specs whose emitted Python once did not load or computed something else (issue 10, items A to H)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from emitting import difference, network_class, problems
+
+import archdsl
+from archdsl.api import python_source
+
+REPROS = {
+    "A: two projected residuals at one level, the first keeping the shape": """
+network repro2 {
+    input [8, 16]; residual(shortcut=project) { conv(8, 3, p=1) }; residual(shortcut=project) { conv(16, 3, p=1) }
+}
+""",
+    "B: a second projected residual in a block, changing channels": """
+block b(w) {
+    residual(shortcut=project) { conv(in.c, 3, p=1) }
+    residual(shortcut=project) { conv(w, 3, p=1) }
+}
+network nb(w=16) { input [8, 16, 16]; b(w); b(w) }
+""",
+    "C: named combinators and seqs holding unnamed steps": """
+network nc {
+    input [4, 8, 8]
+    se: gate { gap; fc1: conv(4, 1); sigmoid }
+    x: residual { conv(4, 1); relu }
+    blk: seq { residual { conv(4, 3, p=1) } }
+}
+""",
+    "D: a default that reads `in` after defaulted parameters": """
+block b(w, s=1, sq=in.c // 2) { conv(sq, 1); conv(w, 3, s=s, p=1) }
+network nd { input [8, 16, 16]; b(16); b(32, s=2) }
+""",
+    "E: tuple arguments with equal items": """
+block b(outs) { conv(outs[1], 1) }
+network ne { input [8, 16, 16]; b((4, 4)); b((8, 8)) }
+""",
+    "F: a per-axis tuple and scalars of the same value": """
+network nf {
+    input [3, 16, 16]; conv(8, 3, s=(1, 1)); dwconv((1, 1)); maxpool((4, 4), s=3); dense(2) { conv(4, 1) }; flatten
+}
+""",
+    "G: names Python or the file reserve": """
+block None { relu }
+block True { relu }
+block False { relu }
+block __class__ { conv(4, 1) }
+block b { conv(in.c, 1) }
+network ng(init_weights=2, B=1) { input [3, 8, 8]; None; True; False; __class__; b; conv(init_weights + B, 1) }
+""",
+    "H: an `if` on a network parameter": """
+network hon(k=4) {
+    input [3, 16, 16]
+    if k > 3 { conv(8, 3, p=1) } else { conv(8, 5, p=2); conv(8, 1) }
+}
+""",
+}
+
+
+@pytest.mark.parametrize("text", REPROS.values(), ids=[key.split(":")[0] for key in REPROS])
+def test_the_emitted_classes_equal_build_for_every_argument(text: str) -> None:
+    assert list(problems(text)) == []
+
+
+def _emitted(key: str) -> tuple[str, type[torch.nn.Module]]:
+    result = archdsl.check(source=REPROS[key])
+    source = python_source(result, result.networks[0], "spec.arch")
+    return source, network_class(source)
+
+
+def test_a_projection_is_applied_where_it_was_made() -> None:
+    source, _ = _emitted(next(k for k in REPROS if k.startswith("B")))
+    assert "        if in_channels != w:\n            self.downsample = nn.Sequential(" in source
+    assert "        if self.downsample is not None:\n            identity2 = self.downsample(identity2)\n" in source
+
+
+def test_a_default_that_reads_in_is_computed_in_the_constructor() -> None:
+    source, _ = _emitted(next(k for k in REPROS if k.startswith("D")))
+    assert "def __init__(self, in_channels: int, w: int, s: int = 1, sq: int | None = None) -> None:" in source
+    assert "        if sq is None:\n            sq = in_channels // 2\n" in source
+
+
+def test_tuple_arguments_are_passed_by_name_and_indexed_as_written() -> None:
+    source, _ = _emitted(next(k for k in REPROS if k.startswith("E")))
+    assert "self.b1 = B(8, outs=(4, 4))" in source and "self.b2 = B(4, outs=(8, 8))" in source
+    assert "x = self.conv1(x)  # [outs[1], H, W]" in source
+
+
+def test_values_are_written_from_their_own_expressions() -> None:
+    source, _ = _emitted(next(k for k in REPROS if k.startswith("F")))
+    assert "nn.Flatten(1)" in source and "groups=8" in source and "(1, 1)" not in source.split("Flatten")[1]
+
+
+def test_reserved_names_are_renamed_and_said_so() -> None:
+    key = next(k for k in REPROS if k.startswith("G"))
+    source, cls = _emitted(key)
+    assert list(inspect.signature(cls).parameters) == ["init_weights_", "B"]
+    assert "Parameter `init_weights` is `init_weights_` here: Python reserves the spec's name or the file needs it." \
+        in source
+    for name in ("NoneBlock", "TrueBlock", "FalseBlock", "Class"):
+        assert f"class {name}(nn.Module):" in source
+    torch.manual_seed(0)
+    built = archdsl.build(source=REPROS[key], init=False, init_weights=3, B=2)
+    assert difference(built, cls(init_weights_=3, B=2), (3, 8, 8)) is None
+
+
+def test_an_if_on_a_parameter_is_decided_by_the_argument() -> None:
+    source, cls = _emitted(next(k for k in REPROS if k.startswith("H")))
+    assert "if k > 3:" in source
+    assert [name for name, _ in cls(k=2).named_children()] == ["conv1", "conv2"]
+    assert [name for name, _ in cls(k=4).named_children()] == ["conv1"]
