@@ -117,9 +117,9 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
           max_params: int = MAX_PARAMS, **more_params: Value) -> nn.Module:
     """The network of the spec at ``path`` (or of ``source`` text) as a ``torch.nn.Module``.
 
-    Arguments as for ``load_network``. Weights are initialised as torchvision's VGG and
-    MobileNet are (He-normal convs, unit norms, normal(0, 0.01) linears); ``init=False``
-    keeps PyTorch's defaults. Raises ArchError when the spec has errors.
+    Arguments as for ``load_network``. Weights start as the spec's ``init(...)`` says (by
+    default as torchvision's VGG and MobileNet: He-normal convs, unit norms, normal(0, 0.01)
+    linears); ``init=False`` keeps PyTorch's defaults. Raises ArchError when the spec has errors.
     """
     from archdsl.to_torch import build_module
 

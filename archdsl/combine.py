@@ -281,7 +281,9 @@ def _stride(node: ir.Node, rank: int) -> tuple[Any, ...] | None:
     if isinstance(node, ir.Layer):
         args = dict(node.args)
         if "k" in args and "s" in args and node.kind != "conv_transpose":
-            return args["s"] if args["s"] is not None else args["k"]
+            stride = args["s"] if args["s"] is not None else args["k"]
+            assert isinstance(stride, tuple)  # per axis: the layer's signature made it so
+            return stride
         return None
     if isinstance(node, ir.Choice):
         then, otherwise = path_stride(node.then, rank), path_stride(node.otherwise, rank)

@@ -98,7 +98,10 @@ class Elaborator:
             self._error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
                         definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
             return None
-        scope = Scope(values, None, Namespace(labels_in(body[1:]), indexed=False))
+        scheme, rest = self._init(body[1:])
+        if scheme is None:
+            return None
+        scope = Scope(values, None, Namespace(labels_in(rest), indexed=False))
         if input_shape and len(input_shape) != len(body[0].dims):
             sizes = {1: "C", 2: "C, L", 3: "C, H, W", 4: "C, D, H, W"}.get(len(body[0].dims), "C, ...")
             self._error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
@@ -108,17 +111,17 @@ class Elaborator:
         if t_in is None or not self.bounded(t_in, "the input", body[0].span, scope, "the input is far too large"):
             return None
         scope = replace(scope, block_input=t_in)
-        if self._too_many_layers(body[1:]):
+        if self._too_many_layers(rest):
             return None
         try:
-            children, t_out = self.sequence(body[1:], scope, t_in)
+            children, t_out = self.sequence(rest, scope, t_in)
         except _Abort:
             return None
         if t_out is None or self._errors() > errors_before:
             return None
         root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
-        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root)
+        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme)
 
     def template(self, definition: ast.Definition, values: Mapping[str, Any],
                  block_input: TensorType | None) -> ir.Group | None:
@@ -136,7 +139,7 @@ class Elaborator:
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
-            scope, body = replace(scope, block_input=t_in), body[1:]
+            scope, body = replace(scope, block_input=t_in), body[1 + _states_init(body[1:]):]
         else:
             t_in = block_input
         if t_in is None:
@@ -152,7 +155,7 @@ class Elaborator:
                  ) -> dict[str, Any]:
         """Each defaulted parameter's default over the symbols of the parameters before it (and of ``in``)."""
         scope = Scope({}, block_input, Namespace())
-        found = {}
+        found: dict[str, Any] = {}
         for param in definition.params:
             if param.default is not None:
                 found[param.name] = self._eval(param.default, scope.bind({k: values[k] for k in found} | {
@@ -274,6 +277,7 @@ class Elaborator:
             refused, kept, kept_names, kept_type, holds = (
                 (then_error, else_nodes, second, t_else, op("not", test)) if then_error else
                 (else_error, then_nodes, first, t_then, test))
+            assert refused is not None
             if substitute(holds, self.reference) is not True:
                 raise _Abort  # refused where the network was compiled: not a rule on other values
             names.adopt(kept_names)
@@ -484,7 +488,7 @@ class Elaborator:
         """
         return all(s.role != "in" or s.name == "c" for s in symbols(value))
 
-    def assume(self, value: Any, span: Span) -> Any:
+    def assume(self, value: Any, span: Span | None) -> Any:
         """The compiled value of a symbolic ``value``, required to hold when the class is built."""
         known = substitute(value, self.reference)
         if is_symbolic(known):
@@ -498,7 +502,7 @@ class Elaborator:
                          ("this class is written for ", ir.Quoted(value), f" == {known!r}, not ", value), span)
         return known
 
-    def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span) -> None:
+    def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span | None) -> None:
         """A guard the class tests where the template cannot decide it now."""
         if is_symbolic(holds):
             self.pending.append(ir.Require(holds, code, message, TensorType(()), TensorType(()), span))
@@ -520,9 +524,35 @@ class Elaborator:
 
     # -- calls ------------------------------------------------------------------------
 
+    def _init(self, body: tuple[ast.Stmt, ...]) -> tuple[ir.Init | None, tuple[ast.Stmt, ...]]:
+        """The network's ``init(...)`` (the statement after `input`, if it is one) and the steps after it."""
+        if not _states_init(body):
+            return ir.Init(), body
+        call = body[0]
+        assert isinstance(call, ast.Call)
+        values = self._arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
+        if values is None:
+            return None, body
+        for name, allowed in (("conv", ir.INIT_SCHEMES), ("linear", ir.INIT_SCHEMES), ("bias", ir.INIT_BIASES)):
+            if name in values and values[name] not in allowed:
+                hint = did_you_mean(str(values[name]), allowed) or "one of " + ", ".join(f'"{a}"' for a in allowed)
+                self._error(codes.ARGUMENT_TYPE, f"init `{name}` is {show(values[name])}, not a scheme it knows",
+                            _keyword_span(call, name), hint)
+                return None, body
+        std = values.get("std", ir.Init().std)
+        if isinstance(std, bool) or not isinstance(std, int | float) or not 0 < std <= 1:
+            self._error(codes.ARGUMENT_TYPE, f"init `std` must be a number above 0 and at most 1, got {show(std)}",
+                        _keyword_span(call, "std"))
+            return None, body
+        return ir.Init(**{**values, "std": float(std)}), body[1:]
+
     def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
         from archdsl.combine import combine
 
+        if call.callee == "init" and call.label is None and call.body is None:
+            self._error(codes.MISPLACED, "`init(...)` says how a network's weights start: it comes right after the "
+                        "network's `input` line", call.span, scope=scope)
+            return [], None
         if call.callee in COMBINATORS:
             return combine(self, call, scope, t)
         if call.callee not in LAYERS and call.callee not in self.program.blocks:
@@ -728,6 +758,16 @@ class Elaborator:
     def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:
         self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
+
+
+def _keyword_span(call: ast.Call, name: str) -> Span:
+    return next((arg.span for arg in call.args if arg.name == name), call.span)
+
+
+def _states_init(body: tuple[ast.Stmt, ...]) -> bool:
+    """Whether the first statement is a network's ``init(...)``."""
+    return bool(body) and isinstance(body[0], ast.Call) and body[0].callee == "init" and body[0].body is None \
+        and body[0].label is None
 
 
 def _shown(t: TensorType) -> str:

@@ -158,14 +158,37 @@ class Require:
     """A rule the checker could not decide for every argument value: the class tests it (symbolic IR only)."""
 
     holds: Any
-    code: Code
+    code: Code | None  # None: what the class was written for (an assumption), not a rule of the checker
     message: tuple[Any, ...]  # words, values (shown as they are when tested) and Quoted expressions
     input: TensorType
     output: TensorType
-    span: Span
+    span: Span | None
 
 
 Node = Layer | Group | Residual | Concat | Add | Gate | Dense | Choice | Loop | Require
+
+
+@dataclass(frozen=True, slots=True)
+class Init:
+    """How a network's weights start: the spec's ``init(...)``, torchvision's VGG and MobileNet by default.
+
+    The arguments of ``runtime.init_weights``: a scheme each for convs and linears
+    (``INIT_SCHEMES``), the ``std`` of the normal ones, and whether biases start at zero.
+    """
+
+    conv: str = "kaiming_fan_out"
+    linear: str = "normal"
+    std: float = 0.01
+    bias: str = "zeros"
+
+    def changed(self) -> dict[str, str | float]:
+        """The arguments that differ from the default scheme."""
+        default = Init()
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)}
+
+
+INIT_SCHEMES = ("kaiming_fan_out", "kaiming_fan_in", "normal", "trunc_normal", "default")
+INIT_BIASES = ("zeros", "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +197,7 @@ class Network:
     file: str
     args: Args
     root: Group
+    init: Init = Init()
 
     @property
     def input(self) -> TensorType:
@@ -230,7 +254,7 @@ def count_buffers(node: Node) -> int:
 
 def values(node: Node) -> Iterator[object]:
     """Every value a node holds itself (arguments, types, names, conditions), not its children's."""
-    for item in fields(node):  # type: ignore[arg-type]
+    for item in fields(node):
         value = getattr(node, item.name)
         if item.name in _CHILDREN or item.name == "span":
             continue
@@ -261,8 +285,8 @@ def replace_values(node: Node, mapping: dict[object, object]) -> Node:
         return value
 
     def rebuild(current: Node) -> Node:
-        changes = {}
-        for item in fields(current):  # type: ignore[arg-type]
+        changes: dict[str, Any] = {}
+        for item in fields(current):
             value = getattr(current, item.name)
             if item.name == "span":
                 continue
@@ -270,14 +294,14 @@ def replace_values(node: Node, mapping: dict[object, object]) -> Node:
                 changes[item.name] = _rebuilt(value, rebuild)
             else:
                 changes[item.name] = swap(value)
-        return replace(current, **changes)  # type: ignore[type-var]
+        return replace(current, **changes)
 
     return rebuild(node)
 
 
-def _rebuilt(value: object, rebuild: Callable[[Node], Node]) -> object:
+def _rebuilt(value: Any, rebuild: Callable[[Node], Node]) -> Any:
     if value is None:
         return None
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
         return tuple(tuple(rebuild(n) for n in path) for path in value)
-    return tuple(rebuild(n) for n in value)  # type: ignore[union-attr]
+    return tuple(rebuild(n) for n in value)

@@ -163,9 +163,9 @@ def _fits(template: Template, values: tuple[dict[str, Value], TensorType]) -> bo
         return False
     if not template.general:
         return all(args.get(p.name) == p.example for p in template.params) and t_in == TensorType(
-            tuple(template.reference[s] for s in template.input.shape))  # type: ignore[index]
+            tuple(template.reference[s] for s in template.input.shape))
     mapping: dict[Sym, Value] = {p.symbol: args[p.name] for p in template.params if p.name in args}
-    mapping.update(dict(zip(template.input.shape, t_in.shape, strict=True)))  # type: ignore[arg-type]
+    mapping.update(dict(zip(template.input.shape, t_in.shape, strict=True)))
     return all(substitute(holds, mapping) is not False for holds in _assumptions(template.body.children, mapping))
 
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import Any
+
+Size = Any  # an int; in a template (symbolic IR) an expression of the class's symbols (``archdsl.expr``)
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
 @dataclass(frozen=True, slots=True)
 class TensorType:
-    shape: tuple[int, ...]
+    shape: tuple[Size, ...]
 
     @property
-    def channels(self) -> int:
+    def channels(self) -> Size:
         return self.shape[0]
 
     @property
-    def spatial(self) -> tuple[int, ...]:
+    def spatial(self) -> tuple[Size, ...]:
         return self.shape[1:]
 
     @property
@@ -33,7 +36,7 @@ class TensorType:
     def axis_names(self) -> tuple[str, ...]:
         return AXIS_NAMES.get(self.rank, tuple(f"axis {i}" for i in range(self.rank)))
 
-    def with_shape(self, channels: int, spatial: tuple[int, ...] | None = None) -> TensorType:
+    def with_shape(self, channels: Size, spatial: tuple[Size, ...] | None = None) -> TensorType:
         return TensorType((channels, *(self.spatial if spatial is None else spatial)))
 
     def __str__(self) -> str:

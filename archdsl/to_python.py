@@ -11,7 +11,7 @@ raises ``ValueError`` with the checker's words. The file imports only torch.
 from __future__ import annotations
 
 import ast as pyast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -26,7 +26,6 @@ from archdsl.pycomment import shape_comment
 from archdsl.pynames import Names, class_name, mangled
 from archdsl.pysource import Call, call_line, constructor_call, flat
 from archdsl.templates import REQUIRED, Template, Templates, carries, check_symbols, construction_symbols
-from archdsl.values import Value
 
 
 @dataclass
@@ -34,6 +33,7 @@ class Emitted:
     """What the classes of one file share: the names of the classes and what they use from the runtime."""
 
     calls: dict[int, Template]  # id() of a block call's ir.Group -> the class it builds
+    init: ir.Init  # how the network's weights start
     classes: dict[int, str] = field(default_factory=dict)  # id() of a template -> its class name
     names: set[str] = field(default_factory=set)  # every class name, nested classes too
     runtime: set[str] = field(default_factory=set)
@@ -51,7 +51,7 @@ def parameter_names(params: Sequence[str]) -> dict[str, str]:
     return {name: names.create(name) for name in params}
 
 
-def _annotation(value: Value) -> str | None:
+def _annotation(value: Any) -> str | None:
     if isinstance(value, type) and value in (bool, int, float, str):
         return value.__name__
     if isinstance(value, tuple) and value and all(v in (bool, int, float, str) for v in value):
@@ -164,7 +164,8 @@ class ClassWriter:
                 for line in self.init.lines:
                     out.line(line)
                 if self.kind == "network":
-                    out.line("init_weights(self)")
+                    changed = self.emitted.init.changed()
+                    out.line("init_weights(self" + "".join(f", {k}={literal(v)}" for k, v in changed.items()) + ")")
             out.blank()
             out.line("def forward(self, x: torch.Tensor) -> torch.Tensor:")
             with out.indent():
@@ -360,7 +361,7 @@ class ClassWriter:
             if _comprehended(group.children, self.used):
                 return Call("nn.Sequential", [self.comprehension(node) if isinstance(node, ir.Loop) else
                                               self.construct(node, None) for node in group.children
-                                              if not isinstance(node, ir.Require)])
+                                              if isinstance(node, (ir.Loop, ir.Layer, ir.Group))])
             return self.listed(group) if _positional(group.children) else self.nested_class(group)
         parts = [self.construct(child, previous) for child, previous in chain]
         names = [child.name for child, _ in chain]
@@ -418,7 +419,9 @@ class ClassWriter:
         channels = Sym("c", INPUT, int)
         body = group
         if is_symbolic(group.input.channels):
-            body = ir.replace_values(group, {group.input.channels: channels})
+            rebuilt = ir.replace_values(group, {group.input.channels: channels})
+            assert isinstance(rebuilt, ir.Group)
+            body = rebuilt
             self.emitted.rebuilt.append(body)  # alive while the file is written: its ids key the calls
             for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
                 if id(before) in self.emitted.calls:
@@ -432,7 +435,7 @@ class ClassWriter:
         params = [Parameter(self.name_of(s), s, REQUIRED, s.type) for s in free]
         doc = ("One layer of a dense block: it sees every feature map before it, joined." if group.kind == "denselayer"
                else f"The `{group.name}` step of `{self.name}`.")
-        writer = ClassWriter(name, "group", self.emitted, body, params, doc, takes_channels=True)  # type: ignore[arg-type]
+        writer = ClassWriter(name, "group", self.emitted, body, params, doc, takes_channels=True)
         writer.symbol_names[channels] = "in_channels"
         out = CodeWriter()
         writer.write(out)
@@ -591,7 +594,8 @@ class ClassWriter:
             self.symbol_names.setdefault(sym, "_" if name == "_" else self.locals.create(name))  # `_`: repeat's
         targets = ", ".join(self.name_of(s) for s in node.targets)
         if node.index in read:
-            return f"for {self.name_of(node.index)}, {targets} in enumerate({py(node.items)}):"
+            unpacked = f"({targets})" if len(node.targets) > 1 else targets
+            return f"for {self.name_of(node.index)}, {unpacked} in enumerate({py(node.items)}):"
         return f"for {targets} in {py(node.items)}:"
 
     def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
@@ -734,9 +738,9 @@ def _optional_module(nodes: tuple[ir.Node, ...]) -> tuple[Any, ir.Layer | ir.Gro
     return choice.condition, modules[0]
 
 
-def _parameters_behind(body: ir.Group) -> Callable[[set[Any]], set[Sym]]:
+def _parameters_behind(body: ir.Group) -> Callable[[Collection[Any]], set[Sym]]:
     """What gives the parameters symbols depend on: a loop's variables and state stand for what made them."""
-    behind: dict[Any, set[Any]] = {}
+    behind: dict[Any, Collection[Any]] = {}
     for loop in ir.walk(body):
         if isinstance(loop, ir.Loop):
             items = symbols(loop.items)
@@ -747,7 +751,7 @@ def _parameters_behind(body: ir.Group) -> Callable[[set[Any]], set[Sym]]:
         elif isinstance(loop, ir.Dense) and loop.index is not None:
             behind[loop.index] = symbols(loop.count)
 
-    def parameters(found: set[Any]) -> set[Sym]:
+    def parameters(found: Collection[Any]) -> set[Sym]:
         seen: set[Any] = set()
         todo = list(found)
         while todo:
@@ -793,7 +797,7 @@ def _runtime_source(names: set[str]) -> list[str]:
 
 def python_source(templates: Templates, network: ir.Network, spec_name: str) -> str:
     """The emitted file's text: deterministic for the same templates."""
-    emitted = Emitted(templates.calls)
+    emitted = Emitted(templates.calls, network.init)
     emitted.names |= {p.name for template in templates.classes for p in template.params}
     for template in templates.classes:
         emitted.classes[id(template)] = class_name(template.definition, emitted.names)

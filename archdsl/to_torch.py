@@ -104,8 +104,9 @@ class _Builder:
 
 
 def build_module(network: ir.Network, init: bool = True) -> nn.Module:
-    """The network as an ``nn.Module``; weights initialised by ``runtime.init_weights`` unless ``init`` is false."""
+    """The network as an ``nn.Module``; weights initialised as the spec's ``init(...)`` says unless ``init`` is false."""
     module = _Builder().group(network.root)
     if init:
-        runtime.init_weights(module)
+        scheme = network.init
+        runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)
     return module

@@ -58,22 +58,36 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
-def init_weights(model: nn.Module) -> None:
-    """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
+def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = "normal", std: float = 0.01,
+                 bias: str = "zeros") -> None:
+    """Initialises convs and linears as the spec's `init(...)` says, norms to one and zero.
+
+    By default as torchvision's VGG and MobileNet: He-normal convs (fan out), normal(0, 0.01)
+    linears, zero biases. A scheme is "kaiming_fan_out", "kaiming_fan_in", "normal" or
+    "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
+    or "default".
+    """
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                               nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
+        if isinstance(module, norms):
             if module.weight is not None and module.bias is not None:
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.01)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+            continue
+        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
+        if scheme is None:
+            continue
+        if scheme == "kaiming_fan_out":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif scheme == "kaiming_fan_in":
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(module.weight, 0, std)
+        elif scheme == "trunc_normal":
+            nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None and bias == "zeros":
+            nn.init.zeros_(module.bias)
 
 
 class ConvnextBlock(nn.Module):
@@ -110,24 +124,24 @@ class ConvnextTiny(nn.Module):
         for item in range(0, 3):
             require(
                 drop * item / 17 >= 0.0 and drop * item / 17 < 1.0,
-                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item / 17}",
+                f"drop={drop!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item / 17}",
             )
         for item2 in range(3, 6):
             require(
                 drop * item2 / 17 >= 0.0 and drop * item2 / 17 < 1.0,
-                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item2 / 17}",
+                f"drop={drop!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item2 / 17}",
             )
         for item3 in range(6, 15):
             require(
                 drop * item3 / 17 >= 0.0 and drop * item3 / 17 < 1.0,
-                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item3 / 17}",
+                f"drop={drop!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item3 / 17}",
             )
         for item4 in range(15, 18):
             require(
                 drop * item4 / 17 >= 0.0 and drop * item4 / 17 < 1.0,
-                f"{drop=!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item4 / 17}",
+                f"drop={drop!r}: droppath `p` must be a number of at least 0.0 and below 1.0, got {drop * item4 / 17}",
             )
-        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
+        require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.features = nn.Sequential(
             nn.Sequential(nn.Conv2d(3, 96, 4, stride=4), ChannelLayerNorm(96)),
             nn.Sequential(*[ConvnextBlock(96, drop=drop * item / 17) for item in range(0, 3)]),
@@ -140,7 +154,7 @@ class ConvnextTiny(nn.Module):
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(ChannelLayerNorm(768), nn.Flatten(1), nn.Linear(768, classes))
-        init_weights(self)
+        init_weights(self, conv="trunc_normal", linear="trunc_normal", std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # [768, 7, 7]

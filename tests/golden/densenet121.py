@@ -17,22 +17,36 @@ def require(holds: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def init_weights(model: nn.Module) -> None:
-    """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
+def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = "normal", std: float = 0.01,
+                 bias: str = "zeros") -> None:
+    """Initialises convs and linears as the spec's `init(...)` says, norms to one and zero.
+
+    By default as torchvision's VGG and MobileNet: He-normal convs (fan out), normal(0, 0.01)
+    linears, zero biases. A scheme is "kaiming_fan_out", "kaiming_fan_in", "normal" or
+    "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
+    or "default".
+    """
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                               nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
+        if isinstance(module, norms):
             if module.weight is not None and module.bias is not None:
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.01)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+            continue
+        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
+        if scheme is None:
+            continue
+        if scheme == "kaiming_fan_out":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif scheme == "kaiming_fan_in":
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(module.weight, 0, std)
+        elif scheme == "trunc_normal":
+            nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None and bias == "zeros":
+            nn.init.zeros_(module.bias)
 
 
 class Transition(nn.Module):
@@ -92,22 +106,22 @@ class Densenet121(nn.Module):
         super().__init__()
         require(
             bn_size * growth >= 1,
-            f"{bn_size=!r}, {growth=!r}: conv `out` must be an integer of at least 1, got {bn_size * growth}",
+            f"bn_size={bn_size!r}, growth={growth!r}: conv `out` must be an integer of at least 1, got {bn_size * growth}",
         )
-        require(growth >= 1, f"{growth=!r}: conv `out` must be an integer of at least 1, got {growth}")
+        require(growth >= 1, f"growth={growth!r}: conv `out` must be an integer of at least 1, got {growth}")
         require(
             int((64 + 6 * growth) * 0.5) >= 1,
-            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((64 + 6 * growth) * 0.5)}",
+            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((64 + 6 * growth) * 0.5)}",
         )
         require(
             int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) >= 1,
-            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5)}",
+            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5)}",
         )
         require(
             int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) >= 1,
-            f"{growth=!r}: conv `out` must be an integer of at least 1, got {int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5)}",
+            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5)}",
         )
-        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
+        require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.features = nn.Sequential(
             OrderedDict(
                 [
@@ -157,12 +171,12 @@ class Densenet121(nn.Module):
             int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth,
             classes,
         )
-        init_weights(self)
+        init_weights(self, conv="kaiming_fan_in", linear="default")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 7, 7]
-        x = self.relu1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 7, 7]
-        x = self.gap1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth, 1, 1]
-        x = self.flatten1(x)  # [int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth]
+        x = self.features(x)  # [..., 7, 7]
+        x = self.relu1(x)  # [..., 7, 7]
+        x = self.gap1(x)  # [..., 1, 1]
+        x = self.flatten1(x)  # [...]
         x = self.classifier(x)  # [classes]
         return x

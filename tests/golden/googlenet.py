@@ -20,22 +20,36 @@ def half(k: int | tuple[int, ...]) -> int | tuple[int, ...]:
     return tuple(v // 2 for v in k) if isinstance(k, tuple) else k // 2
 
 
-def init_weights(model: nn.Module) -> None:
-    """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
+def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = "normal", std: float = 0.01,
+                 bias: str = "zeros") -> None:
+    """Initialises convs and linears as the spec's `init(...)` says, norms to one and zero.
+
+    By default as torchvision's VGG and MobileNet: He-normal convs (fan out), normal(0, 0.01)
+    linears, zero biases. A scheme is "kaiming_fan_out", "kaiming_fan_in", "normal" or
+    "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
+    or "default".
+    """
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                               nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
+        if isinstance(module, norms):
             if module.weight is not None and module.bias is not None:
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.01)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+            continue
+        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
+        if scheme is None:
+            continue
+        if scheme == "kaiming_fan_out":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif scheme == "kaiming_fan_in":
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(module.weight, 0, std)
+        elif scheme == "trunc_normal":
+            nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None and bias == "zeros":
+            nn.init.zeros_(module.bias)
 
 
 class Inception(nn.Module):
@@ -111,9 +125,9 @@ class Googlenet(nn.Module):
         super().__init__()
         require(
             dropout >= 0.0 and dropout < 1.0,
-            f"{dropout=!r}: dropout `p` must be a number of at least 0.0 and below 1.0, got {dropout}",
+            f"dropout={dropout!r}: dropout `p` must be a number of at least 0.0 and below 1.0, got {dropout}",
         )
-        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
+        require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.conv1 = ConvBnRelu(3, out=64, k=7, s=2, eps=0.001)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = ConvBnRelu(64, out=64, k=1, eps=0.001)
@@ -134,7 +148,7 @@ class Googlenet(nn.Module):
         self.flatten1 = nn.Flatten(1)
         self.dropout = nn.Dropout(float(dropout))
         self.fc = nn.Linear(1024, classes)
-        init_weights(self)
+        init_weights(self, conv="trunc_normal", linear="trunc_normal", bias="default")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # [64, 112, 112]

@@ -15,22 +15,36 @@ def require(holds: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def init_weights(model: nn.Module) -> None:
-    """He-normal convs (fan out), unit norms and normal(0, 0.01) linears, as torchvision's VGG initialises."""
+def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = "normal", std: float = 0.01,
+                 bias: str = "zeros") -> None:
+    """Initialises convs and linears as the spec's `init(...)` says, norms to one and zero.
+
+    By default as torchvision's VGG and MobileNet: He-normal convs (fan out), normal(0, 0.01)
+    linears, zero biases. A scheme is "kaiming_fan_out", "kaiming_fan_in", "normal" or
+    "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
+    or "default".
+    """
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                               nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
+        if isinstance(module, norms):
             if module.weight is not None and module.bias is not None:
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.01)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+            continue
+        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
+        if scheme is None:
+            continue
+        if scheme == "kaiming_fan_out":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif scheme == "kaiming_fan_in":
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(module.weight, 0, std)
+        elif scheme == "trunc_normal":
+            nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None and bias == "zeros":
+            nn.init.zeros_(module.bias)
 
 
 class Bottleneck(nn.Module):
@@ -87,7 +101,7 @@ class Resnet50(nn.Module):
 
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
-        require(classes >= 1, f"{classes=!r}: linear `out` must be an integer of at least 1, got {classes}")
+        require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu1 = nn.ReLU(inplace=True)
@@ -102,7 +116,7 @@ class Resnet50(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
         self.fc = nn.Linear(2048, classes)
-        init_weights(self)
+        init_weights(self, linear="default", bias="default")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # [64, 112, 112]
