@@ -11,13 +11,14 @@ what is found here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl import ir
 from archdsl import syntax as ast
 from archdsl.elaborate import Elaborator, _Abort
-from archdsl.expr import INPUT, PARAM, Sym, is_symbolic, substitute, symbols, type_of
+from archdsl.expr import INPUT, PARAM, Sym, is_symbolic, op, substitute, symbols, type_of
 from archdsl.loader import Program
 from archdsl.tensor import AXIS_NAMES, TensorType
 from archdsl.values import UNKNOWN, Value
@@ -78,6 +79,12 @@ def templates(program: Program, network: ast.Definition, args: Mapping[str, Valu
         elaborated = _elaborate(program, network, args, None, reference)
         assert elaborated is not None, f"network {network.name} elaborates at the values it was checked with"
     root, root_reference = elaborated
+    if not general:
+        refusals = tuple(ir.Require(op("==", symbols_[name], value), None,
+                                    ("this class is written for ", ir.Quoted(symbols_[name]), f" == {value!r}, not ",
+                                     symbols_[name]), root.input, root.input, network.span)
+                         for name, value in args.items())
+        root = dataclasses.replace(root, children=(*refusals, *root.children))
     params = tuple(Parameter(name, symbols_[name], value, value) for name, value in args.items())
     main = Template(network.name, "network", root.input.rank, params, root, root.input, root_reference, general)
     variants: dict[tuple[str, int], list[Template]] = {}
