@@ -10,7 +10,7 @@ raises ``ValueError`` with the checker's words. The file imports only torch.
 
 from __future__ import annotations
 
-import ast as pyast
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -786,12 +786,18 @@ def _symbols_in(group: ir.Group) -> set[Sym]:
 
 
 def _runtime_source(names: set[str]) -> list[str]:
-    """The source of the runtime classes and helpers in ``names``, read without importing torch."""
+    """The source of the runtime classes and helpers in ``names``, read without importing torch (or parsing: a
+    definition runs from its ``def`` or ``class`` line to the next line that is not indented)."""
     found = []
     for module in ("helpers.py", "runtime.py"):
-        text = resources.files("archdsl").joinpath(module).read_text(encoding="utf-8")
-        found += [pyast.get_source_segment(text, node) or "" for node in pyast.parse(text).body
-                  if isinstance(node, (pyast.ClassDef, pyast.FunctionDef)) and node.name in names]
+        lines = resources.files("archdsl").joinpath(module).read_text(encoding="utf-8").splitlines()
+        for start, line in enumerate(lines):
+            match = re.match(r"(?:def|class) (\w+)", line)
+            if match and match.group(1) in names:
+                end = start + 1
+                while end < len(lines) and (not lines[end] or lines[end][0] == " "):
+                    end += 1
+                found.append("\n".join(lines[start:end]).rstrip())
     return found
 
 
