@@ -35,7 +35,8 @@ _CLOSERS = frozenset(_OPENERS.values())
 _WORDS = {
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
     "_NL": "a new line", "$END": "the end of the file", "COMPARE": "a comparison",
-    "ADDOP": "`+` or `-`", "MULOP": "`*`, `/`, `//` or `%`",
+    "ADDOP": "`+` or `-`", "MULOP": "`*`, `/`, `//` or `%`", "BLOCK": "`block`", "NETWORK": "`network`",
+    "IMPORT": "`import`",
 }
 _OPERATORS = frozenset({"POW", "MULOP", "ADDOP", "COMPARE", "AND", "OR", "IF", "DOT", "LSQB"})
 _EXPRESSION_START = frozenset({"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "IN", "TRUE",
@@ -144,7 +145,7 @@ class _ToAst(Transformer_NonRecursive):
         defs = tuple(i for i in items if isinstance(i, ast.Definition))
         return ast.Module(self.file, imports, defs)
 
-    def import_(self, meta: Any, path: Token) -> ast.Import:
+    def import_(self, meta: Any, keyword: Token, path: Token) -> ast.Import:
         return ast.Import(_unescape(str(path), self._tok(path)), self._span(meta))
 
     def definition(self, meta: Any, kind: Token, name: Token, params: Any, body: Any) -> ast.Definition:

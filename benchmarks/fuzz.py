@@ -54,7 +54,9 @@ printed. The exit code is 0 unless the harness itself breaks: the numbers are th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
+import linecache
 import multiprocessing
 import os
 import random
@@ -80,7 +82,6 @@ import specgen  # noqa: E402  (tests/ is not a package)
 
 KINDS = ("generated", "mutated", "spliced", "hostile")
 OUTCOMES = ("clean", "diagnostics", "no network", "exception", "hang", "memory", "crash")
-RETIRE_RSS_KB = 200 * 1024  # a worker whose peak RSS grew this much is replaced (see the docstring)
 BATCH = 100
 
 # ---------------------------------------------------------------------------------------------
@@ -237,10 +238,11 @@ class Failure:
     message: str
     tail: str = ""  # the last frames of the traceback
     site: str = ""  # the innermost archdsl frame, file:function
+    group: str = ""  # what groups it, where the normalised message would split one bug in many
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        return self.stage, self.type, normalise(self.message), self.site
+        return self.stage, self.type, self.group or normalise(self.message), self.site
 
 
 @dataclass(slots=True)
@@ -274,9 +276,15 @@ def normalise(message: str) -> str:
 
 
 def describe(stage: str, error: BaseException) -> Failure:
+    """The failure of ``error``; a syntax error in the emitted file names its line (the traceback is no help)."""
+    if isinstance(error, SyntaxError) and error.filename == "<emitted>":
+        line = (error.text or "").strip()
+        start = " ".join(re.findall(r"\w+|[^\w\s]", line)[:4])  # `self . 0 =`, `def __init__ ( self`
+        return Failure(stage, "SyntaxError", f"{error.msg}: {line}", f"line {error.lineno} of the emitted file:\n"
+                       f"    {line}", "<emitted>", normalise(f"{error.msg}: {start}"))
     frames = traceback.extract_tb(error.__traceback__)
     tail = "".join(traceback.format_list(frames[-6:])).replace(str(ROOT) + "/", "")
-    ours = [f for f in frames if "/archdsl/" in f.filename]
+    ours = [f for f in frames if "/archdsl/" in f.filename or f.filename == "<emitted>"]
     site = f"{Path(ours[-1].filename).name}:{ours[-1].name}" if ours else ""
     message = str(error) if not isinstance(error, KeyError) else repr(error.args[0] if error.args else "")
     return Failure(stage, type(error).__name__, message[:2000], tail, site)
@@ -404,16 +412,22 @@ def build_module(text: str, network: str) -> Any:
 def run_compile(text: str, name: str, limits: Limits) -> tuple[str, Failure | None]:
     """Emit, execute and instantiate the Python file of network ``name``; compare it with ``archdsl.build``.
 
-    Returns ("ok" | "skipped" | "not clean", None) or (stage, failure).
+    Returns ("ok" | "skipped", None) or (stage, failure). A network that was clean in phase 1 and is not when
+    checked alone fails at stage "recheck": ``check(network=NAME)`` disagrees with ``check()`` (or archdsl changed
+    under a long run).
     """
-    import archdsl
     import torch
+
+    import archdsl
     from archdsl import ir
     from archdsl.api import python_source
 
     result = archdsl.check(source=text, network=name)
     if not result.ok or len(result.networks) != 1:
-        return "not clean", None
+        errors = [d for d in result.diagnostics if d.is_error]
+        first = errors[0] if errors else None
+        message = f"{first.code.id}: {first.message}" if first else f"{len(result.networks)} networks"
+        return "recheck", Failure("recheck", "not clean", message)
     network = result.networks[0]
     activations = sum(_elements(layer.output.shape) for layer in ir.layers(network.root))
     if ir.count_params(network.root) > limits.max_params or activations > limits.max_activations:
@@ -422,6 +436,7 @@ def run_compile(text: str, name: str, limits: Limits) -> tuple[str, Failure | No
     try:
         source = python_source(result, network, "<fuzz>")
         stage = "parse"
+        linecache.cache["<emitted>"] = (len(source), None, source.splitlines(keepends=True), "<emitted>")
         code = compile(source, "<emitted>", "exec")
         stage = "import"
         namespace = _execute(code)
@@ -476,8 +491,9 @@ def _execute(code: Any) -> dict[str, Any]:
 
 def _network_class(namespace: dict[str, Any], name: str) -> Any:
     """The last module class whose name is the network's in PascalCase (maybe numbered to stay unique)."""
-    from archdsl.pyclasses import pascal
     from torch import nn
+
+    from archdsl.pyclasses import pascal
 
     classes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, nn.Module)
                and v.__module__ == "archdsl_fuzz_emitted"]
@@ -546,30 +562,18 @@ def minimise(text: str, fails: Callable[[str], bool], budget: Budget) -> str:
     Coarse chunks first (halving down to one unit), as delta debugging does, so a long spec
     shrinks in a few tries and the last tries remove single lexemes.
     """
-    end = time.monotonic() + budget.seconds
-    tries = 0
-
-    def holds(candidate: str) -> bool:
-        nonlocal tries
-        if tries >= budget.tries or time.monotonic() > end or not candidate.strip():
-            return False
-        tries += 1
-        signal.setitimer(signal.ITIMER_REAL, budget.per_try)
-        try:
-            return fails(candidate)
-        except Deadline:
-            return False
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-    for split in (lambda t: t.splitlines(keepends=True), specgen.LEXEME.findall):
+    tries = Tries(fails, budget)
+    for split in (None, _lines, _tokens, None, _lines):
+        if split is None:
+            text = _delete_braced(text, tries)
+            continue
         units = split(text)
         chunk = max(1, len(units) // 2)
-        while chunk >= 1 and tries < budget.tries and time.monotonic() < end:
+        while chunk >= 1 and not tries.exhausted:
             i = 0
-            while i < len(units):
+            while i < len(units) and not tries.exhausted:
                 candidate = units[:i] + units[i + chunk:]
-                if holds("".join(candidate)):
+                if tries.holds("".join(candidate)):
                     units = candidate
                 else:
                     i += chunk
@@ -578,24 +582,96 @@ def minimise(text: str, fails: Callable[[str], bool], budget: Budget) -> str:
     return text
 
 
-def _minimise_check(item: tuple[str, tuple[str, ...], float], budget: Budget) -> str:
-    text, key, _ = item
+class Tries:
+    """Runs ``fails`` on candidates under a per-try deadline, until the budget of tries or seconds is spent."""
+
+    def __init__(self, fails: Callable[[str], bool], budget: Budget) -> None:
+        self.fails = fails
+        self.budget = budget
+        self.end = time.monotonic() + budget.seconds
+        self.count = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count >= self.budget.tries or time.monotonic() > self.end
+
+    def holds(self, candidate: str) -> bool:
+        if self.exhausted or not candidate.strip():
+            return False
+        self.count += 1
+        signal.setitimer(signal.ITIMER_REAL, self.budget.per_try)
+        try:
+            return self.fails(candidate)
+        except (Deadline, MemoryError):
+            return False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _delete_braced(text: str, tries: Tries) -> str:
+    """Try deleting each line that opens a ``{`` together with the lines up to its closing ``}``: whole
+    definitions and combinators, which chunks of lines rarely line up with."""
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and not tries.exhausted:
+        depth, j = 0, i
+        while j < len(lines):
+            depth += lines[j].count("{") - lines[j].count("}")
+            if depth <= 0:
+                break
+            j += 1
+        if "{" in lines[i] and j < len(lines) and tries.holds("".join(lines[:i] + lines[j + 1:])):
+            del lines[i:j + 1]
+        else:
+            i += 1
+    return "".join(lines)
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _tokens(text: str) -> list[str]:
+    """Lexemes, each with the white space after it, so deleting one keeps the rest readable."""
+    units: list[str] = []
+    for lexeme in specgen.LEXEME.findall(text):
+        if units and lexeme.isspace():
+            units[-1] += lexeme
+        else:
+            units.append(lexeme)
+    return units
+
+
+def _minimise_check(item: tuple[str, tuple[str, ...]], budget: Budget) -> tuple[str, Failure | None]:
+    """The minimised text and its failure (the same key; the message and traceback of the small spec)."""
+    text, key = item
+    seen: dict[str, Failure] = {}
 
     def fails(candidate: str) -> bool:
-        outcome, _, failure = run_check(candidate)
-        return failure is not None and failure.key == key
+        _, _, failure = run_check(candidate)
+        if failure is not None and failure.key == key:
+            seen[candidate] = failure
+            return True
+        return False
 
-    return minimise(text, fails, budget)
+    small = minimise(text, fails, budget)
+    return small, seen.get(small)
 
 
-def _minimise_compile(item: tuple[str, str, tuple[str, ...]], budget: Budget, limits: Limits) -> str:
+def _minimise_compile(item: tuple[str, str, tuple[str, ...]], budget: Budget, limits: Limits
+                      ) -> tuple[str, Failure | None]:
     text, name, key = item
+    seen: dict[str, Failure] = {}
 
     def fails(candidate: str) -> bool:
         _, failure = run_compile(candidate, name, limits)
-        return failure is not None and failure.key == key
+        if failure is not None and failure.key == key:
+            seen[candidate] = failure
+            return True
+        return False
 
-    return minimise(text, fails, budget)
+    small = minimise(text, fails, budget)
+    return small, seen.get(small)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +683,8 @@ class WorkerConfig:
     seed: int
     sandbox: str
     memory_mb: int | None  # None: no address-space limit (the torch phase)
-    timeout: float
+    timeout: float  # of one item: faulthandler dumps the stack a little before the parent kills
+    retire_kb: int  # a worker whose peak RSS grew this much is replaced
     limits: Limits
     budget: Budget
     dump: str  # faulthandler writes the stack of a hanging input here
@@ -635,6 +712,7 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     baseline = _max_rss_kb()
     conn.send("ready")
     dump = open(config.dump, "w")  # noqa: SIM115  (open for the worker's life)
+    fd = dump.fileno()
     while True:
         try:
             task = conn.recv()
@@ -644,11 +722,14 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             return
         mode, items = task
         for item in items:
+            if os.fstat(fd).st_size:  # only the stack of the input that hangs is wanted
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
             faulthandler.dump_traceback_later(config.timeout * 0.9, file=dump)
             result = _serve(mode, item, inputs, config)
             faulthandler.cancel_dump_traceback_later()
             retire = (isinstance(result, CheckRecord) and result.outcome == "memory") \
-                or _max_rss_kb() - baseline > RETIRE_RSS_KB
+                or _max_rss_kb() - baseline > config.retire_kb
             conn.send((result, retire))
             if retire:
                 return
@@ -695,7 +776,7 @@ class Pool:
     a batch costs one message per item and no ``start`` messages.
     """
 
-    def __init__(self, size: int, config: WorkerConfig, item_timeout: float):
+    def __init__(self, size: int, config: WorkerConfig, item_timeout: float) -> None:
         self.context = multiprocessing.get_context("spawn")
         self.config = config
         self.item_timeout = item_timeout
@@ -723,8 +804,13 @@ class Pool:
         self.slots[index] = self._start(index)
         self.restarts += 1
 
-    def run(self, mode: str, items: Sequence[Any], batch: int = BATCH) -> Iterator[tuple[Any, Any]]:
-        """Yield (item, result) for every item, in no particular order; a lost item's result is a ``Lost``."""
+    def run(self, mode: str, items: Sequence[Any], batch: int = BATCH, timeout: float | None = None
+            ) -> Iterator[tuple[Any, Any]]:
+        """Yield (item, result) for every item, in no particular order; a lost item's result is a ``Lost``.
+
+        ``timeout`` (default: the pool's) is how long one item may take before its worker is killed.
+        """
+        limit = self.item_timeout if timeout is None else timeout
         pending = deque(list(items[i:i + batch]) for i in range(0, len(items), batch))
         while pending or any(slot.items for slot in self.slots):
             for slot in self.slots:
@@ -737,7 +823,7 @@ class Pool:
             for number, slot in enumerate(self.slots):
                 if slot.conn in ready:
                     yield from self._answer(number, pending)
-                elif slot.items and time.monotonic() - slot.started > self.item_timeout:
+                elif slot.items and time.monotonic() - slot.started > limit:
                     yield from self._lose(number, pending, "hang")
 
     def _answer(self, number: int, pending: deque[list[Any]]) -> Iterator[tuple[Any, Any]]:
@@ -773,10 +859,8 @@ class Pool:
 
     def close(self) -> None:
         for slot in self.slots:
-            try:
+            with contextlib.suppress(OSError):
                 slot.conn.send(None)
-            except OSError:
-                pass
         for slot in self.slots:
             slot.process.join(5)
             if slot.process.is_alive():
@@ -837,17 +921,24 @@ class Run:
     times: dict[str, float] = field(default_factory=dict)
     restarts: int = 0
 
-    def config(self, memory: bool) -> WorkerConfig:
+    def config(self, phase: str) -> WorkerConfig:
+        """Check workers: the address-space limit, replaced after 200 MB of growth; compile workers: neither."""
         a = self.args
-        budget = Budget(a.minimise_tries, a.minimise_seconds, min(a.timeout, 5.0)) if memory else \
-            Budget(a.minimise_tries // 4, a.minimise_seconds * 2, a.compile_timeout)
-        return WorkerConfig(a.seed, self.sandbox, a.memory if memory else None, a.timeout,
-                            Limits(a.compile_max_params, a.compile_max_activations), budget, "")
+        limits = Limits(a.compile_max_params, a.compile_max_activations)
+        if phase == "check":
+            budget = Budget(a.minimise_tries, a.minimise_seconds, min(a.timeout, 5.0))
+            return WorkerConfig(a.seed, self.sandbox, a.memory, a.timeout, 200 * 1024, limits, budget, "")
+        budget = Budget(a.minimise_tries, a.minimise_seconds * 2, min(a.compile_timeout, 30.0))
+        return WorkerConfig(a.seed, self.sandbox, None, a.compile_timeout, 2048 * 1024, limits, budget, "")
+
+    def minimise_timeout(self, config: WorkerConfig) -> float:
+        return config.budget.seconds + config.budget.per_try + 60
 
 
 def phase_check(run: Run) -> None:
     a = run.args
-    pool = Pool(a.workers, run.config(memory=True), a.timeout)
+    config = run.config("check")
+    pool = Pool(a.workers, config, a.timeout)
     start = time.monotonic()
     done = 0
     step = max(1, a.count // 20)
@@ -856,7 +947,7 @@ def phase_check(run: Run) -> None:
             if isinstance(result, Lost):
                 kind, text = run.inputs.make(index)
                 run.lost[index] = result
-                result = CheckRecord(index, kind, result.reason, result.seconds, 0, len(text))
+                result = CheckRecord(index, kind, result.reason, 0.0, 0, len(text))  # its seconds: in run.lost
             run.checks.append(result)
             done += 1
             if done % step == 0:
@@ -865,17 +956,17 @@ def phase_check(run: Run) -> None:
         run.times["check"] = time.monotonic() - start
         start = time.monotonic()
         largest = sorted(run.checks, key=lambda r: -r.rss_kb)[:5]
-        for index, peak in pool.run("measure", [r.index for r in largest], batch=1):
+        for index, peak in pool.run("measure", [r.index for r in largest], batch=1, timeout=max(120.0, a.timeout * 10)):
             run.peaks[index] = None if isinstance(peak, Lost) else peak
         run.check_groups = group_failures(run.checks, {"exception", "memory"})
-        _minimise_groups(run, pool, run.check_groups, "minimise check")
+        _minimise_groups(run, pool, run.check_groups, "minimise check", run.minimise_timeout(config))
         run.times["check minimise"] = time.monotonic() - start
     finally:
         run.restarts += pool.restarts
         pool.close()
 
 
-def _minimise_groups(run: Run, pool: Pool, groups: dict[tuple[str, ...], Group], mode: str) -> None:
+def _minimise_groups(run: Run, pool: Pool, groups: dict[tuple[str, ...], Group], mode: str, timeout: float) -> None:
     """Minimise the smallest input of every group (memory errors are kept whole: each try could take seconds)."""
     items: list[Any] = []
     for key, group in groups.items():
@@ -883,11 +974,13 @@ def _minimise_groups(run: Run, pool: Pool, groups: dict[tuple[str, ...], Group],
         group.repro = text
         if group.failure.type == "MemoryError":
             continue
-        items.append((text, key, 0.0) if mode == "minimise check" else (text, group.network, key))
-    for item, result in pool.run(mode, items, batch=1):
+        items.append((text, key) if mode == "minimise check" else (text, group.network, key))
+    for item, result in pool.run(mode, items, batch=1, timeout=timeout):
         key = item[1] if mode == "minimise check" else item[2]
-        if isinstance(result, str):
-            groups[key].repro = result
+        if isinstance(result, tuple):
+            groups[key].repro = result[0]
+            if result[1] is not None:
+                groups[key].failure = result[1]
 
 
 def compile_sample(run: Run) -> list[tuple[int, str]]:
@@ -908,7 +1001,8 @@ def phase_compile(run: Run) -> None:
     sample = compile_sample(run)
     if not sample:
         return
-    pool = Pool(min(a.workers, len(sample)), run.config(memory=False), a.compile_timeout)
+    config = run.config("compile")
+    pool = Pool(min(a.workers, len(sample)), config, a.compile_timeout)
     start = time.monotonic()
     try:
         for item, result in pool.run("compile", sample, batch=10):
@@ -924,10 +1018,11 @@ def phase_compile(run: Run) -> None:
         start = time.monotonic()
         run.compile_groups = group_failures(run.compiles)
         for group in run.compile_groups.values():  # the smallest spec of the group, by its text
-            sizes = [(len(run.inputs.make(r.index)[1]), r.index, r.network) for r in run.compiles
+            sizes = [(len(run.inputs.make(r.index)[1]), r.index, r.network, r.failure) for r in run.compiles
                      if r.failure is not None and r.failure.key == group.failure.key]
-            group.size, group.index, group.network = min(sizes)
-        _minimise_groups(run, pool, run.compile_groups, "minimise compile")
+            group.size, group.index, group.network, failure = min(sizes, key=lambda s: s[:3])
+            group.failure = failure or group.failure
+        _minimise_groups(run, pool, run.compile_groups, "minimise compile", run.minimise_timeout(config))
         run.times["compile minimise"] = time.monotonic() - start
     finally:
         run.restarts += pool.restarts
@@ -983,7 +1078,7 @@ def memory_table(run: Run) -> str:
 
 def compile_table(run: Run) -> str:
     counts = Counter(r.outcome for r in run.compiles)
-    failed = {k: n for k, n in counts.items() if k not in ("ok", "skipped", "not clean")}
+    failed = {k: n for k, n in counts.items() if k not in ("ok", "skipped")}
     seconds = sum(r.seconds for r in run.compiles)
     lines = ["| sampled networks | ok | skipped (too large) | failed | seconds |", "|---:|---:|---:|---:|---:|",
              f"| {len(run.compiles)} | {counts['ok']} | {counts['skipped']} | {sum(failed.values())} | "
@@ -1038,12 +1133,26 @@ def lost_section(run: Run) -> str:
     return "\n".join(parts)
 
 
+def _version() -> str:
+    """The commit checked, and whether the working tree differs from it (others may be changing it)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "archdsl")
+    return f"at commit {commit}" + (" with uncommitted changes to archdsl/" if dirty else "")
+
+
 def report(run: Run) -> tuple[str, str]:
     """The full markdown report, and the summary printed at the end."""
     a = run.args
     total = sum(run.times.values())
-    head = (f"# archdsl fuzz report\n\nseed {a.seed}, {a.count:,} inputs, {a.workers} workers, timeout {a.timeout:g} s,"
-            f" memory limit {a.memory} MB, compile sample {a.compile_sample}; took {total / 60:.1f} min ("
+    head = (f"# archdsl fuzz report\n\narchdsl {_version()}; seed {a.seed}, {a.count:,} inputs, {a.workers} workers,"
+            f" timeout {a.timeout:g} s, memory limit {a.memory} MB, compile sample {a.compile_sample};"
+            f" took {total / 60:.1f} min ("
             + ", ".join(f"{k} {v:.0f} s" for k, v in run.times.items()) + f"); {run.restarts} worker restarts.\n")
     summary = "\n\n".join([
         head, "## Check\n", check_table(run), "### Slowest inputs\n", slowest_table(run),
@@ -1074,7 +1183,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile-timeout", type=float, default=120.0)
     p.add_argument("--compile-max-params", type=int, default=20_000_000)
     p.add_argument("--compile-max-activations", type=int, default=20_000_000)
-    p.add_argument("--minimise-tries", type=int, default=600, help="checks per repro minimisation (compile: 1/4)")
+    p.add_argument("--minimise-tries", type=int, default=600, help="tries per repro minimisation")
     p.add_argument("--minimise-seconds", type=float, default=30.0, help="per repro (compile: twice)")
     p.add_argument("--report", type=Path, default=Path("fuzz-report.md"))
     p.add_argument("--show", type=int, default=None, metavar="INDEX", help="print input INDEX and exit")

@@ -342,3 +342,10 @@ def test_an_error_shown_once_still_fails_every_network_that_makes_it() -> None:
     assert [d.code.id for d in result.diagnostics] == ["E105"] and result.networks == []
     denied = "block b { conv(8, 3, p=1); bn }\nnetwork one { input [3, 8, 8]; b }\nnetwork two { input [3, 8, 8]; b }\n"
     assert archdsl.check(source=denied, deny=["W302"]).networks == []
+
+
+@pytest.mark.parametrize("source", ["networkn { input [3, 8]; relu }", "blockb { relu }", 'importx "a.arch"'])
+def test_a_keyword_glued_to_a_name_is_a_name(source: str) -> None:
+    """`networkn` is one word wherever it stands (it once read as `network n` at the start of a file)."""
+    [diagnostic] = archdsl.check(source=source).diagnostics
+    assert diagnostic.code.id == "E001" and diagnostic.message.startswith(f"unexpected `{source.split()[0]}`")
