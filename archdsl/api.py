@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from archdsl import errorcodes as codes
 from archdsl import ir
-from archdsl.checks import run_checks
 from archdsl.diagnostics import ArchError, Diagnostic, WarningPolicy, did_you_mean
-from archdsl.elaborate import MAX_PARAMS, Elaborator
-from archdsl.loader import Program, load
-from archdsl.syntax import Definition
-from archdsl.values import Value
+from archdsl.elaboration.checks import run_checks
+from archdsl.elaboration.elaborate import MAX_PARAMS, Elaborator
+from archdsl.front.loader import Program, load
+from archdsl.front.syntax import Definition
+from archdsl.ir.values import Value
 
 if TYPE_CHECKING:
     from torch import nn
@@ -121,7 +121,7 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
     default as torchvision's VGG and MobileNet: He-normal convs, unit norms, normal(0, 0.01)
     linears); ``init=False`` keeps PyTorch's defaults. Raises ArchError when the spec has errors.
     """
-    from archdsl.to_torch import build_module
+    from archdsl.back.to_torch import build_module
 
     checked = load_network(path, network, source=source, input_shape=input_shape, params=params,
                            max_params=max_params, **more_params)
@@ -130,8 +130,8 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
 
 def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:
     """The emitted Python file for one checked network of ``result``."""
-    from archdsl.templates import templates
-    from archdsl.to_python import python_source as emit
+    from archdsl.back.to_python import python_source as emit
+    from archdsl.elaboration.templates import templates
 
     program = result.programs[id(network)]
     return emit(templates(program, program.networks[network.name], dict(network.args)), network, spec_name)

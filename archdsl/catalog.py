@@ -10,11 +10,11 @@ import functools
 from dataclasses import dataclass
 from importlib import resources
 
-from archdsl.combinators import COMBINATORS
-from archdsl.layers import LAYERS
-from archdsl.loader import PRELUDE
-from archdsl.parser import parse
-from archdsl.values import show
+from archdsl.front.loader import PRELUDE
+from archdsl.front.parser import parse
+from archdsl.ir.combinators import COMBINATORS
+from archdsl.ir.layers import LAYERS
+from archdsl.ir.values import show
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def _layer(name: str) -> Entry:
 @functools.cache
 def prelude_blocks() -> tuple[Entry, ...]:
     """The prelude's blocks in file order; each one's doc is the comment above it."""
-    text = resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8")
+    text = resources.files("archdsl.front").joinpath("prelude.arch").read_text(encoding="utf-8")
     module, _ = parse(text, PRELUDE)
     assert module is not None, "the prelude parses"
     lines = text.splitlines()

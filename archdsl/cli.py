@@ -17,13 +17,13 @@ from typing import Any
 
 from archdsl import __version__, api, ir
 from archdsl import errorcodes as codes
+from archdsl.back.output import OutputError, write_output
 from archdsl.diagnostics import Diagnostic, did_you_mean, render_json, render_one, render_text
-from archdsl.elaborate import MAX_PARAMS
-from archdsl.evaluation import evaluate_value
-from archdsl.loader import load
-from archdsl.output import OutputError, write_output
-from archdsl.parser import parse_expression
-from archdsl.values import EvalError, Value, show
+from archdsl.elaboration.elaborate import MAX_PARAMS
+from archdsl.elaboration.evaluation import evaluate_value
+from archdsl.front.loader import load
+from archdsl.front.parser import parse_expression
+from archdsl.ir.values import EvalError, Value, show
 
 
 class UsageError(Exception):
@@ -197,14 +197,14 @@ def _input_shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from archdsl.report import build_report
-    from archdsl.report_format import FORMATS
+    from archdsl.reports.report import build_report
+    from archdsl.reports.report_format import FORMATS
 
     result, spec = _checked_network(args)
     network = result.networks[0]
     report = build_report(network)
     if args.verify:
-        from archdsl.verify import verify
+        from archdsl.reports.verify import verify
 
         problems = verify(network, report)
         _emit_diagnostics(problems, result.sources)
@@ -247,7 +247,7 @@ def _drawing(network: ir.Network, fmt: str, depth: int | None, direction: str = 
     """The network drawn as DOT text, or as SVG/PNG/PDF bytes by Graphviz's dot program."""
     import graphviz
 
-    from archdsl.to_dot import to_graph
+    from archdsl.reports.to_dot import to_graph
 
     graph = to_graph(network, depth, direction)
     if fmt == "dot":
@@ -282,8 +282,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """The main job: check, then write the PyTorch source, the diagram and the report of every network."""
-    from archdsl.report import build_report
-    from archdsl.report_format import human, to_markdown
+    from archdsl.reports.report import build_report
+    from archdsl.reports.report_format import human, to_markdown
 
     result, spec = _checked(args)
     folder = Path(args.output)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import emitting  # noqa: E402  (tests/ is not a package)
-import specgen  # noqa: E402
+import emitting
+import specgen
 
 
 def outcome(seed: int, values: int) -> tuple[str, str]:

@@ -329,8 +329,8 @@ def run_check(text: str) -> tuple[str, tuple[str, ...], Failure | None]:
 def _invariants(result: Any) -> None:
     """What ``tests/test_properties.py`` asserts of every answer of ``check``."""
     from archdsl import errorcodes, ir
-    from archdsl.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
-    from archdsl.least_layers import LeastLayers
+    from archdsl.elaboration.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
+    from archdsl.elaboration.least_layers import LeastLayers
 
     known = {code.id for code in errorcodes.ALL}
     for d in result.diagnostics:
@@ -491,9 +491,8 @@ def _execute(code: Any) -> dict[str, Any]:
 
 def _network_class(namespace: dict[str, Any], name: str) -> Any:
     """The last module class whose name is the network's in PascalCase (maybe numbered to stay unique)."""
-    from torch import nn
-
     from archdsl.pyclasses import pascal
+    from torch import nn
 
     classes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, nn.Module)
                and v.__module__ == "archdsl_fuzz_emitted"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import archdsl
-from archdsl.report import build_report
+from archdsl.reports.report import build_report
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "resnet152.arch"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import archdsl
 from archdsl import catalog, errorcodes
-from archdsl.report import build_report
-from archdsl.report_format import human
-from archdsl.to_dot import to_graph
+from archdsl.reports.report import build_report
+from archdsl.reports.report_format import human
+from archdsl.reports.to_dot import to_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import archdsl
-from archdsl.to_dot import to_graph
+from archdsl.reports.to_dot import to_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"

@@ -11,7 +11,7 @@ from torch import nn
 
 import archdsl
 from archdsl.api import python_source
-from archdsl.to_torch import build_module
+from archdsl.back.to_torch import build_module
 
 
 def network_class(source: str, name: str = "emitted") -> type[nn.Module]:

@@ -1147,7 +1147,7 @@ def splice(rng: random.Random, a: str, b: str) -> str:
 
 def seed_paths(root: Path = ROOT) -> list[Path]:
     paths = [*root.glob("specs/*.arch"), *root.glob("examples/**/*.arch"), *root.glob("tests/specs/*.arch"),
-             root / "archdsl" / "prelude.arch"]
+             root / "archdsl" / "front" / "prelude.arch"]
     return sorted(p for p in paths if p.is_file())
 
 

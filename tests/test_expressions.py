@@ -7,10 +7,10 @@ import time
 import pytest
 
 import archdsl
-from archdsl.evaluation import evaluate
-from archdsl.parser import parse_expression
-from archdsl.tensor import TensorType
-from archdsl.values import EvalError, Value
+from archdsl.elaboration.evaluation import evaluate
+from archdsl.front.parser import parse_expression
+from archdsl.ir.tensor import TensorType
+from archdsl.ir.values import EvalError, Value
 
 IN = TensorType((64, 28, 14))
 

@@ -20,7 +20,7 @@ import pytest
 
 import archdsl
 from archdsl import cli
-from archdsl.loader import MAX_FILE_BYTES
+from archdsl.front.loader import MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = "network n { input [3, 8, 8]; conv(4, 3, p=1); gap; flatten; linear(2) }\n"

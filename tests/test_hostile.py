@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archdsl.back.codewriter import docstring_body
 from archdsl.cli import main
-from archdsl.codewriter import docstring_body
 
 # Text that ends a string literal of each kind and runs code after it, or breaks a line.
 PAYLOADS = [

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from emitting import network_class
 from torch import nn
 
 import archdsl
 from archdsl.api import python_source
-from emitting import network_class
 
 ROOT = Path(__file__).resolve().parent.parent
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

@@ -13,9 +13,9 @@ import torch
 
 import archdsl
 from archdsl import ir
-from archdsl.field import Field
-from archdsl.layers import LAYERS, LayerKind
-from archdsl.report import build_report
+from archdsl.elaboration.field import Field
+from archdsl.ir.layers import LAYERS, LayerKind
+from archdsl.reports.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,9 +19,9 @@ from torch import nn
 import archdsl
 from archdsl import errorcodes, ir
 from archdsl.diagnostics import Diagnostic, render_json, render_text
-from archdsl.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
-from archdsl.layers.formulas import conv_size, pool_ceil_size
-from archdsl.least_layers import LeastLayers
+from archdsl.elaboration.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
+from archdsl.elaboration.least_layers import LeastLayers
+from archdsl.ir.layers.formulas import conv_size, pool_ceil_size
 
 ROOT = Path(__file__).resolve().parent.parent
 CODES = {code.id for code in errorcodes.ALL}
@@ -58,7 +58,7 @@ network volume {
 }""",
 ]
 SEEDS = [*SNIPPETS, *(p.read_text() for p in sorted([*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch")])),
-         (ROOT / "archdsl" / "prelude.arch").read_text()]
+         (ROOT / "archdsl" / "front" / "prelude.arch").read_text()]
 
 TOKENS = ["{", "}", "(", ")", "[", "]", ",", ";", "\n", ":", "=", ".", "#", "\"", "in", "in.c", "in.shape", "for",
           "if", "else", "block", "network", "input", "import", "conv", "relu", "residual", "concat", "branch",

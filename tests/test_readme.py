@@ -16,11 +16,11 @@ import pytest
 
 import archdsl
 from archdsl import errorcodes
-from archdsl.combinators import COMBINATORS
-from archdsl.layers import LAYERS
-from archdsl.loader import PRELUDE
-from archdsl.parser import parse
-from archdsl.values import FUNCTIONS
+from archdsl.front.loader import PRELUDE
+from archdsl.front.parser import parse
+from archdsl.ir.combinators import COMBINATORS
+from archdsl.ir.layers import LAYERS
+from archdsl.ir.values import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -127,7 +127,7 @@ def test_every_layer_is_listed_with_every_parameter_explained() -> None:
 
 
 def test_every_prelude_block_is_listed_and_used() -> None:
-    text = resources.files("archdsl").joinpath("prelude.arch").read_text(encoding="utf-8")
+    text = resources.files("archdsl.front").joinpath("prelude.arch").read_text(encoding="utf-8")
     module, _ = parse(text, PRELUDE)
     assert module is not None
     examples = "".join(block for _, block in blocks("arch"))

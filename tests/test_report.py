@@ -14,11 +14,11 @@ import torch
 import yaml
 
 import archdsl
-from archdsl.layers import LAYERS
-from archdsl.report import build_report
-from archdsl.report_format import FORMATS, as_dict, human
-from archdsl.to_torch import build_module
-from archdsl.verify import verify
+from archdsl.back.to_torch import build_module
+from archdsl.ir.layers import LAYERS
+from archdsl.reports.report import build_report
+from archdsl.reports.report_format import FORMATS, as_dict, human
+from archdsl.reports.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted([*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch"), *ROOT.glob("tests/specs/*.arch")])
@@ -163,7 +163,7 @@ def test_report_command_verifies_and_writes_a_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("suffix", "fmt"), [(".json", "json"), (".yaml", "yaml"), (".csv", "csv"), (".md", "markdown"),
                                              (".txt", "text")])
 def test_report_format_follows_the_output_suffix_unless_given(suffix: str, fmt: str, tmp_path: Path) -> None:
-    from archdsl.report_format import FORMATS
+    from archdsl.reports.report_format import FORMATS
 
     spec = ROOT / "specs" / "lenet5.arch"
     out = tmp_path / f"report{suffix}"

@@ -12,8 +12,8 @@ from torch import nn
 
 import archdsl
 from archdsl.api import python_source
-from archdsl.naming import module_attributes
-from archdsl.report import build_report
+from archdsl.elaboration.naming import module_attributes
+from archdsl.reports.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_a_projected_shortcut_of_a_flat_tensor_says_what_to_write() -> None:
 def test_the_reserved_names_are_torchs_own(golden: Callable[[Path, str], None]) -> None:
     """The shipped list equals the installed torch's nn.Module attributes (check reads it without torch)."""
     found = {n for n in [*dir(nn.Module), *vars(nn.Module())] if not n.startswith("_")}
-    path = ROOT / "archdsl" / "module_attributes.txt"
+    path = ROOT / "archdsl" / "elaboration" / "module_attributes.txt"
     header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
     golden(path, header + "".join(f"{name}\n" for name in sorted(found)))
     assert module_attributes() == found

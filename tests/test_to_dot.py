@@ -14,7 +14,7 @@ import pytest
 
 import archdsl
 from archdsl import ir
-from archdsl.to_dot import to_dot
+from archdsl.reports.to_dot import to_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests" / "specs" / "kitchen_sink.arch"

@@ -18,8 +18,8 @@ import torch
 import archdsl
 from archdsl import ir
 from archdsl.api import python_source
-from archdsl.pynames import Names, class_name
-from archdsl.to_torch import build_module
+from archdsl.back.pynames import Names, class_name
+from archdsl.back.to_torch import build_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted([*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch"), *ROOT.glob("tests/specs/*.arch")])

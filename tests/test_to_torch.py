@@ -12,7 +12,7 @@ from torch import nn
 
 import archdsl
 from archdsl import ir
-from archdsl.to_torch import build_module
+from archdsl.back.to_torch import build_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests" / "specs" / "kitchen_sink.arch"

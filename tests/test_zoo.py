@@ -11,7 +11,7 @@ import torch
 
 import archdsl
 from archdsl import ir
-from archdsl.report import build_report
+from archdsl.reports.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 # Measured counts of the reference models, kept in the repository with how each was measured.
@@ -89,7 +89,7 @@ def test_torchvision_weights_load_by_name_and_give_the_same_outputs(name: str) -
 @pytest.mark.parametrize("name", ["convnext_tiny", "convnext_small"])
 def test_torchvision_convnext_weights_load_through_the_documented_mapping(name: str) -> None:
     torchvision = pytest.importorskip("torchvision")
-    from archdsl.weights import convnext_from_torchvision
+    from archdsl.back.weights import convnext_from_torchvision
 
     reference = getattr(torchvision.models, name)(weights=None).eval()
     ours = archdsl.build(SPECS[name]).eval()

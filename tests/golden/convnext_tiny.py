@@ -75,8 +75,11 @@ def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = 
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             continue
-        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
-        if scheme is None:
+        if isinstance(module, convs):
+            scheme = conv
+        elif isinstance(module, nn.Linear):
+            scheme = linear
+        else:
             continue
         if scheme == "kaiming_fan_out":
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -98,7 +101,7 @@ class ConvnextBlock(nn.Module):
         self.dwconv1 = nn.Conv2d(in_channels, in_channels, 7, padding=3, groups=in_channels)
         self.ln1 = ChannelLayerNorm(in_channels)
         self.pwconv1 = nn.Conv2d(in_channels, 4 * in_channels, 1)
-        self.gelu1 = nn.GELU(approximate="none")
+        self.gelu1 = nn.GELU()
         self.pwconv2 = nn.Conv2d(4 * in_channels, in_channels, 1)
         self.layerscale1 = LayerScale(in_channels, float(scale))
         self.droppath1 = DropPath(float(drop))

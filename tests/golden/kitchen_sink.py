@@ -96,8 +96,11 @@ def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = 
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             continue
-        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
-        if scheme is None:
+        if isinstance(module, convs):
+            scheme = conv
+        elif isinstance(module, nn.Linear):
+            scheme = linear
+        else:
             continue
         if scheme == "kaiming_fan_out":
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -195,7 +198,7 @@ class KitchenSink(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv1 = nn.Conv2d(24, 24, 3, padding=1)
         self.ln1 = ChannelLayerNorm(24, eps=1e-05)
-        self.gelu1 = nn.GELU(approximate="none")
+        self.gelu1 = nn.GELU()
         self.layerscale1 = LayerScale(24, 0.1)
         self.droppath1 = DropPath(0.1)
         self.conv2 = nn.Conv2d(24, 32, 3, stride=2, padding=1, bias=False)

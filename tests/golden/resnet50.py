@@ -32,8 +32,11 @@ def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = 
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             continue
-        scheme = conv if isinstance(module, convs) else linear if isinstance(module, nn.Linear) else None
-        if scheme is None:
+        if isinstance(module, convs):
+            scheme = conv
+        elif isinstance(module, nn.Linear):
+            scheme = linear
+        else:
             continue
         if scheme == "kaiming_fan_out":
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

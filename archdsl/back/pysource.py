@@ -1,0 +1,81 @@
+"""Calls as emitted Python: on one line where they fit, else one argument a line, nested calls alike."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archdsl.back.codewriter import CodeWriter
+from archdsl.ir.layers import Constructor
+
+MAX_LINE = 110
+# Constructor arguments equal to PyTorch's defaults are left out, as people write them.
+_DEFAULTS: tuple[tuple[str, dict[str, str]], ...] = (
+    (r"nn\.Conv(Transpose)?\dd", {"stride": "1", "padding": "0", "dilation": "1", "groups": "1", "bias": "True",
+                                  "output_padding": "0"}),
+    (r"nn\.BatchNorm\dd", {"eps": "1e-05", "momentum": "0.1", "affine": "True", "track_running_stats": "True"}),
+    (r"nn\.InstanceNorm\dd", {"eps": "1e-05", "momentum": "0.1", "affine": "False",
+                              "track_running_stats": "False"}),
+    (r"nn\.MaxPool\dd", {"padding": "0", "dilation": "1", "ceil_mode": "False"}),
+    (r"nn\.AvgPool\dd", {"padding": "0", "ceil_mode": "False", "count_include_pad": "True"}),
+    (r"nn\.(GroupNorm|LayerNorm)", {"eps": "1e-05", "affine": "True", "elementwise_affine": "True"}),
+    (r"nn\.Linear", {"bias": "True"}),
+    (r"nn\.GELU", {"approximate": '"none"'}),
+    (r"nn\.\w+", {"inplace": "False"}),
+    (r"ChannelLayerNorm", {"eps": "1e-06", "affine": "True"}),
+    (r"LayerScale", {"rank": "2"}),
+)
+
+
+def _is_default(cls: str, name: str, text: str) -> bool:
+    return any(re.fullmatch(pattern, cls) and defaults.get(name) == text for pattern, defaults in _DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Call:
+    """``head(part, part, ...)``, kept whole so that a long one can be wrapped; ``brackets`` for a list."""
+
+    head: str
+    parts: Sequence[Part] = field(default_factory=tuple)
+    brackets: str = "()"
+
+
+Part = str | Call
+
+
+def flat(part: Part) -> str:
+    if isinstance(part, str):
+        return part
+    return part.head + part.brackets[0] + ", ".join(flat(p) for p in part.parts) + part.brackets[1]
+
+
+def constructor_call(made: Constructor, py: Callable[[Any], str]) -> Call:
+    """A layer's module as a call, its arguments as source and those equal to PyTorch's defaults left out."""
+    parts = [py(a) for a in made.args]
+    for key, value in made.kwargs:
+        text = py(value)
+        if not _is_default(made.cls, key, text):
+            parts.append(f"{key}={text}")
+    return Call(made.cls, parts)
+
+
+def call_line(out: CodeWriter, head: str, parts: Sequence[Part], tail: str) -> None:
+    """``head`` + the parts + ``tail`` on one line where it fits, else one part a line, nested calls alike."""
+    single = head + ", ".join(flat(part) for part in parts) + tail
+    if len(out.unit * out.level + single) <= MAX_LINE:
+        out.line(single)
+        return
+    if len(parts) == 1 and isinstance(parts[0], Call) and not head.endswith(("(", "[")):
+        call = parts[0]
+        call_line(out, head + call.head + call.brackets[0], call.parts, call.brackets[1] + tail)
+        return
+    out.line(head)
+    with out.indent():
+        for part in parts:
+            if isinstance(part, Call) and len(out.unit * out.level + flat(part) + ",") > MAX_LINE:
+                call_line(out, part.head + part.brackets[0], part.parts, part.brackets[1] + ",")
+            else:
+                out.line(flat(part) + ",")
+    out.line(tail.lstrip(", ") or ")")

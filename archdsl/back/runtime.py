@@ -1,0 +1,109 @@
+"""The few modules PyTorch lacks, shared by the in-memory build and the emitted Python source.
+
+The Python back end copies these classes' source into every file it writes, so the
+code here is written to be read there: small, standalone, torch-only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels of a channels-first tensor, at every position (ConvNeXt's LayerNorm2d)."""
+
+    def __init__(self, channels: int, eps: float = 1e-6, affine: bool = True) -> None:
+        super().__init__()
+        self.normalized_shape = (channels,)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.movedim(1, -1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(-1, 1)
+
+
+class LayerScale(nn.Module):
+    """Multiplies each channel by a learned scale, initialised small (ConvNeXt, CaiT)."""
+
+    def __init__(self, channels: int, init: float = 1e-6, rank: int = 2) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,) + (1,) * rank, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: while training, zeroes a sample's whole residual branch with probability p."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class SpatialMean(nn.Module):
+    """Mean over the spatial axes, keeping them as size 1 (timm's squeeze-and-excitation pooling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
+class ChannelMean(nn.Module):
+    """Mean over the channels, keeping a single channel (CBAM's spatial attention)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1, keepdim=True)
+
+
+class ChannelMax(nn.Module):
+    """Maximum over the channels, keeping a single channel (CBAM's spatial attention)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=1, keepdim=True)
+
+
+def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = "normal", std: float = 0.01,
+                 bias: str = "zeros") -> None:
+    """Initialises convs and linears as the spec's `init(...)` says, norms to one and zero.
+
+    By default as torchvision's VGG and MobileNet: He-normal convs (fan out), normal(0, 0.01)
+    linears, zero biases. A scheme is "kaiming_fan_out", "kaiming_fan_in", "normal" or
+    "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
+    or "default".
+    """
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
+    for module in model.modules():
+        if isinstance(module, norms):
+            if module.weight is not None and module.bias is not None:
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            continue
+        if isinstance(module, convs):
+            scheme = conv
+        elif isinstance(module, nn.Linear):
+            scheme = linear
+        else:
+            continue
+        if scheme == "kaiming_fan_out":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif scheme == "kaiming_fan_in":
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(module.weight, 0, std)
+        elif scheme == "trunc_normal":
+            nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None and bias == "zeros":
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,114 @@
+"""The torch back end: checked IR to an ``nn.Module``, in memory.
+
+Every IR group becomes one module whose children are registered under their IR
+names (so state_dict keys are the spec's names) and whose forward walks a static
+plan of the group's dataflow. The plan is plain tuples, so ``torch.compile`` and
+``torch.export`` trace straight through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from archdsl import ir
+from archdsl.back import runtime
+from archdsl.back.lowered import adds_in_place, constructor_of
+from archdsl.ir.layers import Constructor
+
+Plan = tuple[Any, ...]
+
+
+class ArchModule(nn.Module):
+    """One IR group: named children, run in the order and wiring of ``plan``."""
+
+    def __init__(self, plan: Plan, output_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self._plan = plan
+        self._output_shape = output_shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self._plan, x)
+
+    def _run(self, plan: Plan, x: torch.Tensor) -> torch.Tensor:
+        for step in plan:
+            op = step[0]
+            if op == "call":
+                x = self._modules[step[1]](x)  # type: ignore[misc]
+            elif op == "residual":
+                shortcut = x if step[2] is None else self._run(step[2], x)
+                x = self._run(step[1], x).add_(shortcut) if step[3] else self._run(step[1], x) + shortcut
+            elif op == "concat":
+                x = torch.cat([self._run(path, x) for path in step[1]], dim=1)
+            elif op == "add":
+                outputs = [self._run(path, x) for path in step[1]]
+                x = outputs[0]
+                for other in outputs[1:]:
+                    x = x + other
+            elif op == "gate":
+                x = x * self._run(step[1], x)
+            elif op == "dense":
+                features = [x]
+                for name in step[1]:
+                    features.append(self._modules[name](torch.cat(features, dim=1)))  # type: ignore[misc]
+                x = torch.cat(features, dim=1)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"output_shape={list(self._output_shape)}"
+
+
+def instantiate(constructor: Constructor) -> nn.Module:
+    cls = getattr(nn, constructor.cls[3:]) if constructor.cls.startswith("nn.") else getattr(runtime, constructor.cls)
+    return cls(*constructor.args, **dict(constructor.kwargs))
+
+
+class _Builder:
+    def group(self, group: ir.Group) -> ArchModule:
+        module = ArchModule((), group.output.shape)
+        module._plan = self.path(group.children, module)
+        return module
+
+    def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:
+        steps = []
+        previous: ir.Node | None = None
+        for node in nodes:
+            steps.append(self.step(node, previous, owner))
+            previous = node
+        return tuple(steps)
+
+    def step(self, node: ir.Node, previous: ir.Node | None, owner: ArchModule) -> tuple[Any, ...]:
+        match node:
+            case ir.Layer():
+                owner.add_module(node.name, instantiate(constructor_of(node, previous)))
+                return ("call", node.name)
+            case ir.Group():
+                owner.add_module(node.name, self.group(node))
+                return ("call", node.name)
+            case ir.Residual(body=body, shortcut=shortcut):
+                plan = self.path(body, owner)  # body first: modules register in dataflow order
+                short = None if shortcut is None else self.path(shortcut, owner)
+                return ("residual", plan, short, adds_in_place(node))
+            case ir.Concat(branches=branches):
+                return ("concat", tuple(self.path(b, owner) for b in branches))
+            case ir.Add(branches=branches):
+                return ("add", tuple(self.path(b, owner) for b in branches))
+            case ir.Gate(body=body):
+                return ("gate", self.path(body, owner))
+            case ir.Dense(layers=layers):
+                for layer in layers:
+                    owner.add_module(layer.name, self.group(layer))
+                return ("dense", tuple(layer.name for layer in layers))
+        raise TypeError(f"cannot build IR node {type(node).__name__}")
+
+
+def build_module(network: ir.Network, init: bool = True) -> nn.Module:
+    """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
+    false."""
+    module = _Builder().group(network.root)
+    if init:
+        scheme = network.init
+        runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)
+    return module

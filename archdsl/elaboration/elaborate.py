@@ -1,0 +1,782 @@
+"""AST to IR: binds parameters, unrolls loops, expands blocks and infers every shape.
+
+Shapes are inferred during expansion because the body of a block depends on its
+input (``in.c``). Errors are collected, never raised: after one, the tensor type
+becomes unknown (``None``) and later steps are still name- and type-checked but not
+shape-checked, so one mistake does not cascade.
+
+The same elaborator writes templates: given symbols (``expr.Sym``) for a definition's
+parameters and input, every value it computes from them is an expression, a check it
+cannot decide becomes an ``ir.Require``, an ``if`` on them keeps both branches
+(``ir.Choice``) and a loop over them stays a loop (``ir.Loop``). That is the IR the
+Python back end prints, so a class is right for every argument value. What a template
+cannot express it assumes, at the value the network was compiled for, and requires.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
+from archdsl.elaboration.evaluation import evaluate
+from archdsl.elaboration.least_layers import LeastLayers
+from archdsl.elaboration.naming import Namespace, label_problem, labels_in
+from archdsl.errorcodes import Severity
+from archdsl.front import syntax as ast
+from archdsl.front.loader import Program
+from archdsl.ir.combinators import COMBINATORS
+from archdsl.ir.expr import LOOP, STATE, Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
+from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
+from archdsl.ir.layers.signature import ArgumentError, Param, bind
+from archdsl.ir.tensor import TensorType
+from archdsl.ir.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show, type_name
+from archdsl.span import Frame, Span
+
+MAX_LAYERS = 100_000
+MAX_REPEAT = 10_000
+MAX_BLOCK_DEPTH = 64
+MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch's indexing breaks too
+MAX_PARAMS = 10**9  # by default; `--max-params` raises it
+
+Type = TensorType | None  # None: unknown after an earlier error
+Nodes = list[ir.Node]
+
+
+class _Abort(Exception):
+    """Elaboration of this network cannot go on (a global limit was hit)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    values: Mapping[str, Any]
+    block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
+    namespace: Namespace
+    trace: tuple[Frame, ...] = ()
+    stack: tuple[str, ...] = ()
+
+    def bind(self, names: Mapping[str, Any]) -> Scope:
+        return replace(self, values={**self.values, **names})
+
+
+class Elaborator:
+    """Checks and expands one network, or (with a ``reference``) writes the template of a definition.
+
+    ``reference`` gives each symbol the value the network was compiled for: where a
+    template cannot stay general, it assumes that value and requires it.
+    """
+
+    def __init__(self, program: Program, max_params: int = MAX_PARAMS,
+                 reference: Mapping[Sym, Value] | None = None):
+        self.program = program
+        self.symbolic = reference is not None
+        self.sink = program.sink if reference is None else Sink()
+        self.max_params = max_params
+        self.reference: dict[Sym, Value] = dict(reference or {})
+        self.pending: Nodes = []  # guards met while elaborating the current step, placed before it
+        self.layer_count = 0
+        self.param_count = 0
+        self.fresh = 0
+        self._site: Span | None = None  # the argument being checked, for its guards
+
+    # -- entry points ---------------------------------------------------------------
+
+    def network(self, definition: ast.Definition, overrides: Mapping[str, Value],
+                input_shape: tuple[int, ...] | None = None) -> ir.Network | None:
+        """The checked IR of one network; ``input_shape`` replaces the spec's `input` line."""
+        errors_before = self._errors()
+        self.layer_count = self.param_count = 0
+        values = self._network_args(definition, overrides)
+        if values is None:
+            return None
+        body = definition.body
+        if not body or not isinstance(body[0], ast.Input):
+            self._error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
+                        definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
+            return None
+        scheme, rest = self._init(body[1:])
+        if scheme is None:
+            return None
+        scope = Scope(values, None, Namespace(labels_in(rest), indexed=False))
+        if input_shape and len(input_shape) != len(body[0].dims):
+            sizes = {1: "C", 2: "C, L", 3: "C, H, W", 4: "C, D, H, W"}.get(len(body[0].dims), "C, ...")
+            self._error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
+                        f"network `{definition.name}` takes {len(body[0].dims)}", None, f"give {sizes}")
+            return None
+        t_in = TensorType(input_shape) if input_shape else self._input_type(body[0], scope)
+        if t_in is None or not self.bounded(t_in, "the input", body[0].span, scope, "the input is far too large"):
+            return None
+        scope = replace(scope, block_input=t_in)
+        if self._too_many_layers(rest):
+            return None
+        try:
+            children, t_out = self.sequence(rest, scope, t_in)
+        except _Abort:
+            return None
+        if t_out is None or self._errors() > errors_before:
+            return None
+        root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
+                        definition.name, tuple(values.items()))
+        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme)
+
+    def template(self, definition: ast.Definition, values: Mapping[str, Any],
+                 block_input: TensorType | None) -> ir.Group | None:
+        """The template of a definition over symbolic ``values``; ``block_input`` is a block's input (symbolic).
+
+        A network's input type comes from its `input` line (symbolic where it reads a parameter).
+        """
+        scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False))
+        for value in values.values():
+            if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
+                length = len(value.type)
+                self.require(op("and", op("is_tuple", value), op("==", op("len", value), length)), None,
+                             ("this class is written for ", ir.Quoted(value), f" of {length} items, got ", value),
+                             definition.span)
+        body = definition.body
+        if definition.kind == "network":
+            t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
+            scope, body = replace(scope, block_input=t_in), body[1 + _states_init(body[1:]):]
+        else:
+            t_in = block_input
+        if t_in is None:
+            return None
+        children, t_out = self.sequence(body, scope, t_in)
+        children = [*self._take_pending(), *children]
+        if t_out is None:
+            return None
+        return ir.Group(definition.kind, definition.name, tuple(children), t_in, t_out, definition.span,
+                        definition.name, tuple(values.items()))
+
+    def defaults(self, definition: ast.Definition, values: Mapping[str, Any], block_input: TensorType | None
+                 ) -> dict[str, Any]:
+        """Each defaulted parameter's default over the symbols of the parameters before it (and of ``in``)."""
+        scope = Scope({}, block_input, Namespace())
+        found: dict[str, Any] = {}
+        for param in definition.params:
+            if param.default is not None:
+                found[param.name] = self._eval(param.default, scope.bind({k: values[k] for k in found} | {
+                    p.name: values[p.name] for p in definition.params if p.default is None}))
+        return found
+
+    def _too_many_layers(self, stmts: tuple[ast.Stmt, ...]) -> bool:
+        """Refuses at once a network whose text alone fixes more layers than the limit."""
+        least = LeastLayers(self.program.blocks, cap=10**15, max_count=MAX_REPEAT, max_depth=MAX_BLOCK_DEPTH)
+        if least.of(stmts) <= MAX_LAYERS:
+            return False
+        worst = max(stmts, key=lambda stmt: least.of((stmt,)))
+        self._error(codes.LIMIT, f"this makes at least {least.of((worst,))} layers; a network may have {MAX_LAYERS}",
+                    worst.span, "a block calling a block twice doubles the count with each level; repeats multiply it")
+        return True
+
+    def _network_args(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> dict[str, Value] | None:
+        names = [p.name for p in definition.params]
+        ok = True
+        for name in overrides:
+            if name not in names:
+                hint = did_you_mean(name, names) or (f"its parameters are {', '.join(names)}" if names else None)
+                self._error(codes.UNKNOWN_PARAMETER, f"network `{definition.name}` has no parameter `{name}`",
+                            None, hint)
+                ok = False
+        values: dict[str, Value] = {}
+        for param in definition.params:
+            if param.name in overrides:
+                values[param.name] = overrides[param.name]
+            elif param.default is None:
+                self._error(codes.ARITY, f"network `{definition.name}` needs a value for `{param.name}`",
+                            param.span, f"give one with --set {param.name}=VALUE")
+                ok = False
+            else:
+                value = self._eval(param.default, Scope(values, None, Namespace()))
+                ok = ok and value is not UNKNOWN
+                values[param.name] = value
+        return values if ok else None
+
+    def _input_type(self, stmt: ast.Input, scope: Scope) -> TensorType | None:
+        dims = [self._eval(d, scope) for d in stmt.dims]
+        if any(d is UNKNOWN for d in dims):
+            return None
+        for dim in dims:
+            if is_symbolic(dim):
+                self.require(op("and", op("is_int", dim), dim >= 1), None,
+                             ("input sizes must be positive integers, got ", dim), stmt.span)
+        if not 1 <= len(dims) <= 4 or not all(is_symbolic(d) or (is_int(d) and d >= 1) for d in dims):
+            self._error(codes.ARGUMENT_TYPE, f"input must be 1 to 4 positive integers [C, *spatial], got "
+                        f"{show(tuple(dims))}", stmt.span, "for example `input [3, 224, 224]`")
+            return None
+        return TensorType(tuple(dims))
+
+    # -- statements -------------------------------------------------------------------
+
+    def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        outer, self.pending = self.pending, []  # guards of the step this sequence is part of stay with it
+        nodes: Nodes = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Input):
+                self._error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
+                continue
+            if isinstance(stmt, ast.If):
+                made, t = self._if(stmt, stmt.arms, scope, t)
+            elif isinstance(stmt, ast.For):
+                made, t = self._for(stmt, scope, t)
+            elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
+                made, t = self._repeat(stmt, scope, t)
+            else:
+                made, t = self.call(stmt, scope, t)
+            nodes.extend([*self._take_pending(), *made])
+        self.pending = outer + self.pending
+        return nodes, t
+
+    def _if(self, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        """The first arm whose condition holds; a ``Choice`` where a condition is symbolic."""
+        for position, arm in enumerate(arms):
+            test = self.condition(arm.cond, scope)
+            if test is UNKNOWN:
+                return [], t
+            if is_symbolic(test):
+                then = functools.partial(self.sequence, arm.body)
+                otherwise = functools.partial(self._if, stmt, arms[position + 1:])
+                return self.choice(test, then, otherwise, scope, t, arm.cond.span)
+            if test:
+                return self.sequence(arm.body, scope, t)
+        return self.sequence(stmt.orelse, scope, t)
+
+    def condition(self, expr: ast.Expr, scope: Scope) -> Any:
+        """A condition's value: true, false, UNKNOWN after an error, or symbolic; reported where it is no bool."""
+        test = self._eval(expr, scope)
+        if test is UNKNOWN or is_symbolic(test):
+            if is_symbolic(test) and type_of(test) is not bool:
+                self.require(op("is_bool", test), codes.ARGUMENT_TYPE, ("a condition must be true or false, got ",
+                                                                          test), expr.span)
+            return test
+        if not isinstance(test, bool):
+            self._error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
+                        scope=scope)
+            return UNKNOWN
+        return test
+
+    def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span
+               ) -> tuple[Nodes, Type]:
+        """Both branches of a symbolic condition, each from the same names and input; the output merged.
+
+        A branch the checker refuses becomes a rule: the condition must send values the other way.
+        """
+        if not self.general(test):
+            return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
+        names = scope.namespace
+        first, second = names.copy(), names.copy()
+        then_nodes, t_then, then_error = self._branch(then, replace(scope, namespace=first), t)
+        else_nodes, t_else, else_error = self._branch(otherwise, replace(scope, namespace=second), t)
+        if then_error and else_error:
+            self.sink.add(then_error)
+            return [], None
+        if then_error or else_error:
+            refused, kept, kept_names, kept_type, holds = (
+                (then_error, else_nodes, second, t_else, op("not", test)) if then_error else
+                (else_error, then_nodes, first, t_then, test))
+            assert refused is not None
+            if substitute(holds, self.reference) is not True:
+                raise _Abort  # refused where the network was compiled: not a rule on other values
+            names.adopt(kept_names)
+            self.require(holds, refused.code, (refused.message,), refused.span or span)
+            return [*self._take_pending(), *kept], kept_type
+        names.merge(test, first, second)
+        if t is None or t_then is None or t_else is None:
+            return [], None
+        if t_then.rank != t_else.rank:
+            t_out = t_then if self.assume(test, span) else t_else
+        else:
+            t_out = TensorType(tuple(where(test, a, b) for a, b in zip(t_then.shape, t_else.shape, strict=True)))
+        return [ir.Choice(test, tuple(then_nodes), tuple(else_nodes), t, t_out, span)], t_out
+
+    def _branch(self, elaborate: Any, scope: Scope, t: Type) -> tuple[Nodes, Type, Diagnostic | None]:
+        """One branch of a choice: its nodes and type, or the first error the checker gives on it."""
+        if not self.symbolic:
+            nodes, t_out = elaborate(scope, t)
+            return [*self._take_pending(), *nodes], t_out, None
+        outer, self.sink = self.sink, Sink()
+        try:
+            nodes, t_out = elaborate(scope, t)
+        finally:
+            branch_sink, self.sink = self.sink, outer
+        nodes = [*self._take_pending(), *nodes]
+        if branch_sink.raised:
+            errors = [d for d in branch_sink.items if d.code.severity is Severity.ERROR]
+            return nodes, None, errors[0] if errors else Diagnostic(codes.LIMIT, "refused", None)
+        return nodes, t_out, None
+
+    def _for(self, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        items = self._eval(stmt.iterable, scope)
+        if items is UNKNOWN:
+            return [], t
+        if is_symbolic(items) and not isinstance(items, tuple):
+            items = self.items(items, stmt.iterable.span)
+            if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
+                return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t,
+                                 stmt.span, bool(labels_in(stmt.body)))
+        if not isinstance(items, tuple):
+            self._error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
+                        stmt.iterable.span, scope=scope)
+            return [], t
+        if self._kept_as_loop(len(items), stmt.body, scope):
+            if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
+                items = Op("range", tuple(self._eval(arg, scope) for arg in stmt.iterable.args))
+            return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t, stmt.span,
+                             False)
+        nodes: Nodes = []
+        for item in items:
+            names = self._unpacked(stmt.targets, item, stmt.iterable.span, scope)
+            if names is None:
+                return nodes, t
+            made, t = self.sequence(stmt.body, scope.bind(names), t)
+            nodes.extend(made)
+        return nodes, t
+
+    def _unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
+        if len(targets) == 1:
+            return {targets[0]: item}
+        if is_symbolic(item) and not isinstance(item, tuple):
+            item = tuple(op("index", item, i) for i in range(len(targets)))
+        if isinstance(item, tuple) and len(item) == len(targets):
+            return dict(zip(targets, item, strict=True))
+        self._error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
+        return None
+
+    def _repeat(self, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        count = self.repeat_count(stmt, scope)
+        if is_symbolic(count) or self._kept_as_loop(count, stmt.body or (), scope):
+            return self.loop(("_",), Op("range", (count,)), lambda s, t: self.sequence(stmt.body or (), s, t), scope, t,
+                             stmt.span, bool(labels_in(stmt.body or ())))
+        nodes: Nodes = []
+        for _ in range(count):
+            made, t = self.sequence(stmt.body or (), scope, t)
+            nodes.extend(made)
+        return nodes, t
+
+    def _kept_as_loop(self, count: int, body: tuple[ast.Stmt, ...], scope: Scope) -> bool:
+        """Whether a template keeps a loop over known items as a loop: in a numbered group (``nn.Sequential``),
+        where the emitted code appends a pass's modules as torchvision's ``_make_layer`` does."""
+        return self.symbolic and scope.namespace.indexed and count > 1 and not labels_in(body)
+
+    def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any:
+        values = self._arguments(stmt, scope, ["n"], [True])
+        if values is None:
+            return 0
+        n, count_span = values["n"], stmt.args[0].span
+        if is_symbolic(n):
+            self.require(op("and", op("is_int", n), op("and", n >= 0, n <= MAX_REPEAT)), codes.ARGUMENT_TYPE,
+                         ("repeat count must be a non-negative integer, got ", n), count_span)
+            return n
+        if not is_int(n) or n < 0:
+            self._error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
+                        count_span, scope=scope)
+            return 0
+        if n > MAX_REPEAT:
+            self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
+            return 0
+        return n
+
+    def loop(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span,
+             labelled: bool) -> tuple[Nodes, Type]:
+        """A loop over symbolic items: the body once, over symbols for the item and the state it starts from.
+
+        A pass first runs on trial to learn what one pass adds to the names. Channels and
+        sizes that a pass changes are state the emitted loop keeps in variables; after the
+        loop they are those variables (``Loop.results``). ``labelled``: the body names a
+        step, so it may run once at most.
+        """
+        if t is None:
+            return [], None
+        if not self.general(items):
+            return self._unrolled(targets, items, body, scope, t, span)
+        index = self._symbol("index", int, 0)
+        first = substitute(op("index", items, 0), self.reference) if self._runs(items) else UNKNOWN
+        if len(targets) == 1:
+            kind = int if isinstance(items, Op) and items.name == "range" else type_of(first)
+            item_syms: tuple[Sym, ...] = (self._symbol("item", kind, first),)
+        elif isinstance(first, tuple) and len(first) == len(targets):
+            item_syms = tuple(self._symbol("item", type_of(part), part) for part in first)
+        else:
+            return self._unrolled(targets, items, body, scope, t, span)
+        names = dict(zip(targets, item_syms, strict=True))
+        state = TensorType(tuple(self._symbol("state", int, substitute(dim, self.reference)) for dim in t.shape))
+        trial_names = scope.namespace.copy()
+        trial = self._trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
+        if trial is None or trial[1] is None:
+            return self._unrolled(targets, items, body, scope, t, span)
+        steps = scope.namespace.increments(trial_names)
+        moving = set(state.shape) | set(item_syms) | {index}
+        if any(symbols(step) & moving for step in steps.values()):
+            return self._unrolled(targets, items, body, scope, t, span)
+        if labelled:
+            self.require(op("<=", op("len", items), 1), codes.DUPLICATE,
+                         ("a named step inside this loop would be named twice: it runs ", op("len", items),
+                          " times"), span)
+        pass_names = scope.namespace.at_pass(index, steps)
+        nodes, t_body = body(replace(scope, namespace=pass_names).bind(names), state)
+        if t_body is None:
+            return [], None
+        scope.namespace.after_passes(op("len", items), steps)
+        scope.namespace.used |= pass_names.used
+        after = self._after(items, item_syms, index, state, t_body, t)
+        kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
+                if out == sym or (out == before and not symbols(out) & moving)}  # no pass changes it
+        body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
+        t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
+        results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
+        return [ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results)], t_out
+
+    def _after(self, items: Any, item_syms: tuple[Sym, ...], index: Sym, state: TensorType, t_body: TensorType,
+               t: TensorType) -> tuple[Sym, ...]:
+        """Symbols for the state after the loop, each with its value after the compiled number of passes."""
+        now = [substitute(dim, self.reference) for dim in t.shape]
+        count = substitute(op("len", items), self.reference)
+        for position in range(count if isinstance(count, int) else 0):
+            item = substitute(op("index", items, position), self.reference)
+            parts = item if len(item_syms) > 1 else (item,)
+            mapping = {**self.reference, **dict(zip(state.shape, now, strict=True)),
+                       **dict(zip(item_syms, parts, strict=False)), index: position}
+            now = [substitute(dim, mapping) for dim in t_body.shape]
+        return tuple(self._symbol("state", int, value) for value in now)
+
+    def _runs(self, items: Any) -> bool:
+        length = substitute(op("len", items), self.reference)
+        return not is_symbolic(length) and length > 0
+
+    @staticmethod
+    def _last(items: Any, count: int) -> tuple[Any, ...]:
+        last = op("index", items, -1)
+        return (last,) if count == 1 else tuple(op("index", last, i) for i in range(count))
+
+    def _unrolled(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span
+                  ) -> tuple[Nodes, Type]:
+        count = self.assume(op("len", items), span)
+        nodes: Nodes = []
+        for position in range(count):
+            names = self._unpacked(targets, op("index", items, position), span, scope)
+            if names is None:
+                return nodes, t
+            made, t = body(scope.bind(names), t)
+            nodes.extend(made)
+        return nodes, t
+
+    def _trial(self, attempt: Any) -> Any:
+        """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
+        errors, pending = self._errors(), list(self.pending)
+        result = attempt()
+        if self._errors() > errors:
+            self.pending = pending
+            return None
+        return result
+
+    def items(self, items: Any, span: Span) -> Any:
+        """A symbolic iterable as a loop can take it: left symbolic where a loop can run over it, else assumed."""
+        if isinstance(type_of(items), tuple) and not isinstance(items, tuple):
+            return tuple(op("index", items, i) for i in range(len(type_of(items))))
+        return items
+
+    # -- symbols, assumptions and guards ------------------------------------------------
+
+    def general(self, value: Any) -> bool:
+        """Whether a template may stay general in ``value``: what the class is given at construction.
+
+        Spatial sizes of a block's input (``in.h``) are not given to a class; a value made
+        of them is assumed where it decides a structure.
+        """
+        return all(s.role != "in" or s.name == "c" for s in symbols(value))
+
+    def assume(self, value: Any, span: Span | None) -> Any:
+        """The compiled value of a symbolic ``value``, required to hold when the class is built."""
+        known = substitute(value, self.reference)
+        if is_symbolic(known):
+            raise _Abort  # nothing to assume it by: the template cannot be written
+        if isinstance(known, bool):
+            holds = value if known else op("not", value)
+            self.require(holds, None, ("this class is written for ", ir.Quoted(value), f" being {str(known).lower()}"),
+                         span)
+        else:
+            self.require(op("==", value, known), None,
+                         ("this class is written for ", ir.Quoted(value), f" == {known!r}, not ", value), span)
+        return known
+
+    def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span | None) -> None:
+        """A guard the class tests where the template cannot decide it now."""
+        if is_symbolic(holds):
+            self.pending.append(ir.Require(holds, code, message, TensorType(()), TensorType(()), span))
+
+    def _guarding(self, holds: Any, message: tuple[Any, ...]) -> None:
+        self.require(holds, codes.ARGUMENT_TYPE, message, self._site)
+
+    def _take_pending(self) -> Nodes:
+        taken, self.pending = self.pending, []
+        return taken
+
+    def _symbol(self, role: str, kind: Any, reference: Any = UNKNOWN) -> Sym:
+        """A new symbol for a loop's index, item or state; ``reference``: its value in the compiled network."""
+        self.fresh += 1
+        sym = Sym(f"{role}{self.fresh}", STATE if role == "state" else LOOP, kind)
+        if reference is not UNKNOWN and not is_symbolic(reference):
+            self.reference[sym] = reference
+        return sym
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _init(self, body: tuple[ast.Stmt, ...]) -> tuple[ir.Init | None, tuple[ast.Stmt, ...]]:
+        """The network's ``init(...)`` (the statement after `input`, if it is one) and the steps after it."""
+        if not _states_init(body):
+            return ir.Init(), body
+        call = body[0]
+        assert isinstance(call, ast.Call)
+        values = self._arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
+        if values is None:
+            return None, body
+        for name, allowed in (("conv", ir.INIT_SCHEMES), ("linear", ir.INIT_SCHEMES), ("bias", ir.INIT_BIASES)):
+            if name in values and values[name] not in allowed:
+                hint = did_you_mean(str(values[name]), allowed) or "one of " + ", ".join(f'"{a}"' for a in allowed)
+                self._error(codes.ARGUMENT_TYPE, f"init `{name}` is {show(values[name])}, not a scheme it knows",
+                            _keyword_span(call, name), hint)
+                return None, body
+        std = values.get("std", ir.Init().std)
+        if isinstance(std, bool) or not isinstance(std, int | float) or not 0 < std <= 1:
+            self._error(codes.ARGUMENT_TYPE, f"init `std` must be a number above 0 and at most 1, got {show(std)}",
+                        _keyword_span(call, "std"))
+            return None, body
+        return ir.Init(**{**values, "std": float(std)}), body[1:]
+
+    def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        from archdsl.elaboration.combine import combine
+
+        if call.callee == "init" and call.label is None and call.body is None:
+            self._error(codes.MISPLACED, "`init(...)` says how a network's weights start: it comes right after the "
+                        "network's `input` line", call.span, scope=scope)
+            return [], None
+        if call.callee in COMBINATORS:
+            return combine(self, call, scope, t)
+        if call.callee not in LAYERS and call.callee not in self.program.blocks:
+            if call.body is not None:  # only combinators take a body
+                what = "combinator"
+                hint = did_you_mean(call.callee, COMBINATORS) or "the combinators are " + ", ".join(
+                    name for name in COMBINATORS if name not in ("branch", "shortcut"))
+            else:
+                what = "layer or block"
+                hint = did_you_mean(call.callee, [*LAYERS, *self.program.blocks, *COMBINATORS]) or ""
+            self._error(codes.UNKNOWN_CALLEE, f"unknown {what} `{call.callee}`", call.callee_span, hint or None,
+                        scope)
+            return [], None
+        if call.body is not None:
+            self._error(codes.MISPLACED, f"`{call.callee}` takes no `{{ }}` body", call.span, scope=scope)
+            return [], None
+        if call.callee in LAYERS:
+            layer, t_out = self.layer(call, scope, t)
+            return ([layer] if layer else []), t_out
+        group, t_out = self.block(call, scope, t)
+        return ([group] if group else []), t_out
+
+    def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
+        kind = LAYERS[call.callee]
+        values = self._arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
+        if values is not None and t is None:  # after an earlier error: still report arguments of the wrong type
+            self._checked_arguments(call.callee, values, None, call, scope)
+        if values is None or t is None:
+            return None, None
+        return self.primitive(call.callee, values, t, call, scope)
+
+    def _checked_arguments(self, kind_name: str, values: Mapping[str, Any], rank: int | None, call: ast.Call,
+                           scope: Scope) -> dict[str, Any] | None:
+        """Each argument in the form its layer wants, or None after reporting the first of the wrong type.
+
+        With the input's ``rank`` unknown (after an earlier error) only the arguments' types are checked.
+        """
+        kind = LAYERS[kind_name]
+        args: dict[str, Any] = {}
+        for param in kind.params:
+            value = values.get(param.name, param.default)
+            self._site = self._argument_span(call, param.name, kind.params)
+            try:
+                args[param.name] = value if value is None else self._check_argument(param, value, rank, kind_name)
+            except ArgumentError as error:
+                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}", self._site,
+                            scope=scope)
+                return None
+        return args
+
+    def _check_argument(self, param: Param, value: Any, rank: int | None, kind_name: str) -> Any:
+        """An argument in the form its layer wants; in a template, one whose type cannot be told is assumed."""
+
+        def guarding(holds: Any, words: tuple[Any, ...]) -> None:
+            self._guarding(holds, (f"{kind_name} `{param.name}` ", *words))
+
+        try:
+            return param.check(value, rank, guarding)
+        except ArgumentError:
+            if not is_symbolic(value):
+                raise
+            return param.check(self.assume(value, self._site), rank, guarding)
+
+    def primitive(self, kind_name: str, values: Mapping[str, Any], t: TensorType, call: ast.Call, scope: Scope,
+                  name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]:
+        """Checks and infers one layer from evaluated arguments; a ``generated`` layer was not written as such."""
+        kind = LAYERS[kind_name]
+        try:
+            check_rank(kind, t)
+        except ShapeError as error:
+            self._error(error.code, error.message, call.span, error.help, scope)
+            if error.code is not codes.NOT_FLAT:
+                return None, None
+            _, as_if_flat = self.primitive(kind_name, values, TensorType((t.numel,)), call, scope, name, generated)
+            return None, as_if_flat  # as if flattened first, so later steps are still checked
+        args = self._checked_arguments(kind_name, values, t.rank, call, scope)
+        if args is None:
+            return None, None
+        checks = Checks()
+        try:
+            inferred = kind.shape(args, t, checks)
+        except ShapeError as error:
+            self._error(error.code, error.message, call.span, error.help, scope)
+            return None, error.recovered
+        for guard in checks.guards:
+            self.require(guard.holds, guard.code, guard.message.parts, call.span)
+        for warning in () if generated else inferred.warnings:
+            self.sink.add(Diagnostic(warning.code, warning.message, call.span, warning.help, scope.trace))
+        if not self.bounded(inferred.output, f"{kind_name} output", call.span, scope):
+            return None, None
+        self._count(inferred.params, call, scope)
+        node = ir.Layer(kind_name, name or self.name(call, scope, kind_name), tuple(args.items()), t, inferred.output,
+                        inferred.params, inferred.buffers, call.span)
+        return node, inferred.output
+
+    def _count(self, params: Any, call: ast.Call, scope: Scope) -> None:
+        if self.symbolic:
+            return
+        self.layer_count += 1
+        self.param_count += params
+        if self.layer_count > MAX_LAYERS:
+            self._error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
+            raise _Abort
+        if self.param_count > self.max_params:
+            self._error(codes.LIMIT, f"the network has more than {self.max_params:,} parameters here", call.span,
+                        "raise the limit with --max-params N (max_params= in Python) if this is meant", scope)
+            raise _Abort
+
+    def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
+        definition = self.program.blocks[call.callee]
+        if call.callee in scope.stack:
+            chain = " -> ".join([*scope.stack[scope.stack.index(call.callee):], call.callee])
+            self._error(codes.RECURSION, f"block `{call.callee}` calls itself: {chain}", call.callee_span,
+                        "blocks cannot be recursive; unroll with `repeat` or `for`", scope)
+            return None, None
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            self._error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
+            return None, None
+        names = [p.name for p in definition.params]
+        values = self._arguments(call, scope, names, [p.default is None for p in definition.params])
+        if values is None:
+            return None, None
+        inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
+                      (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee))
+        bound: dict[str, Any] = {}
+        for param in definition.params:
+            if param.name in values:
+                bound[param.name] = values[param.name]
+            else:
+                bound[param.name] = self._eval(param.default, inner.bind(bound))  # type: ignore[arg-type]
+        children, t_out = self.sequence(definition.body, inner.bind(bound), t)
+        if t is None or t_out is None:
+            return None, None
+        node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
+                        definition.name, tuple(bound.items()), passed=tuple(values),
+                        positional=sum(arg.name is None for arg in call.args))
+        return node, t_out
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _errors(self) -> int:
+        """Errors so far, short of denied warnings: those do not stop the network's whole-network checks."""
+        return self.sink.raised
+
+    def bounded(self, t: TensorType, what: str, span: Span, scope: Scope,
+                hint: str = "a channel count or an up-sampling factor is far too large") -> bool:
+        """Whether ``t`` stays within the size a build and a forward can allocate; reports it where not."""
+        if is_symbolic(t.shape) or t.numel <= MAX_ELEMENTS:
+            return True
+        self._error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
+                    f"{MAX_ELEMENTS:,}", span, hint, scope)
+        return False
+
+    def name(self, call: ast.Call, scope: Scope, kind: str) -> Any:
+        problem = label_problem(call.label) if call.label else None
+        if problem:
+            self._error(codes.BAD_LABEL, f"`{call.label}` cannot name a step: {problem}", call.label_span,
+                        "choose another name", scope)
+            return scope.namespace.name(None, kind) or kind
+        name = scope.namespace.name(call.label, kind)
+        if name is None:
+            self._error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
+                        "step names must be unique within a block; inside `repeat` or `for` a named step gets "
+                        "the same name on every pass, so leave it unnamed there", scope)
+            return scope.namespace.name(None, kind) or kind
+        return name
+
+    def _arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+                   ) -> dict[str, Any] | None:
+        """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
+        positional, keywords, ok = [], [], True
+        for arg in call.args:
+            value = self._eval(arg.value, scope)
+            ok = ok and not contains_unknown(value)
+            if arg.name is None:
+                positional.append(value)
+            else:
+                keywords.append((arg.name, value))
+        bound, errors = bind(call.callee, names, required, positional, keywords)
+        for error in errors:
+            code = {"unknown": codes.UNKNOWN_PARAMETER, "arity": codes.ARITY, "duplicate": codes.DUPLICATE}[error.kind]
+            at_arg = error.index is not None and error.index < len(call.args)
+            span = call.args[error.index].span if at_arg else call.span  # type: ignore[index]
+            self._error(code, error.message, span, error.hint, scope)
+        return bound if ok and not errors else None
+
+    @staticmethod
+    def _argument_span(call: ast.Call, name: str, params: tuple[Param, ...]) -> Span:
+        return next((arg.span for given, arg in call.by_parameter([p.name for p in params]) if given == name),
+                    call.span)
+
+    def _eval(self, expr: ast.Expr, scope: Scope) -> Any:
+        try:
+            return evaluate(expr, scope.values, scope.block_input)  # type: ignore[arg-type]
+        except EvalError as error:
+            self.sink.add(self._traced(error.diagnostic, scope))
+            return UNKNOWN
+
+    @staticmethod
+    def _traced(diagnostic: Diagnostic, scope: Scope) -> Diagnostic:
+        return replace(diagnostic, trace=scope.trace)
+
+    def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
+               scope: Scope | None = None) -> None:
+        self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
+
+
+def _keyword_span(call: ast.Call, name: str) -> Span:
+    return next((arg.span for arg in call.args if arg.name == name), call.span)
+
+
+def _states_init(body: tuple[ast.Stmt, ...]) -> bool:
+    """Whether the first statement is a network's ``init(...)``."""
+    return bool(body) and isinstance(body[0], ast.Call) and body[0].callee == "init" and body[0].body is None \
+        and body[0].label is None
+
+
+def _shown(t: TensorType) -> str:
+    return "[" + ", ".join(_size(n) for n in t.shape) + "]"
+
+
+def _size(n: int) -> str:
+    """A size as written, or in scientific notation where it is huge (even beyond a float's range)."""
+    if n < 10**7:
+        return str(n)
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"

@@ -1,0 +1,74 @@
+"""A lower bound on the layers a piece of spec expands to, read from the text before elaboration.
+
+Blocks that call another block twice double with each level: thirty such levels are a
+billion layers, and elaborating them one by one only reaches the layer limit after many
+seconds. Counting first, with every count the text fixes (literal `repeat` and `dense`
+counts, literal `for` lists and ranges, the smaller side of an `if`), refuses such a
+network at once. Counts that depend on parameters count as zero, so the bound never
+exceeds the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from archdsl.elaboration.evaluation import evaluate_value
+from archdsl.front import syntax as ast
+from archdsl.ir.combinators import COMBINATORS
+from archdsl.ir.layers import LAYERS
+from archdsl.ir.values import EvalError
+
+
+class LeastLayers:
+    """Lower bounds, capped at ``cap`` so that no count grows without end.
+
+    Repeat counts over ``max_count`` and blocks nested over ``max_depth`` count as zero:
+    the elaborator refuses those with errors of their own.
+    """
+
+    def __init__(self, blocks: Mapping[str, ast.Definition], cap: int, max_count: int, max_depth: int):
+        self.blocks = blocks
+        self.cap = cap
+        self.max_count = max_count
+        self.max_depth = max_depth
+        self._of_block: dict[str, int] = {}
+        self._active: set[str] = set()  # blocks being counted: a recursive call counts as zero
+
+    def of(self, stmts: tuple[ast.Stmt, ...]) -> int:
+        return min(self.cap, sum(self._statement(stmt) for stmt in stmts))
+
+    def _statement(self, stmt: ast.Stmt) -> int:
+        if isinstance(stmt, ast.If):
+            return min(self.of(body) for body in stmt.bodies())
+        if isinstance(stmt, ast.For):
+            items = _constant(stmt.iterable)
+            return min(self.cap, len(items) * self.of(stmt.body)) if isinstance(items, tuple) else 0
+        if isinstance(stmt, ast.Call):
+            return self._call(stmt)
+        return 0
+
+    def _call(self, call: ast.Call) -> int:
+        if call.callee in ("repeat", "dense") and call.body is not None:
+            count = _constant(call.args[0].value) if call.args else None
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= self.max_count:
+                return 0
+            return min(self.cap, count * self.of(call.body))
+        if call.callee in COMBINATORS:
+            return self.of(call.body or ())
+        if call.callee in LAYERS:
+            return 1
+        if call.callee in self.blocks and call.callee not in self._active and len(self._active) < self.max_depth:
+            if call.callee not in self._of_block:
+                self._active.add(call.callee)
+                self._of_block[call.callee] = self.of(self.blocks[call.callee].body)
+                self._active.discard(call.callee)
+            return self._of_block[call.callee]
+        return 0
+
+
+def _constant(expr: ast.Expr) -> object:
+    """The value of an expression that names nothing, else None."""
+    try:
+        return evaluate_value(expr, {}, None)
+    except EvalError:
+        return None

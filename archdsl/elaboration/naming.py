@@ -1,0 +1,145 @@
+"""Names of steps: labels from the spec, generated names for the rest.
+
+Names become attribute names and ``state_dict`` keys of the emitted module, so they
+must be unique in their module, legal Python identifiers and stable: an unnamed
+step is called after its kind with a per-kind counter (``conv1``, ``bn1``, ``conv2``),
+which is how torchvision names its layers; inside an indexed group (a named ``seq``,
+like ``nn.Sequential``) unnamed steps are numbered from 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import keyword
+from importlib import resources
+from typing import Any
+
+from archdsl.front import syntax as ast
+from archdsl.ir.expr import is_symbolic, op, where
+from archdsl.ir.helpers import skip
+
+TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "branch", "gate", "seq", "repeat"})
+
+
+@functools.cache
+def module_attributes() -> frozenset[str]:
+    """Attributes of torch's nn.Module that a submodule name would shadow, read from data (no torch import)."""
+    text = resources.files("archdsl.elaboration").joinpath("module_attributes.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name a submodule, or None when it can."""
+    if keyword.iskeyword(label):
+        return f"`{label}` is a Python keyword"
+    if label in module_attributes():
+        return f"`{label}` is an attribute of torch's nn.Module"
+    if label.startswith("_"):
+        return "names starting with `_` are reserved for the emitted code"
+    return None
+
+
+def labels_in(stmts: tuple[ast.Stmt, ...], indexed: bool = False) -> frozenset[str]:
+    """Labels that will land in the namespace these statements are elaborated in.
+
+    In an ``indexed`` namespace an unnamed ``seq`` is a sub-module of its own.
+    """
+    found: set[str] = set()
+    stack = list(stmts)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.For):
+            stack.extend(stmt.body)
+        elif isinstance(stmt, ast.If):
+            stack.extend(s for body in stmt.bodies() for s in body)
+        elif isinstance(stmt, ast.Call):
+            if stmt.label is not None:
+                found.add(stmt.label)
+            elif stmt.callee in TRANSPARENT and stmt.body and not (indexed and stmt.callee == "seq"):
+                stack.extend(stmt.body)
+    return frozenset(found)
+
+
+class Namespace:
+    """The attribute names of one module, handed out in dataflow order.
+
+    In a template the count of a kind may not be known (after an ``if`` or a loop on a
+    parameter): a counter is then an expression, and so is the name it gives
+    (``Op("name", prefix, number)``, ``f"conv{n + 1}"`` in the emitted code).
+    """
+
+    def __init__(self, reserved: frozenset[str] = frozenset(), indexed: bool = False):
+        self.reserved = reserved
+        self.indexed = indexed
+        self.used: set[str] = set()
+        self.counters: dict[str, Any] = {}
+
+    def copy(self) -> Namespace:
+        other = Namespace(self.reserved, self.indexed)
+        other.used, other.counters = set(self.used), dict(self.counters)
+        return other
+
+    def adopt(self, other: Namespace) -> None:
+        """The names as ``other`` left them: the one branch of a choice the class keeps."""
+        self.used, self.counters = set(other.used), dict(other.counters)
+
+    def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
+        """The names after a choice: each count as its branch left it."""
+        self.used = then.used | otherwise.used
+        for kind in then.counters.keys() | otherwise.counters.keys():
+            self.counters[kind] = where(condition, then.counters.get(kind, 0), otherwise.counters.get(kind, 0))
+
+    def taken(self, prefix: str) -> tuple[int, ...]:
+        """The numbers of the labels here that look like names generated with ``prefix`` (``conv2``), sorted."""
+        return tuple(sorted(int(name[len(prefix):]) for name in self.reserved
+                            if name.startswith(prefix) and name[len(prefix):].isdigit()
+                            and name == f"{prefix}{int(name[len(prefix):])}"))
+
+    def increments(self, after: Namespace) -> dict[str, Any]:
+        """How much each count grew from this namespace to ``after`` (one pass of a loop)."""
+        return {kind: count - self.counters.get(kind, 0) for kind, count in after.counters.items()
+                if count != self.counters.get(kind, 0)}
+
+    def at_pass(self, index: Any, increments: dict[str, Any]) -> Namespace:
+        """The names at the start of pass ``index`` of a loop that adds ``increments`` per pass."""
+        other = self.copy()
+        for kind, step in increments.items():
+            other.counters[kind] = self.counters.get(kind, 0) + index * step
+        return other
+
+    def after_passes(self, count: Any, increments: dict[str, Any]) -> None:
+        for kind, step in increments.items():
+            self.counters[kind] = self.counters.get(kind, 0) + count * step
+
+    def name(self, label: str | None, kind: str) -> Any:
+        """``label`` if given and free (None if already used), else the next generated name."""
+        if label is not None:
+            if label in self.used:
+                return None
+            self.used.add(label)
+            return label
+        if self.indexed:
+            return self._next("", "index")
+        return self._next(kind, kind)
+
+    def claim(self, preferred: str) -> Any:
+        """``preferred`` itself when free, else ``preferred`` with the next free counter."""
+        if preferred not in self.used and preferred not in self.reserved:
+            self.used.add(preferred)
+            return preferred
+        return self._next(preferred, preferred)
+
+    def _next(self, prefix: str, counter: str) -> Any:
+        """The next generated name: counters count the names handed out; numbering skips labels."""
+        while True:
+            count = self.counters.get(counter, 0)
+            self.counters[counter] = count + 1
+            number = count + (0 if self.indexed and not prefix else 1)
+            taken = self.taken(prefix) if prefix else ()
+            if is_symbolic(number):  # a template's name: skipping the labels is left to the emitted code
+                return op("name", prefix, op("skip", number, taken) if taken else number)
+            candidate = f"{prefix}{skip(number, taken)}"
+            if candidate not in self.used:
+                self.used.add(candidate)
+                return candidate
+

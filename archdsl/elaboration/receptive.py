@@ -1,0 +1,71 @@
+"""Receptive field and jump (effective stride) of every node, per spatial axis (see ``field``).
+
+Each layer's rule is its record's; at a join ``r`` is the widest path's, and paths
+arriving with different ``j`` are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from archdsl import ir
+from archdsl.elaboration.field import Field
+from archdsl.ir.layers import LAYERS
+
+# (node, fields of the paths that disagree) for each misaligned join.
+OnJoin = Callable[[ir.Node, list[Field]], None]
+
+
+def _layer(layer: ir.Layer, f: Field) -> Field:
+    if layer.input.rank == 0 or layer.output.rank == 0:  # a flat tensor: every value sees everything before
+        return f
+    return LAYERS[layer.kind].receptive(dict(layer.args), layer.input, layer.output, f)
+
+
+def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Field]:
+    """The output field of every node, keyed by ``id(node)``."""
+    result: dict[int, Field] = {}
+
+    def path(nodes: tuple[ir.Node, ...], f: Field) -> Field:
+        for node in nodes:
+            f = visit(node, f)
+        return f
+
+    def join(node: ir.Node, arriving: list[Field], sizes: list[tuple[int, ...]]) -> Field:
+        wide = arriving[0]
+        for other in arriving[1:]:
+            wide = wide.widest(other)
+        if on_join is not None and all(len(size) == len(wide.j) for size in sizes):  # flat tensors have no axes
+            # Axes where a path is broadcast (size 1) carry no alignment to compare.
+            for axis in range(len(wide.j)):
+                jumps = {f.j[axis] for f, size in zip(arriving, sizes, strict=True) if size[axis] > 1}
+                if len(jumps) > 1:
+                    on_join(node, arriving)
+                    break
+        return wide
+
+    def visit(node: ir.Node, f: Field) -> Field:
+        match node:
+            case ir.Layer():
+                out = _layer(node, f)
+            case ir.Group(children=children):
+                out = path(children, f)
+            case ir.Residual(body=body, shortcut=shortcut):
+                short = f if shortcut is None else path(shortcut, f)
+                out = join(node, [path(body, f), short], [node.output.spatial] * 2)
+            case ir.Concat(branches=branches) | ir.Add(branches=branches):
+                out = join(node, [path(b, f) for b in branches], [node.output.spatial] * len(branches))
+            case ir.Gate(body=body):
+                gate_out = body[-1].output.spatial if body else node.input.spatial
+                out = join(node, [f, path(body, f)], [node.input.spatial, gate_out])
+            case ir.Dense(layers=layers):
+                out = f
+                for layer in layers:
+                    out = out.widest(visit(layer, out))
+            case _:
+                raise TypeError(f"not an IR node: {node!r}")
+        result[id(node)] = out
+        return out
+
+    visit(network.root, Field.start(network.input.rank))
+    return result

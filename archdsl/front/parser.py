@@ -1,0 +1,493 @@
+"""Source text to AST. Lark lives here and nowhere else.
+
+The grammar is built once per process (and its tables cached on disk by Lark between
+runs); Lark's errors become diagnostics at this boundary and no parse tree leaves it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+import re
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import lark
+from lark import Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from archdsl import errorcodes as codes
+from archdsl.diagnostics import Diagnostic
+from archdsl.front import syntax as ast
+from archdsl.ir.values import MAX_INT
+from archdsl.span import Span
+
+MAX_NESTING = 100
+MAX_SYNTAX_ERRORS = 20
+_DEFINITION_START = re.compile(r"(?:block|network)\b")
+MAX_TOKENS = 100_000
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = frozenset(_OPENERS.values())
+_WORDS = {
+    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
+    "_NL": "a new line", "$END": "the end of the file", "COMPARE": "a comparison",
+    "ADDOP": "`+` or `-`", "MULOP": "`*`, `/`, `//` or `%`", "BLOCK": "`block`", "NETWORK": "`network`",
+    "IMPORT": "`import`",
+}
+_OPERATORS = frozenset({"POW", "MULOP", "ADDOP", "COMPARE", "AND", "OR", "IF", "DOT", "LSQB"})
+_EXPRESSION_START = frozenset({"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "IN", "TRUE",
+                               "FALSE", "NOT", "ADDOP"})
+
+
+class SyntaxProblem(Exception):
+    """A problem found while building the AST (a limit or a bad literal), not a grammar error."""
+
+    def __init__(self, code: codes.Code, message: str, span: Span, help: str | None = None):
+        super().__init__(message)
+        self.diagnostic = Diagnostic(code, message, span, help)
+
+
+class _Newlines:
+    """Post-lexer: drops newlines inside brackets, bounds the nesting depth and the file's length in tokens.
+
+    Lark takes tens of microseconds per token, so the token bound is what keeps a dense
+    file under the byte limit from taking many seconds to reject.
+    """
+
+    always_accept = ("_NL",)
+
+    def __init__(self, file: str):
+        self.file = file
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        brackets = 0
+        for count, token in enumerate(stream):
+            if count == MAX_TOKENS:
+                raise SyntaxProblem(codes.LIMIT, f"the file is longer than {MAX_TOKENS} tokens",
+                                    _token_span(self.file, token),
+                                    "split the spec into imported files, or write long runs with `repeat` or `for`")
+            if token.type in _OPENERS:
+                depth += 1
+                brackets += token.type != "LBRACE"
+                if depth > MAX_NESTING:
+                    raise SyntaxProblem(codes.LIMIT, f"brackets nest more than {MAX_NESTING} deep",
+                                        _token_span(self.file, token),
+                                        "split the expression or block into named parts")
+            elif token.type in _CLOSERS:
+                depth = max(0, depth - 1)
+                brackets = max(0, brackets - (token.type != "RBRACE"))
+            elif token.type == "_NL" and brackets:
+                continue
+            yield token
+
+
+def _token_span(file: str, token: Token) -> Span:
+    line = token.line or 1
+    col = token.column or 1
+    end_line = token.end_line or line
+    end_col = token.end_column or col + max(1, len(token))
+    return Span(file, line, col, end_line, end_col)
+
+
+def _unescape(raw: str, span: Span) -> str:
+    out: list[str] = []
+    escapes = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+    chars = iter(raw[1:-1])
+    for ch in chars:
+        if ch != "\\":
+            out.append(ch)
+            continue
+        nxt = next(chars, "")
+        if nxt not in escapes:
+            raise SyntaxProblem(codes.SYNTAX, f"unknown escape `\\{nxt}` in a string", span,
+                                "the escapes are \\n, \\t, \\\\, \\\" and \\'")
+        out.append(escapes[nxt])
+    return "".join(out)
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer_NonRecursive):
+    """Grammar rule name -> AST node, bottom-up without recursion (deep input cannot overflow)."""
+
+    MAX_EXPRESSION_DEPTH = 200
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+        self.depths: dict[int, tuple[Any, int]] = {}  # id -> (node, depth): holding the node keeps its id unique
+
+    def _span(self, meta: Any) -> Span:
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, token: Token) -> Span:
+        return _token_span(self.file, token)
+
+    def _nested(self, node: Any, *children: Any) -> Any:
+        depth = 1 + max((self._depth(c) for c in children), default=0)
+        if depth > self.MAX_EXPRESSION_DEPTH:
+            raise SyntaxProblem(codes.LIMIT, f"expression nests more than {self.MAX_EXPRESSION_DEPTH} deep",
+                                node.span, "split it with a block parameter or a loop")
+        self.depths[id(node)] = (node, depth)
+        return node
+
+    def _depth(self, node: Any) -> int:
+        known = self.depths.get(id(node))
+        return known[1] if known is not None and known[0] is node else 0
+
+    # definitions
+    def start(self, meta: Any, *items: Any) -> ast.Module:
+        imports = tuple(i for i in items if isinstance(i, ast.Import))
+        defs = tuple(i for i in items if isinstance(i, ast.Definition))
+        return ast.Module(self.file, imports, defs)
+
+    def import_(self, meta: Any, keyword: Token, path: Token) -> ast.Import:
+        return ast.Import(_unescape(str(path), self._tok(path)), self._span(meta))
+
+    def definition(self, meta: Any, kind: Token, name: Token, params: Any, body: Any) -> ast.Definition:
+        return ast.Definition(str(kind), str(name), tuple(params or ()), body, self._span(meta), self._tok(name))
+
+    def params(self, meta: Any, *params: Any) -> tuple[ast.Param, ...]:
+        return tuple(p for p in params if p is not None)
+
+    def param(self, meta: Any, name: Token, default: Any) -> ast.Param:
+        return ast.Param(str(name), default, self._span(meta))
+
+    def body(self, meta: Any, *stmts: Any) -> tuple[ast.Stmt, ...]:
+        return tuple(s for s in stmts if s is not None)
+
+    # statements
+    def call(self, meta: Any, name: Token, args: Any, body: Any) -> ast.Call:
+        return ast.Call(str(name), tuple(args or ()), body, self._span(meta), self._tok(name))
+
+    def label(self, meta: Any, token: Token) -> Token:
+        return token
+
+    def labeled(self, meta: Any, label: Token, call: ast.Call) -> ast.Call:
+        return ast.Call(call.callee, call.args, call.body, self._span(meta), call.callee_span,
+                        str(label), self._tok(label))
+
+    def args(self, meta: Any, *args: Any) -> tuple[ast.Argument, ...]:
+        return tuple(a for a in args if a is not None)
+
+    def arg(self, meta: Any, value: Any) -> ast.Argument:
+        return ast.Argument(None, value, self._span(meta))
+
+    def kwarg(self, meta: Any, name: Token, value: Any) -> ast.Argument:
+        return ast.Argument(str(name), value, self._span(meta))
+
+    def for_(self, meta: Any, targets: tuple[str, ...], iterable: Any, body: Any) -> ast.For:
+        return ast.For(targets, iterable, body, self._span(meta))
+
+    def targets(self, meta: Any, *names: Token) -> tuple[str, ...]:
+        return tuple(str(n) for n in names)
+
+    def if_(self, meta: Any, cond: Any, then: Any, *rest: Any) -> ast.If:
+        *others, orelse = rest
+        return ast.If((ast.Arm(cond, then), *others), orelse or (), self._span(meta))
+
+    def else_if(self, meta: Any, cond: Any, body: Any) -> ast.Arm:
+        return ast.Arm(cond, body)
+
+    def input_(self, meta: Any, keyword: Token, value: Any) -> ast.Input:
+        dims = value.items if isinstance(value, ast.Sequence) else (value,)
+        return ast.Input(dims, self._span(meta))
+
+    # expressions
+    def integer(self, meta: Any, token: Token) -> ast.Literal:
+        span = self._span(meta)
+        digits = str(token).lstrip("0")
+        if len(digits) > len(str(MAX_INT)) or int(digits or "0") >= MAX_INT:  # int() refuses 4,300+ digits
+            raise SyntaxProblem(codes.LIMIT, "number is too large", span, "values must stay below 2**63 in size")
+        return ast.Literal(int(token), span)
+
+    def float_(self, meta: Any, token: Token) -> ast.Literal:
+        span = self._span(meta)
+        value = float(token)
+        if math.isinf(value):
+            raise SyntaxProblem(codes.LIMIT, f"number is too large: {token} is beyond a float's range", span,
+                                "floats stop near 1.8e308")
+        return ast.Literal(value, span)
+
+    def string(self, meta: Any, token: Token) -> ast.Literal:
+        span = self._span(meta)
+        return ast.Literal(_unescape(str(token), span), span)
+
+    def true(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(True, self._span(meta))
+
+    def false(self, meta: Any, token: Token) -> ast.Literal:
+        return ast.Literal(False, self._span(meta))
+
+    def name(self, meta: Any, token: Token) -> ast.Name:
+        return ast.Name(str(token), self._span(meta))
+
+    def input_ref(self, meta: Any, token: Token) -> ast.InputRef:
+        return ast.InputRef(self._span(meta))
+
+    def function_call(self, meta: Any, name: Token, *args: Any) -> ast.FunctionCall:
+        items = tuple(a for a in args if a is not None)
+        return self._nested(ast.FunctionCall(str(name), items, self._span(meta)), *items)
+
+    def tuple_(self, meta: Any, *items: Any) -> ast.Sequence:
+        items = tuple(i for i in items if i is not None)
+        return self._nested(ast.Sequence(items, self._span(meta)), *items)
+
+    list_ = tuple_
+
+    def attribute(self, meta: Any, value: Any, attr: Token) -> ast.Attribute:
+        return self._nested(ast.Attribute(value, str(attr), self._span(meta)), value)
+
+    def index(self, meta: Any, value: Any, index: Any) -> ast.Index:
+        return self._nested(ast.Index(value, index, self._span(meta)), value, index)
+
+    def unary(self, meta: Any, op: Token, operand: Any) -> ast.Unary:
+        return self._nested(ast.Unary(str(op), operand, self._span(meta)), operand)
+
+    def binary(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Binary:
+        return self._nested(ast.Binary(str(op), left, right, self._span(meta)), left, right)
+
+    def conditional(self, meta: Any, then: Any, cond: Any, orelse: Any) -> ast.Conditional:
+        node = ast.Conditional(then, cond, orelse, self._span(meta))
+        return self._nested(node, then, cond, orelse)
+
+
+class _Parser:
+    """The one Lark parser and the post-lexer that runs inside it.
+
+    The post-lexer carries the current file's name, so parses are serialised by a lock.
+    """
+
+    def __init__(self) -> None:
+        grammar = resources.files("archdsl.front").joinpath("grammar.lark").read_text(encoding="utf-8")
+        self.postlex = _Newlines("")
+        self.lark = lark.Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
+                              maybe_placeholders=True, cache=True, postlex=self.postlex)
+        self.lock = threading.Lock()
+
+    def parse(self, text: str, file: str, start: str = "start") -> Any:
+        with self.lock:
+            self.postlex.file = file
+            tree = self.lark.parse(text, start=start)
+        try:
+            return _ToAst(file).transform(tree)
+        except VisitError as error:
+            if isinstance(error.orig_exc, SyntaxProblem):
+                raise error.orig_exc from None
+            raise
+
+
+@functools.cache
+def _parser() -> _Parser:
+    return _Parser()
+
+
+def _describe(terminal: str, parser: lark.Lark) -> str:
+    if terminal in _WORDS:
+        return _WORDS[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return f"`{pattern.value}`"
+
+
+def _expected_words(expected: set[str], parser: lark.Lark) -> str:
+    names = set(expected)
+    words = []
+    if len(names & _EXPRESSION_START) >= 4:
+        names -= _EXPRESSION_START
+        words.append("an expression")
+    if len(names & _OPERATORS) >= 4:
+        names -= _OPERATORS
+        words.append("an operator")
+    words += sorted({_describe(n, parser) for n in names})
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+# What can hold a brace or bracket that is not one: strings and comments; and the braces themselves.
+_BRACE_SCAN = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[{}]""")
+_BRACKET_SCAN = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[{}()\[\]]""")
+_PAIRS = {"(": ")", "[": "]"}
+RESERVED_WORDS = ("block", "network", "import", "input", "for", "in", "if", "else", "true", "false", "and", "or",
+                  "not")
+LABEL_WORDS = ("block", "network", "input", "true", "false")  # reserved, but a step may be named with them
+
+
+def _unclosed_brace(text: str, file: str, before: tuple[int, int]) -> Span | None:
+    """The `{` left open before (line, column) ``before``, outside strings and comments.
+
+    Indentation says which: a `}` that starts a line closes the `{` whose line is indented
+    as it is, so any `{` on a more deeply indented line still open there is the one whose
+    `}` is missing. Without such a clue, the innermost `{` still open is taken.
+    """
+    starts = [0]
+    for row in text.split("\n"):
+        starts.append(starts[-1] + len(row) + 1)
+    end = starts[before[0] - 1] + before[1] - 1 if before[0] <= len(starts) - 1 else len(text)
+    open_at: list[tuple[int, int]] = []  # (offset, indentation of its line)
+    skipped: list[int] = []
+    for match in _BRACE_SCAN.finditer(text, 0, end):
+        if match.group() == "{":
+            open_at.append((match.start(), _indentation(text, starts, match.start())))
+        elif match.group() == "}" and open_at:
+            line_start = starts[bisect.bisect_right(starts, match.start()) - 1]
+            if text[line_start:match.start()].strip() == "":  # the `}` begins its line: its indentation counts
+                indent = match.start() - line_start
+                while len(open_at) > 1 and open_at[-1][1] > indent:
+                    skipped.append(open_at.pop()[0])
+            open_at.pop()
+    offset = skipped[0] if skipped else open_at[-1][0] if open_at else None
+    if offset is None:
+        return None
+    line = bisect.bisect_right(starts, offset)
+    col = offset - starts[line - 1] + 1
+    return Span(file, line, col, line, col + 1)
+
+
+def _unclosed_bracket(text: str, file: str, before: tuple[int, int]) -> tuple[Span, str] | None:
+    """The innermost `(` or `[` open at (line, column) ``before`` that no later closer matches before a brace.
+
+    A bracket can hold no `{` or `}`, so meeting one first means the bracket was never closed.
+    """
+    starts = [0]
+    for row in text.split("\n"):
+        starts.append(starts[-1] + len(row) + 1)
+    end = starts[before[0] - 1] + before[1] - 1 if before[0] <= len(starts) - 1 else len(text)
+    open_at: list[tuple[int, str]] = []
+    for match in _BRACKET_SCAN.finditer(text, 0, end):
+        char = match.group()
+        if char in _PAIRS:
+            open_at.append((match.start(), char))
+        elif char in ("{", "}"):
+            open_at.clear()
+        elif char in (")", "]") and open_at and _PAIRS[open_at[-1][1]] == char:
+            open_at.pop()
+    if not open_at:
+        return None
+    depth = 0
+    for match in _BRACKET_SCAN.finditer(text, end):
+        char = match.group()
+        if char in ("{", "}"):
+            break
+        if char in _PAIRS:
+            depth += 1
+        elif char in (")", "]"):
+            if depth == 0:
+                return None
+            depth -= 1
+    offset, opener = open_at[-1]
+    line = bisect.bisect_right(starts, offset)
+    col = offset - starts[line - 1] + 1
+    return Span(file, line, col, line, col + 1), opener
+
+
+def _indentation(text: str, starts: list[int], offset: int) -> int:
+    line_start = starts[bisect.bisect_right(starts, offset) - 1]
+    line = text[line_start:offset]
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, text: str) -> Diagnostic:
+    if isinstance(error, UnexpectedCharacters):
+        span = Span(file, error.line, error.column, error.line, error.column + 1)
+        char = error.char if error.char.isprintable() else repr(error.char)
+        return Diagnostic(codes.SYNTAX, f"unexpected character `{char}`", span,
+                          "names are letters, digits and `_`; strings are in quotes")
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    accepts = set(error.accepts or error.expected)
+    expected = _expected_words(accepts, parser)
+    if token.type == "$END":
+        line, col = max(1, token.line or 1), max(1, token.column or 1)
+        span = Span(file, line, col, line, col + 1)
+        found = "end of file"
+    else:
+        span = _token_span(file, token)
+        found = "a new line" if token.type == "_NL" else f"`{token}`"
+    help = None
+    before = text.split("\n")[span.line - 1][:span.col - 1] if token.type != "$END" else ""
+    bracket = _unclosed_bracket(text, file, (span.line, span.col))
+    if bracket is not None and bracket[0].line < span.line:
+        opener, closer = bracket[1], _PAIRS[bracket[1]]
+        return Diagnostic(codes.SYNTAX, f"this `{opener}` is not closed", bracket[0],
+                          f"close it with `{closer}`; inside brackets new lines do not end a statement, so line "
+                          f"{span.line} was read as part of it")
+    next_definition = token.type in ("BLOCK", "NETWORK") or (
+        token.type == "NAME" and _DEFINITION_START.fullmatch(before.strip()) and not before[:1].isspace())
+    if "RBRACE" in accepts or next_definition:
+        unclosed = _unclosed_brace(text, file, (span.line, 1 if next_definition else span.col))
+        if unclosed is not None and (token.type == "$END" or next_definition):
+            ends = "the file ends first" if token.type == "$END" else f"line {span.line} begins another definition"
+            return Diagnostic(codes.SYNTAX, f"this `{{` is not closed: {ends}", unclosed,
+                              "close it with `}` where its body ends")
+    word = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
+    if token.type == "COLON" and word in RESERVED_WORDS:
+        help = (f"`{word}` is a reserved word and cannot name a step; of the reserved words only "
+                f"{', '.join(f'`{w}`' for w in LABEL_WORDS)} can")
+    elif token.type == "EQUAL" and "LPAR" in accepts:
+        help = "there is no assignment; pass values as block or network parameters"
+    elif "_NL" in accepts and token.type not in ("_NL", "$END"):
+        help = "put each statement on its own line, or separate them with `;`"
+    return Diagnostic(codes.SYNTAX, f"unexpected {found}; expected {expected}", span, help)
+
+
+def _attempt(text: str, file: str, start: str = "start") -> tuple[Any, Diagnostic | None, bool]:
+    """The parse of ``text``; or None, the problem that stopped it, and whether it was a syntax error Lark found."""
+    parser = _parser()
+    try:
+        return parser.parse(text, file, start), None, False
+    except SyntaxProblem as problem:
+        return None, problem.diagnostic, False
+    except UnexpectedInput as error:
+        return None, _syntax_diagnostic(error, file, parser.lark, text), True
+
+
+def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one file: the module, or None and its syntax errors, the first of each definition.
+
+    The last few files parsed are kept (the syntax tree is immutable): checking a spec again
+    with other parameter values, as a sweep or the emitted code's tests do, parses it once.
+    """
+    module, errors = _parse(text, file)
+    return module, list(errors)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(text: str, file: str) -> tuple[ast.Module | None, tuple[Diagnostic, ...]]:
+    """``parse`` without the cache.
+
+    After a syntax error parsing starts again at the next definition (a line that
+    begins with `block` or `network`): inside one definition, guesses at recovery
+    mostly produce follow-on errors that are not the user's.
+    """
+    module, problem, resumable = _attempt(text, file)
+    if problem is None:
+        return module, ()
+    errors = [problem]
+    lines = text.split("\n")
+    starts = [number for number, line in enumerate(lines, 1) if _DEFINITION_START.match(line)]
+    while resumable and len(errors) < MAX_SYNTAX_ERRORS:
+        span = errors[-1].span
+        assert span is not None  # syntax errors always have one
+        after = next((line for line in starts if line > span.line or (line == span.line and span.col == 1)), None)
+        if after is None:
+            break
+        # blank lines in place of the ones before keep every position as it is
+        _, problem, resumable = _attempt("\n" * (after - 1) + "\n".join(lines[after - 1:]), file)
+        if problem is None:
+            break
+        errors.append(problem)
+    return None, tuple(errors)
+
+
+def parse_expression(text: str, file: str = "<expression>") -> tuple[ast.Expr | None, list[Diagnostic]]:
+    """Parse a lone expression, such as the value of ``--set NAME=VALUE``."""
+    expr, problem, _ = _attempt(text, file, "expr")
+    return expr, [] if problem is None else [problem]

@@ -1,0 +1,308 @@
+"""The checked intermediate representation: what every back end reads.
+
+A small closed set of frozen node kinds. Every node knows its input and output
+tensor types and its source span; layers also know their parameter counts, so no
+back end re-derives a shape or a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from archdsl.errorcodes import Code
+from archdsl.ir.tensor import TensorType
+from archdsl.ir.values import Value
+from archdsl.span import Span
+
+Args = tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One primitive layer, its arguments normalised (per-axis values are tuples)."""
+
+    kind: str
+    name: str
+    args: Args
+    input: TensorType
+    output: TensorType
+    params: int
+    buffers: int
+    span: Span
+
+    def arg(self, name: str) -> Value:
+        return dict(self.args)[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A named sub-module: a network, a block instance, a labelled group or one layer of a dense block.
+
+    ``indexed`` groups number their unnamed children from 0, as ``nn.Sequential`` does.
+    """
+
+    kind: str  # "network" | "block" | "seq" | "denselayer"
+    name: str
+    children: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+    definition: str | None = None
+    args: Args = ()
+    indexed: bool = False
+    passed: tuple[str, ...] = ()  # a block call's arguments given at the call (the rest took their defaults)
+    positional: int = 0  # how many of them were given by position
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    """``body(x) + shortcut(x)``; ``shortcut`` is None for the identity."""
+
+    body: tuple[Node, ...]
+    shortcut: tuple[Node, ...] | None
+    input: TensorType
+    output: TensorType
+    span: Span
+    projects: bool = False  # shortcut=project: a 1x1 projection exactly where the shapes differ
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parallel branches on the same input, joined along the channels."""
+
+    branches: tuple[tuple[Node, ...], ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Parallel branches on the same input, summed."""
+
+    branches: tuple[tuple[Node, ...], ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """``x * body(x)``, the body's output broadcast over ``x`` (squeeze-excitation, spatial attention)."""
+
+    body: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """A dense block: layer i sees the concat of the input and every earlier layer's output."""
+
+    layers: tuple[Group, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+    count: Any = None  # the number of layers; in a template it may be symbolic, with one layer over `index`
+    index: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Steps that depend on a condition a class is given but the checker did not decide (symbolic IR only).
+
+    An ``if`` or ``when=`` on a block's parameters: the class written for every argument
+    value holds both branches, as torchvision's ``if stride != 1: downsample = ...``.
+    """
+
+    condition: Any
+    then: tuple[Node, ...]
+    otherwise: tuple[Node, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A ``for``, ``repeat`` or ``dense`` over items a class is given (symbolic IR only).
+
+    The body is elaborated once, over ``targets`` (the loop variables, symbols) and
+    ``state``: the channels and sizes it starts from, which change from one pass to the next.
+    """
+
+    targets: tuple[Any, ...]
+    items: Any
+    body: tuple[Node, ...]
+    state: TensorType
+    input: TensorType
+    output: TensorType
+    span: Span
+    index: Any = None  # the symbol counting the passes, where names or values need it
+    names: tuple[str, ...] = ()  # the loop variables' names in the spec
+    results: tuple[tuple[Any, Any], ...] = ()  # (state symbol, symbol of its value after the loop)
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """A message part that shows an expression's text, not its value."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    """A rule the checker could not decide for every argument value: the class tests it (symbolic IR only)."""
+
+    holds: Any
+    code: Code | None  # None: what the class was written for (an assumption), not a rule of the checker
+    message: tuple[Any, ...]  # words, values (shown as they are when tested) and Quoted expressions
+    input: TensorType
+    output: TensorType
+    span: Span | None
+
+
+Node = Layer | Group | Residual | Concat | Add | Gate | Dense | Choice | Loop | Require
+
+
+@dataclass(frozen=True, slots=True)
+class Init:
+    """How a network's weights start: the spec's ``init(...)``, torchvision's VGG and MobileNet by default.
+
+    The arguments of ``runtime.init_weights``: a scheme each for convs and linears
+    (``INIT_SCHEMES``), the ``std`` of the normal ones, and whether biases start at zero.
+    """
+
+    conv: str = "kaiming_fan_out"
+    linear: str = "normal"
+    std: float = 0.01
+    bias: str = "zeros"
+
+    def changed(self) -> dict[str, str | float]:
+        """The arguments that differ from the default scheme."""
+        default = Init()
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)}
+
+
+INIT_SCHEMES = ("kaiming_fan_out", "kaiming_fan_in", "normal", "trunc_normal", "default")
+INIT_BIASES = ("zeros", "default")
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    file: str
+    args: Args
+    root: Group
+    init: Init = Init()
+
+    @property
+    def input(self) -> TensorType:
+        return self.root.input
+
+    @property
+    def output(self) -> TensorType:
+        return self.root.output
+
+
+def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
+    """The sequences of nodes directly inside ``node``, one per data path."""
+    match node:
+        case Layer():
+            return ()
+        case Group(children=children) | Gate(body=children):
+            return (children,)
+        case Residual(body=body, shortcut=shortcut):
+            return (body,) if shortcut is None else (body, shortcut)
+        case Concat(branches=branches) | Add(branches=branches):
+            return branches
+        case Dense(layers=layers):
+            return tuple((layer,) for layer in layers)
+        case Choice(then=then, otherwise=otherwise):
+            return (then, otherwise)
+        case Loop(body=body):
+            return (body,)
+        case Require():
+            return ()
+    raise TypeError(f"not an IR node: {node!r}")
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node below and including ``node``, in dataflow order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for path in reversed(paths(current)):
+            stack.extend(reversed(path))
+
+
+def layers(node: Node) -> Iterator[Layer]:
+    return (n for n in walk(node) if isinstance(n, Layer))
+
+
+def count_params(node: Node) -> int:
+    return sum(layer.params for layer in layers(node))
+
+
+def count_buffers(node: Node) -> int:
+    return sum(layer.buffers for layer in layers(node))
+
+
+def values(node: Node) -> Iterator[object]:
+    """Every value a node holds itself (arguments, types, names, conditions), not its children's."""
+    for item in fields(node):
+        value = getattr(node, item.name)
+        if item.name in _CHILDREN or item.name == "span":
+            continue
+        yield value
+
+
+_CHILDREN = frozenset({"children", "body", "shortcut", "branches", "layers", "then", "otherwise"})
+
+
+def replace_values(node: Node, mapping: dict[object, object]) -> Node:
+    """``node`` with every value equal to a key of ``mapping`` replaced, at any depth of its values and children."""
+    from archdsl.ir.expr import Op, op
+    from archdsl.ir.values import Problem
+
+    def swap(value: object) -> object:
+        if value in mapping:
+            return mapping[value]
+        if isinstance(value, Op):
+            args = tuple(swap(a) for a in value.args)
+            try:
+                return op(value.name, *args)  # folded again
+            except Problem:  # known arguments that fail (x // 0) on a path the class never takes
+                return Op(value.name, args)
+        if isinstance(value, TensorType):
+            return TensorType(tuple(swap(v) for v in value.shape))
+        if isinstance(value, tuple):
+            return tuple(swap(v) for v in value)
+        return value
+
+    def rebuild(current: Node) -> Node:
+        changes: dict[str, Any] = {}
+        for item in fields(current):
+            value = getattr(current, item.name)
+            if item.name == "span":
+                continue
+            if item.name in _CHILDREN:
+                changes[item.name] = _rebuilt(value, rebuild)
+            else:
+                changes[item.name] = swap(value)
+        return replace(current, **changes)
+
+    return rebuild(node)
+
+
+def _rebuilt(value: Any, rebuild: Callable[[Node], Node]) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return tuple(tuple(rebuild(n) for n in path) for path in value)
+    return tuple(rebuild(n) for n in value)

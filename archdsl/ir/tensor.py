@@ -1,0 +1,43 @@
+"""Tensor types ``[C, *spatial]``; the batch dimension is implicit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+Size = Any  # an int; in a template (symbolic IR) an expression of the class's symbols (``archdsl.ir.expr``)
+
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+@dataclass(frozen=True, slots=True)
+class TensorType:
+    shape: tuple[Size, ...]
+
+    @property
+    def channels(self) -> Size:
+        return self.shape[0]
+
+    @property
+    def spatial(self) -> tuple[Size, ...]:
+        return self.shape[1:]
+
+    @property
+    def rank(self) -> int:
+        """Number of spatial axes: 0 for a flat vector, 1 to 3 for signals, images, volumes."""
+        return len(self.shape) - 1
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return AXIS_NAMES.get(self.rank, tuple(f"axis {i}" for i in range(self.rank)))
+
+    def with_shape(self, channels: Size, spatial: tuple[Size, ...] | None = None) -> TensorType:
+        return TensorType((channels, *(self.spatial if spatial is None else spatial)))
+
+    def __str__(self) -> str:
+        return "[" + ", ".join(str(n) for n in self.shape) + "]"
