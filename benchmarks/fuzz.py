@@ -429,7 +429,7 @@ def run_compile(text: str, name: str, limits: Limits) -> tuple[str, Failure | No
         message = f"{first.code.id}: {first.message}" if first else f"{len(result.networks)} networks"
         return "recheck", Failure("recheck", "not clean", message)
     network = result.networks[0]
-    activations = sum(_elements(layer.output.shape) for layer in ir.layers(network.root))
+    activations = sum(_elements(layer.output.shape) for layer in ir.layers_in(network.root))
     if ir.count_params(network.root) > limits.max_params or activations > limits.max_activations:
         return "skipped", None
     stage = "emit"

@@ -49,7 +49,7 @@ def test_each_kind_builds_what_its_record_says(name: str) -> None:
     """Output shape, parameters and buffers of the module, fvcore's FLOPs, and a receptive field of the input's rank."""
     call, shape = EXAMPLES[name]
     network = archdsl.load_network(source=f"network n {{ input {shape}; {call} }}")
-    [layer] = list(ir.layers(network.root))
+    [layer] = list(ir.layers_in(network.root))
     model = archdsl.build(source=f"network n {{ input {shape}; {call} }}").eval()
     x = torch.randn(2, *network.input.shape)
     with torch.no_grad():

@@ -35,7 +35,7 @@ def _nodes(dot: str) -> list[str]:
 def test_one_node_per_layer_plus_joins_input_and_output() -> None:
     network = archdsl.load_network(SINK, "kitchen_sink")
     dot = to_dot(network)
-    layers = list(ir.layers(network.root))
+    layers = list(ir.layers_in(network.root))
     joins = re.findall(r'\[label="?(\+|×|concat)"? ', dot)
     assert len(_nodes(dot)) == len(layers) + len(joins)
     assert "input" in dot and 'label="output\\n10"' in dot

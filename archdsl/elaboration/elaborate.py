@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
+from archdsl.elaboration.combine import combine
 from archdsl.elaboration.evaluation import evaluate
 from archdsl.elaboration.least_layers import LeastLayers
 from archdsl.elaboration.naming import Namespace, label_problem, labels_in
+from archdsl.elaboration.scope import Nodes, Scope, Type
 from archdsl.errorcodes import Severity
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
@@ -43,24 +45,8 @@ MAX_BLOCK_DEPTH = 64
 MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch's indexing breaks too
 MAX_PARAMS = 10**9  # by default; `--max-params` raises it
 
-Type = TensorType | None  # None: unknown after an earlier error
-Nodes = list[ir.Node]
-
-
-class _Abort(Exception):
+class Abort(Exception):
     """Elaboration of this network cannot go on (a global limit was hit)."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    values: Mapping[str, Any]
-    block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
-    namespace: Namespace
-    trace: tuple[Frame, ...] = ()
-    stack: tuple[str, ...] = ()
-
-    def bind(self, names: Mapping[str, Any]) -> Scope:
-        return replace(self, values={**self.values, **names})
 
 
 class Elaborator:
@@ -95,7 +81,7 @@ class Elaborator:
             return None
         body = definition.body
         if not body or not isinstance(body[0], ast.Input):
-            self._error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
+            self.error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
                         definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
             return None
         scheme, rest = self._init(body[1:])
@@ -104,7 +90,7 @@ class Elaborator:
         scope = Scope(values, None, Namespace(labels_in(rest), indexed=False))
         if input_shape and len(input_shape) != len(body[0].dims):
             sizes = {1: "C", 2: "C, L", 3: "C, H, W", 4: "C, D, H, W"}.get(len(body[0].dims), "C, ...")
-            self._error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
+            self.error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
                         f"network `{definition.name}` takes {len(body[0].dims)}", None, f"give {sizes}")
             return None
         t_in = TensorType(input_shape) if input_shape else self._input_type(body[0], scope)
@@ -115,7 +101,7 @@ class Elaborator:
             return None
         try:
             children, t_out = self.sequence(rest, scope, t_in)
-        except _Abort:
+        except Abort:
             return None
         if t_out is None or self._errors() > errors_before:
             return None
@@ -145,7 +131,7 @@ class Elaborator:
         if t_in is None:
             return None
         children, t_out = self.sequence(body, scope, t_in)
-        children = [*self._take_pending(), *children]
+        children = [*self.take_pending(), *children]
         if t_out is None:
             return None
         return ir.Group(definition.kind, definition.name, tuple(children), t_in, t_out, definition.span,
@@ -158,7 +144,7 @@ class Elaborator:
         found: dict[str, Any] = {}
         for param in definition.params:
             if param.default is not None:
-                found[param.name] = self._eval(param.default, scope.bind({k: values[k] for k in found} | {
+                found[param.name] = self.value(param.default, scope.bind({k: values[k] for k in found} | {
                     p.name: values[p.name] for p in definition.params if p.default is None}))
         return found
 
@@ -168,7 +154,7 @@ class Elaborator:
         if least.of(stmts) <= MAX_LAYERS:
             return False
         worst = max(stmts, key=lambda stmt: least.of((stmt,)))
-        self._error(codes.LIMIT, f"this makes at least {least.of((worst,))} layers; a network may have {MAX_LAYERS}",
+        self.error(codes.LIMIT, f"this makes at least {least.of((worst,))} layers; a network may have {MAX_LAYERS}",
                     worst.span, "a block calling a block twice doubles the count with each level; repeats multiply it")
         return True
 
@@ -178,7 +164,7 @@ class Elaborator:
         for name in overrides:
             if name not in names:
                 hint = did_you_mean(name, names) or (f"its parameters are {', '.join(names)}" if names else None)
-                self._error(codes.UNKNOWN_PARAMETER, f"network `{definition.name}` has no parameter `{name}`",
+                self.error(codes.UNKNOWN_PARAMETER, f"network `{definition.name}` has no parameter `{name}`",
                             None, hint)
                 ok = False
         values: dict[str, Value] = {}
@@ -186,17 +172,17 @@ class Elaborator:
             if param.name in overrides:
                 values[param.name] = overrides[param.name]
             elif param.default is None:
-                self._error(codes.ARITY, f"network `{definition.name}` needs a value for `{param.name}`",
+                self.error(codes.ARITY, f"network `{definition.name}` needs a value for `{param.name}`",
                             param.span, f"give one with --set {param.name}=VALUE")
                 ok = False
             else:
-                value = self._eval(param.default, Scope(values, None, Namespace()))
+                value = self.value(param.default, Scope(values, None, Namespace()))
                 ok = ok and value is not UNKNOWN
                 values[param.name] = value
         return values if ok else None
 
     def _input_type(self, stmt: ast.Input, scope: Scope) -> TensorType | None:
-        dims = [self._eval(d, scope) for d in stmt.dims]
+        dims = [self.value(d, scope) for d in stmt.dims]
         if any(d is UNKNOWN for d in dims):
             return None
         for dim in dims:
@@ -204,7 +190,7 @@ class Elaborator:
                 self.require(op("and", op("is_int", dim), dim >= 1), None,
                              ("input sizes must be positive integers, got ", dim), stmt.span)
         if not 1 <= len(dims) <= 4 or not all(is_symbolic(d) or (is_int(d) and d >= 1) for d in dims):
-            self._error(codes.ARGUMENT_TYPE, f"input must be 1 to 4 positive integers [C, *spatial], got "
+            self.error(codes.ARGUMENT_TYPE, f"input must be 1 to 4 positive integers [C, *spatial], got "
                         f"{show(tuple(dims))}", stmt.span, "for example `input [3, 224, 224]`")
             return None
         return TensorType(tuple(dims))
@@ -216,7 +202,7 @@ class Elaborator:
         nodes: Nodes = []
         for stmt in stmts:
             if isinstance(stmt, ast.Input):
-                self._error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
+                self.error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
                 continue
             if isinstance(stmt, ast.If):
                 made, t = self._if(stmt, stmt.arms, scope, t)
@@ -226,7 +212,7 @@ class Elaborator:
                 made, t = self._repeat(stmt, scope, t)
             else:
                 made, t = self.call(stmt, scope, t)
-            nodes.extend([*self._take_pending(), *made])
+            nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
         return nodes, t
 
@@ -246,14 +232,14 @@ class Elaborator:
 
     def condition(self, expr: ast.Expr, scope: Scope) -> Any:
         """A condition's value: true, false, UNKNOWN after an error, or symbolic; reported where it is no bool."""
-        test = self._eval(expr, scope)
+        test = self.value(expr, scope)
         if test is UNKNOWN or is_symbolic(test):
             if is_symbolic(test) and type_of(test) is not bool:
                 self.require(op("is_bool", test), codes.ARGUMENT_TYPE, ("a condition must be true or false, got ",
                                                                           test), expr.span)
             return test
         if not isinstance(test, bool):
-            self._error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
+            self.error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
                         scope=scope)
             return UNKNOWN
         return test
@@ -279,10 +265,10 @@ class Elaborator:
                 (else_error, then_nodes, first, t_then, test))
             assert refused is not None
             if substitute(holds, self.reference) is not True:
-                raise _Abort  # refused where the network was compiled: not a rule on other values
+                raise Abort  # refused where the network was compiled: not a rule on other values
             names.adopt(kept_names)
             self.require(holds, refused.code, (refused.message,), refused.span or span)
-            return [*self._take_pending(), *kept], kept_type
+            return [*self.take_pending(), *kept], kept_type
         names.merge(test, first, second)
         if t is None or t_then is None or t_else is None:
             return [], None
@@ -296,20 +282,20 @@ class Elaborator:
         """One branch of a choice: its nodes and type, or the first error the checker gives on it."""
         if not self.symbolic:
             nodes, t_out = elaborate(scope, t)
-            return [*self._take_pending(), *nodes], t_out, None
+            return [*self.take_pending(), *nodes], t_out, None
         outer, self.sink = self.sink, Sink()
         try:
             nodes, t_out = elaborate(scope, t)
         finally:
             branch_sink, self.sink = self.sink, outer
-        nodes = [*self._take_pending(), *nodes]
+        nodes = [*self.take_pending(), *nodes]
         if branch_sink.raised:
             errors = [d for d in branch_sink.items if d.code.severity is Severity.ERROR]
             return nodes, None, errors[0] if errors else Diagnostic(codes.LIMIT, "refused", None)
         return nodes, t_out, None
 
     def _for(self, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
-        items = self._eval(stmt.iterable, scope)
+        items = self.value(stmt.iterable, scope)
         if items is UNKNOWN:
             return [], t
         if is_symbolic(items) and not isinstance(items, tuple):
@@ -318,31 +304,31 @@ class Elaborator:
                 return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t,
                                  stmt.span, bool(labels_in(stmt.body)))
         if not isinstance(items, tuple):
-            self._error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
+            self.error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
                         stmt.iterable.span, scope=scope)
             return [], t
         if self._kept_as_loop(len(items), stmt.body, scope):
             if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
-                items = Op("range", tuple(self._eval(arg, scope) for arg in stmt.iterable.args))
+                items = Op("range", tuple(self.value(arg, scope) for arg in stmt.iterable.args))
             return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t, stmt.span,
                              False)
         nodes: Nodes = []
         for item in items:
-            names = self._unpacked(stmt.targets, item, stmt.iterable.span, scope)
+            names = self.unpacked(stmt.targets, item, stmt.iterable.span, scope)
             if names is None:
                 return nodes, t
             made, t = self.sequence(stmt.body, scope.bind(names), t)
             nodes.extend(made)
         return nodes, t
 
-    def _unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
+    def unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
         if len(targets) == 1:
             return {targets[0]: item}
         if is_symbolic(item) and not isinstance(item, tuple):
             item = tuple(op("index", item, i) for i in range(len(targets)))
         if isinstance(item, tuple) and len(item) == len(targets):
             return dict(zip(targets, item, strict=True))
-        self._error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
+        self.error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
         return None
 
     def _repeat(self, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
@@ -362,7 +348,7 @@ class Elaborator:
         return self.symbolic and scope.namespace.indexed and count > 1 and not labels_in(body)
 
     def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any:
-        values = self._arguments(stmt, scope, ["n"], [True])
+        values = self.arguments(stmt, scope, ["n"], [True])
         if values is None:
             return 0
         n, count_span = values["n"], stmt.args[0].span
@@ -371,11 +357,11 @@ class Elaborator:
                          ("repeat count must be a non-negative integer, got ", n), count_span)
             return n
         if not is_int(n) or n < 0:
-            self._error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
+            self.error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
                         count_span, scope=scope)
             return 0
         if n > MAX_REPEAT:
-            self._error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
+            self.error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
             return 0
         return n
 
@@ -392,19 +378,19 @@ class Elaborator:
             return [], None
         if not self.general(items):
             return self._unrolled(targets, items, body, scope, t, span)
-        index = self._symbol("index", int, 0)
+        index = self.symbol("index", int, 0)
         first = substitute(op("index", items, 0), self.reference) if self._runs(items) else UNKNOWN
         if len(targets) == 1:
             kind = int if isinstance(items, Op) and items.name == "range" else type_of(first)
-            item_syms: tuple[Sym, ...] = (self._symbol("item", kind, first),)
+            item_syms: tuple[Sym, ...] = (self.symbol("item", kind, first),)
         elif isinstance(first, tuple) and len(first) == len(targets):
-            item_syms = tuple(self._symbol("item", type_of(part), part) for part in first)
+            item_syms = tuple(self.symbol("item", type_of(part), part) for part in first)
         else:
             return self._unrolled(targets, items, body, scope, t, span)
         names = dict(zip(targets, item_syms, strict=True))
-        state = TensorType(tuple(self._symbol("state", int, substitute(dim, self.reference)) for dim in t.shape))
+        state = TensorType(tuple(self.symbol("state", int, substitute(dim, self.reference)) for dim in t.shape))
         trial_names = scope.namespace.copy()
-        trial = self._trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
+        trial = self.trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
         if trial is None or trial[1] is None:
             return self._unrolled(targets, items, body, scope, t, span)
         steps = scope.namespace.increments(trial_names)
@@ -440,7 +426,7 @@ class Elaborator:
             mapping = {**self.reference, **dict(zip(state.shape, now, strict=True)),
                        **dict(zip(item_syms, parts, strict=False)), index: position}
             now = [substitute(dim, mapping) for dim in t_body.shape]
-        return tuple(self._symbol("state", int, value) for value in now)
+        return tuple(self.symbol("state", int, value) for value in now)
 
     def _runs(self, items: Any) -> bool:
         length = substitute(op("len", items), self.reference)
@@ -456,14 +442,14 @@ class Elaborator:
         count = self.assume(op("len", items), span)
         nodes: Nodes = []
         for position in range(count):
-            names = self._unpacked(targets, op("index", items, position), span, scope)
+            names = self.unpacked(targets, op("index", items, position), span, scope)
             if names is None:
                 return nodes, t
             made, t = body(scope.bind(names), t)
             nodes.extend(made)
         return nodes, t
 
-    def _trial(self, attempt: Any) -> Any:
+    def trial(self, attempt: Any) -> Any:
         """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
         errors, pending = self._errors(), list(self.pending)
         result = attempt()
@@ -492,7 +478,7 @@ class Elaborator:
         """The compiled value of a symbolic ``value``, required to hold when the class is built."""
         known = substitute(value, self.reference)
         if is_symbolic(known):
-            raise _Abort  # nothing to assume it by: the template cannot be written
+            raise Abort  # nothing to assume it by: the template cannot be written
         if isinstance(known, bool):
             holds = value if known else op("not", value)
             self.require(holds, None, ("this class is written for ", ir.Quoted(value), f" being {str(known).lower()}"),
@@ -510,11 +496,11 @@ class Elaborator:
     def _guarding(self, holds: Any, message: tuple[Any, ...]) -> None:
         self.require(holds, codes.ARGUMENT_TYPE, message, self._site)
 
-    def _take_pending(self) -> Nodes:
+    def take_pending(self) -> Nodes:
         taken, self.pending = self.pending, []
         return taken
 
-    def _symbol(self, role: str, kind: Any, reference: Any = UNKNOWN) -> Sym:
+    def symbol(self, role: str, kind: Any, reference: Any = UNKNOWN) -> Sym:
         """A new symbol for a loop's index, item or state; ``reference``: its value in the compiled network."""
         self.fresh += 1
         sym = Sym(f"{role}{self.fresh}", STATE if role == "state" else LOOP, kind)
@@ -530,27 +516,25 @@ class Elaborator:
             return ir.Init(), body
         call = body[0]
         assert isinstance(call, ast.Call)
-        values = self._arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
+        values = self.arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
         if values is None:
             return None, body
         for name, allowed in (("conv", ir.INIT_SCHEMES), ("linear", ir.INIT_SCHEMES), ("bias", ir.INIT_BIASES)):
             if name in values and values[name] not in allowed:
                 hint = did_you_mean(str(values[name]), allowed) or "one of " + ", ".join(f'"{a}"' for a in allowed)
-                self._error(codes.ARGUMENT_TYPE, f"init `{name}` is {show(values[name])}, not a scheme it knows",
+                self.error(codes.ARGUMENT_TYPE, f"init `{name}` is {show(values[name])}, not a scheme it knows",
                             _keyword_span(call, name), hint)
                 return None, body
         std = values.get("std", ir.Init().std)
         if isinstance(std, bool) or not isinstance(std, int | float) or not 0 < std <= 1:
-            self._error(codes.ARGUMENT_TYPE, f"init `std` must be a number above 0 and at most 1, got {show(std)}",
+            self.error(codes.ARGUMENT_TYPE, f"init `std` must be a number above 0 and at most 1, got {show(std)}",
                         _keyword_span(call, "std"))
             return None, body
         return ir.Init(**{**values, "std": float(std)}), body[1:]
 
     def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
-        from archdsl.elaboration.combine import combine
-
         if call.callee == "init" and call.label is None and call.body is None:
-            self._error(codes.MISPLACED, "`init(...)` says how a network's weights start: it comes right after the "
+            self.error(codes.MISPLACED, "`init(...)` says how a network's weights start: it comes right after the "
                         "network's `input` line", call.span, scope=scope)
             return [], None
         if call.callee in COMBINATORS:
@@ -563,11 +547,11 @@ class Elaborator:
             else:
                 what = "layer or block"
                 hint = did_you_mean(call.callee, [*LAYERS, *self.program.blocks, *COMBINATORS]) or ""
-            self._error(codes.UNKNOWN_CALLEE, f"unknown {what} `{call.callee}`", call.callee_span, hint or None,
+            self.error(codes.UNKNOWN_CALLEE, f"unknown {what} `{call.callee}`", call.callee_span, hint or None,
                         scope)
             return [], None
         if call.body is not None:
-            self._error(codes.MISPLACED, f"`{call.callee}` takes no `{{ }}` body", call.span, scope=scope)
+            self.error(codes.MISPLACED, f"`{call.callee}` takes no `{{ }}` body", call.span, scope=scope)
             return [], None
         if call.callee in LAYERS:
             layer, t_out = self.layer(call, scope, t)
@@ -577,7 +561,7 @@ class Elaborator:
 
     def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
         kind = LAYERS[call.callee]
-        values = self._arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
+        values = self.arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
         if values is not None and t is None:  # after an earlier error: still report arguments of the wrong type
             self._checked_arguments(call.callee, values, None, call, scope)
         if values is None or t is None:
@@ -598,7 +582,7 @@ class Elaborator:
             try:
                 args[param.name] = value if value is None else self._check_argument(param, value, rank, kind_name)
             except ArgumentError as error:
-                self._error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}", self._site,
+                self.error(codes.ARGUMENT_TYPE, f"{kind_name} `{param.name}` {error.message}", self._site,
                             scope=scope)
                 return None
         return args
@@ -623,7 +607,7 @@ class Elaborator:
         try:
             check_rank(kind, t)
         except ShapeError as error:
-            self._error(error.code, error.message, call.span, error.help, scope)
+            self.error(error.code, error.message, call.span, error.help, scope)
             if error.code is not codes.NOT_FLAT:
                 return None, None
             _, as_if_flat = self.primitive(kind_name, values, TensorType((t.numel,)), call, scope, name, generated)
@@ -635,7 +619,7 @@ class Elaborator:
         try:
             inferred = kind.shape(args, t, checks)
         except ShapeError as error:
-            self._error(error.code, error.message, call.span, error.help, scope)
+            self.error(error.code, error.message, call.span, error.help, scope)
             return None, error.recovered
         for guard in checks.guards:
             self.require(guard.holds, guard.code, guard.message.parts, call.span)
@@ -654,25 +638,25 @@ class Elaborator:
         self.layer_count += 1
         self.param_count += params
         if self.layer_count > MAX_LAYERS:
-            self._error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
-            raise _Abort
+            self.error(codes.LIMIT, f"the network has more than {MAX_LAYERS} layers", call.span, scope=scope)
+            raise Abort
         if self.param_count > self.max_params:
-            self._error(codes.LIMIT, f"the network has more than {self.max_params:,} parameters here", call.span,
+            self.error(codes.LIMIT, f"the network has more than {self.max_params:,} parameters here", call.span,
                         "raise the limit with --max-params N (max_params= in Python) if this is meant", scope)
-            raise _Abort
+            raise Abort
 
     def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
         definition = self.program.blocks[call.callee]
         if call.callee in scope.stack:
             chain = " -> ".join([*scope.stack[scope.stack.index(call.callee):], call.callee])
-            self._error(codes.RECURSION, f"block `{call.callee}` calls itself: {chain}", call.callee_span,
+            self.error(codes.RECURSION, f"block `{call.callee}` calls itself: {chain}", call.callee_span,
                         "blocks cannot be recursive; unroll with `repeat` or `for`", scope)
             return None, None
         if len(scope.stack) >= MAX_BLOCK_DEPTH:
-            self._error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
+            self.error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
             return None, None
         names = [p.name for p in definition.params]
-        values = self._arguments(call, scope, names, [p.default is None for p in definition.params])
+        values = self.arguments(call, scope, names, [p.default is None for p in definition.params])
         if values is None:
             return None, None
         inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
@@ -682,7 +666,7 @@ class Elaborator:
             if param.name in values:
                 bound[param.name] = values[param.name]
             else:
-                bound[param.name] = self._eval(param.default, inner.bind(bound))  # type: ignore[arg-type]
+                bound[param.name] = self.value(param.default, inner.bind(bound))  # type: ignore[arg-type]
         children, t_out = self.sequence(definition.body, inner.bind(bound), t)
         if t is None or t_out is None:
             return None, None
@@ -702,30 +686,30 @@ class Elaborator:
         """Whether ``t`` stays within the size a build and a forward can allocate; reports it where not."""
         if is_symbolic(t.shape) or t.numel <= MAX_ELEMENTS:
             return True
-        self._error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
+        self.error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
                     f"{MAX_ELEMENTS:,}", span, hint, scope)
         return False
 
     def name(self, call: ast.Call, scope: Scope, kind: str) -> Any:
         problem = label_problem(call.label) if call.label else None
         if problem:
-            self._error(codes.BAD_LABEL, f"`{call.label}` cannot name a step: {problem}", call.label_span,
+            self.error(codes.BAD_LABEL, f"`{call.label}` cannot name a step: {problem}", call.label_span,
                         "choose another name", scope)
             return scope.namespace.name(None, kind) or kind
         name = scope.namespace.name(call.label, kind)
         if name is None:
-            self._error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
+            self.error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
                         "step names must be unique within a block; inside `repeat` or `for` a named step gets "
                         "the same name on every pass, so leave it unnamed there", scope)
             return scope.namespace.name(None, kind) or kind
         return name
 
-    def _arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
                    ) -> dict[str, Any] | None:
         """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
         positional, keywords, ok = [], [], True
         for arg in call.args:
-            value = self._eval(arg.value, scope)
+            value = self.value(arg.value, scope)
             ok = ok and not contains_unknown(value)
             if arg.name is None:
                 positional.append(value)
@@ -736,7 +720,7 @@ class Elaborator:
             code = {"unknown": codes.UNKNOWN_PARAMETER, "arity": codes.ARITY, "duplicate": codes.DUPLICATE}[error.kind]
             at_arg = error.index is not None and error.index < len(call.args)
             span = call.args[error.index].span if at_arg else call.span  # type: ignore[index]
-            self._error(code, error.message, span, error.hint, scope)
+            self.error(code, error.message, span, error.hint, scope)
         return bound if ok and not errors else None
 
     @staticmethod
@@ -744,7 +728,7 @@ class Elaborator:
         return next((arg.span for given, arg in call.by_parameter([p.name for p in params]) if given == name),
                     call.span)
 
-    def _eval(self, expr: ast.Expr, scope: Scope) -> Any:
+    def value(self, expr: ast.Expr, scope: Scope) -> Any:
         try:
             return evaluate(expr, scope.values, scope.block_input)  # type: ignore[arg-type]
         except EvalError as error:
@@ -755,7 +739,7 @@ class Elaborator:
     def _traced(diagnostic: Diagnostic, scope: Scope) -> Diagnostic:
         return replace(diagnostic, trace=scope.trace)
 
-    def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
+    def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:
         self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
 

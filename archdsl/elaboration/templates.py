@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl import ir
-from archdsl.elaboration.elaborate import Elaborator, _Abort
+from archdsl.elaboration.elaborate import Abort, Elaborator
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
 from archdsl.ir.expr import INPUT, PARAM, Sym, is_symbolic, op, substitute, symbols, type_of
@@ -126,7 +126,7 @@ def _elaborate(program: Program, definition: ast.Definition, values: Mapping[str
     elaborator = Elaborator(program, reference=reference)
     try:
         body = elaborator.template(definition, values, block_input)
-    except _Abort:
+    except Abort:
         return None
     return None if body is None else (body, elaborator.reference)
 

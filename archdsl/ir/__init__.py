@@ -241,16 +241,17 @@ def walk(node: Node) -> Iterator[Node]:
             stack.extend(reversed(path))
 
 
-def layers(node: Node) -> Iterator[Layer]:
+def layers_in(node: Node) -> Iterator[Layer]:
+    """Every layer in ``node``, in dataflow order."""
     return (n for n in walk(node) if isinstance(n, Layer))
 
 
 def count_params(node: Node) -> int:
-    return sum(layer.params for layer in layers(node))
+    return sum(layer.params for layer in layers_in(node))
 
 
 def count_buffers(node: Node) -> int:
-    return sum(layer.buffers for layer in layers(node))
+    return sum(layer.buffers for layer in layers_in(node))
 
 
 def values(node: Node) -> Iterator[object]:

@@ -1,0 +1,82 @@
+"""What elaboration passes around: a step's scope, its nodes and type; what the combinators ask of it.
+
+The combinators (``combine.py``) are elaborated through ``Elaborating``: the elaborator's
+services they call, so that they need not import the elaborator (which calls them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl.elaboration.naming import Namespace
+from archdsl.front import syntax as ast
+from archdsl.ir.tensor import TensorType
+from archdsl.span import Frame, Span
+
+Type = TensorType | None  # None: unknown after an earlier error
+Nodes = list[ir.Node]
+
+
+@dataclass(frozen=True)
+class Scope:
+    values: Mapping[str, Any]
+    block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
+    namespace: Namespace
+    trace: tuple[Frame, ...] = ()
+    stack: tuple[str, ...] = ()
+
+    def bind(self, names: Mapping[str, Any]) -> Scope:
+        return replace(self, values={**self.values, **names})
+
+
+Result = tuple[Nodes, Type]
+Steps = Callable[[Scope, Type], Result]  # elaborates some steps in a scope, from an input type
+
+
+class Elaborating(Protocol):
+    """The elaborator as the combinators use it."""
+
+    symbolic: bool
+
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+                  ) -> dict[str, Any] | None: ...
+
+    def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
+              scope: Scope | None = None) -> None: ...
+
+    def value(self, expr: ast.Expr, scope: Scope) -> Any: ...
+
+    def symbol(self, role: str, kind: Any, reference: Any = ...) -> Any: ...
+
+    def take_pending(self) -> Nodes: ...
+
+    def trial(self, attempt: Any) -> Any: ...
+
+    def unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None: ...
+
+    def assume(self, value: Any, span: Span | None) -> Any: ...
+
+    def bounded(self, t: TensorType, what: str, span: Span, scope: Scope, hint: str = ...) -> bool: ...
+
+    def call(self, call: ast.Call, scope: Scope, t: Type) -> Result: ...
+
+    def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span) -> Result: ...
+
+    def condition(self, expr: ast.Expr, scope: Scope) -> Any: ...
+
+    def items(self, items: Any, span: Span) -> Any: ...
+
+    def name(self, call: ast.Call, scope: Scope, kind: str) -> Any: ...
+
+    def primitive(self, kind_name: str, values: Mapping[str, Any], t: TensorType, call: ast.Call, scope: Scope,
+                  name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]: ...
+
+    def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any: ...
+
+    def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span | None) -> None: ...
+
+    def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> Result: ...
