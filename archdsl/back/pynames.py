@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Sequence
 
 from archdsl.ir.expr import HELPERS
 from archdsl.ir.layers import RUNTIME_CLASSES
@@ -73,3 +74,11 @@ def class_name(spec_name: str, taken: set[str]) -> str:
         name = f"{base}{number}"
     taken.add(name)
     return name
+
+
+def parameter_names(params: Sequence[str]) -> dict[str, str]:
+    """The Python names of a class's parameters: each spec name, changed only where it would be no Python
+    parameter (a keyword) or hide what the file uses (``nn``, a helper, a builtin it calls): ``lambda_``, ``nn_``.
+    The classes are named around the parameters."""
+    names = Names({"in_channels", "in_size"})
+    return {name: names.create(name) for name in params}

@@ -79,3 +79,41 @@ def call_line(out: CodeWriter, head: str, parts: Sequence[Part], tail: str) -> N
             else:
                 out.line(flat(part) + ",")
     out.line(tail.lstrip(", ") or ")")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An expression shown in a message, with its conversion (``!r``)."""
+
+    source: str
+    conversion: str = ""
+
+
+def formatted(parts: list[str | Shown]) -> str:
+    """Source for a message of words and expressions: an f-string, or ``str.format`` where an expression holds
+    a quote or backslash (which an f-string's expressions cannot hold before Python 3.12)."""
+    shown = [part for part in parts if isinstance(part, Shown)]
+    inline = not any(c in part.source for part in shown for c in "\"'\\")
+    template = "".join(
+        part.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
+        if isinstance(part, str) else "{" + (part.source if inline else "") + part.conversion + "}" for part in parts)
+    if not shown:
+        return f'"{template}"'
+    if inline:
+        return f'f"{template}"'
+    return f'"{template}".format(' + ", ".join(part.source for part in shown) + ")"
+
+
+def annotation(value: Any) -> str | None:
+    """The annotation of a parameter that took ``value`` (or whose values have that type), if it has one."""
+    if isinstance(value, type) and value in (bool, int, float, str):
+        return value.__name__
+    if isinstance(value, tuple) and value and all(v in (bool, int, float, str) for v in value):
+        return f"tuple[{value[0].__name__}, ...]" if len(set(value)) == 1 else None
+    if isinstance(value, bool | int | float | str):
+        return type(value).__name__
+    if isinstance(value, tuple) and value:
+        items = {annotation(v) for v in value}
+        if len(items) == 1 and None not in items:
+            return f"tuple[{items.pop()}, ...]"
+    return None

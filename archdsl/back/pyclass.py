@@ -1,0 +1,500 @@
+"""One class of the emitted file: a template's modules in ``__init__``, its dataflow in ``forward``.
+
+Every argument is written as the expression the spec gave it; an ``if`` on constructor
+arguments is a Python ``if``; a loop over them a Python ``for``; a named group becomes
+``nn.Sequential``, a ``layers`` list or a class of its own (``pyforms``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archdsl import ir
+from archdsl.back.codewriter import CodeWriter
+from archdsl.back.lowered import adds_in_place, constructor_of
+from archdsl.back.pycomment import shape_comment
+from archdsl.back.pyforms import (
+    chain,
+    comprehended,
+    indented,
+    optional_module,
+    parameters_behind,
+    plain_attribute,
+    positional,
+    rerolled,
+    static_names,
+    symbols_in,
+    unnamed,
+)
+from archdsl.back.pynames import Names, class_name, parameter_names
+from archdsl.back.pyrules import RuleWriter
+from archdsl.back.pysource import Call, annotation, call_line, constructor_call, flat
+from archdsl.elaboration.naming import module_attributes
+from archdsl.elaboration.templates import REQUIRED, Template, carries, check_symbols, construction_symbols
+from archdsl.ir.expr import HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
+from archdsl.ir.layers import RUNTIME_CLASSES
+
+
+@dataclass
+class Emitted:
+    """What the classes of one file share: the names of the classes and what they use from the runtime."""
+
+    calls: dict[int, Template]  # id() of a block call's ir.Group -> the class it builds
+    init: ir.Init  # how the network's weights start
+    classes: dict[int, str] = field(default_factory=dict)  # id() of a template -> its class name
+    names: set[str] = field(default_factory=set)  # every class name, nested classes too
+    runtime: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+    nested: list[str] = field(default_factory=list)  # the source of classes for groups, written before their user
+    nested_names: dict[str, str] = field(default_factory=dict)  # a nested class's text, unnamed -> its name
+    rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
+
+
+@dataclass(frozen=True)
+class Parameter:
+    local: str
+    symbol: Sym
+    default: Any  # REQUIRED, a value, or an expression of the parameters before it
+    example: Any  # a value the parameter took, or the type its values have
+
+
+
+
+class ClassWriter(RuleWriter):
+    """Writes one class: the template's modules in ``__init__`` and its dataflow in ``forward``."""
+
+    def __init__(self, name: str, kind: str, emitted: Emitted, body: ir.Group, params: Sequence[Parameter],
+                 doc: str, takes_channels: bool, takes_size: bool = False):
+        self.name = name
+        self.kind = kind
+        self.emitted = emitted
+        self.helpers = emitted.helpers
+        self.body = body
+        self.doc = doc
+        self.locals = Names({"in_channels", "in_size", *(p.local for p in params)})
+        self.params = list(params)
+        self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
+        self.channels = "in_channels" if takes_channels else None
+        self.size = "in_size" if takes_size else None
+        self.attributes = Names({*module_attributes(), *static_names(body)})
+        self.init = CodeWriter()
+        self.forward = CodeWriter()
+        self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].reads_size)
+        self.read = self.used | (check_symbols(body) if kind == "network" else set())  # and what its tests read
+        self.params_of = parameters_behind(body)
+        self.guarded = 0  # inside conditions or loops that depend on arguments, whose rules the checker may not see
+        self.stored: dict[Any, str] = {}  # values forward needs, kept as attributes
+        self.hoists: list[tuple[CodeWriter, set[Any], set[Any]]] = []  # loops around: outside, its rules, binds
+        self.mentioned: set[Any] = set()  # the symbols the code written so far reads
+        self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
+        self.listing = 0
+
+    # -- names and expressions ----------------------------------------------------
+
+    def name_of(self, sym: Sym) -> str:
+        if sym in self.symbol_names:
+            return self.symbol_names[sym]
+        if sym.role == INPUT and sym.name == "c" and self.channels is not None:
+            return self.channels
+        if sym.role == INPUT and self.size is not None:
+            axes = "dhw"[-(len(self.body.input.shape) - 1):] if len(self.body.input.shape) > 2 else "l"
+            return f"{self.size}[{axes.index(sym.name)}]"
+        base = {STATE: "channels", LOOP: "item"}.get(sym.role, sym.name)
+        self.symbol_names[sym] = self.locals.create(base)
+        return self.symbol_names[sym]
+
+    def py(self, value: Any) -> str:
+        """``value`` as source in ``__init__``."""
+        for part in walk(value):
+            if isinstance(part, Op) and part.name in HELPERS:
+                self.emitted.helpers.add(part.name)
+        self.mentioned |= symbols(value)
+        return python(value, self.name_of)
+
+    def fpy(self, value: Any) -> str:
+        """``value`` as source in ``forward``: what the constructor was given is kept as attributes."""
+        self.py(value)  # notes the helpers it calls
+
+        def forward_name(sym: Sym) -> str:
+            if sym.role in (LOOP, STATE):
+                return self.name_of(sym)
+            if sym not in self.stored:
+                self.stored[sym] = self.attributes.create(self.name_of(sym).split("[")[0])
+            return f"self.{self.stored[sym]}"
+
+        return python(value, forward_name)
+
+    # -- the class ----------------------------------------------------------------
+
+    def write(self, out: CodeWriter) -> None:
+        while True:  # until every loop whose results the tests read is written
+            prelude, mentioned = CodeWriter(), set(self.mentioned)
+            self.checks(self.body.children, prelude, set())
+            if self.mentioned <= mentioned:
+                break
+        result = self.steps(self.body.children, "x", "x", None)
+        out.line(f"class {self.name}(nn.Module):")
+        with out.indent():
+            out.docstring(self.doc)
+            out.blank()
+            call_line(out, "def __init__(", self._signature(), ") -> None:")
+            with out.indent():
+                out.line("super().__init__()")
+                for param in self.params:
+                    if param.default is not REQUIRED and is_symbolic(param.default):
+                        out.line(f"if {param.local} is None:")
+                        with out.indent():
+                            out.line(f"{param.local} = {self.py(param.default)}")
+                for line in prelude.lines:
+                    out.line(line)
+                for value, attribute in self.stored.items():
+                    out.line(f"self.{attribute} = {self.py(value)}")
+                for line in self.init.lines:
+                    out.line(line)
+                if self.kind == "network":
+                    changed = self.emitted.init.changed()
+                    out.line("init_weights(self" + "".join(f", {k}={literal(v)}" for k, v in changed.items()) + ")")
+            out.blank()
+            out.line("def forward(self, x: torch.Tensor) -> torch.Tensor:")
+            with out.indent():
+                for line in self.forward.lines:
+                    out.line(line)
+                out.line(f"return {result}")
+
+    def _signature(self) -> list[str]:
+        parts = ["self"]
+        if self.channels is not None:
+            parts.append(f"{self.channels}: int")
+        if self.size is not None:
+            parts.append(f"{self.size}: tuple[int, ...]")
+        defaulted = False
+        for param in self.params:
+            written = annotation(param.example)
+            if param.default is REQUIRED:
+                if defaulted and "*" not in parts:
+                    parts.append("*")  # a parameter without default after one with: keyword-only
+                parts.append(f"{param.local}: {written}" if written else param.local)
+                continue
+            defaulted = True
+            if is_symbolic(param.default):
+                parts.append(f"{param.local}: {written} | None = None" if written else f"{param.local}=None")
+            else:
+                text = python(param.default, self.name_of)
+                parts.append(f"{param.local}: {written} = {text}" if written else f"{param.local}={text}")
+        return parts
+
+
+    def steps(self, nodes: Sequence[ir.Node], source: str, target: str, previous: ir.Node | None) -> str:
+        """Writes ``nodes`` reading ``source`` into ``target``; returns the variable holding the result."""
+        current = source
+        for node in nodes:
+            if isinstance(node, ir.Require):
+                self.require(node)
+                continue
+            current = self.step(node, current, target, previous)
+            previous = node
+        return current
+
+    def require(self, node: ir.Require) -> None:
+        """What a block was written for (an assumption) it tests where it builds; the network tests every rule
+        before it builds anything (see ``checks``)."""
+        if self.kind != "network" and node.code is None:
+            self._require(self.init, node)
+
+
+    def step(self, node: ir.Node, source: str, target: str, previous: ir.Node | None) -> str:
+        if isinstance(node, (ir.Layer, ir.Group)):
+            self.module(node, self.construct(node, previous), source, target)
+            return target
+        handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Add: self.join, ir.Gate: self.gate,
+                   ir.Dense: self.dense, ir.Choice: self.choice, ir.Loop: self.loop}.get(type(node))
+        if handler is None:
+            raise TypeError(f"the Python back end cannot write IR node {type(node).__name__}")
+        return handler(node, source, target)  # type: ignore[operator]
+
+    def comment(self, node: ir.Node) -> str:
+        return "  # " + shape_comment(node.output, self.name_of)
+
+    def module(self, node: ir.Layer | ir.Group, made: Call | str, source: str, target: str) -> None:
+        name = node.name
+        if plain_attribute(name):
+            call_line(self.init, f"self.{name} = ", [made], "")
+            self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
+            return
+        text = literal(name) if isinstance(name, str) else self.py(name)
+        call_line(self.init, "self.add_module(", [text, made], ")")
+        forward_name = literal(name) if isinstance(name, str) else self.fpy(name)
+        self.forward.line(f"{target} = getattr(self, {forward_name})({source}){self.comment(node)}")
+
+    def construct(self, node: ir.Layer | ir.Group, previous: ir.Node | None) -> Call | str:
+        if isinstance(node, ir.Layer):
+            made = constructor_of(node, previous)
+            if made.cls in RUNTIME_CLASSES:
+                self.emitted.runtime.add(made.cls)
+            return constructor_call(made, self.py)
+        if node.kind == "block":
+            return self.block_call(node)
+        return self.group(node)
+
+    def block_call(self, group: ir.Group) -> Call:
+        template = self.emitted.calls[id(group)]
+        parts: list[Call | str] = [self.py(group.input.channels)]
+        if template.reads_size:
+            parts.append(f"in_size={self.py(tuple(group.input.spatial))}")
+        bound, locals_ = dict(group.args), parameter_names([p.name for p in template.params])
+        parts += [f"{locals_[name]}={self.py(bound[name])}" for name in group.passed]
+        return Call(self.emitted.classes[id(template)], parts)
+
+    def group(self, group: ir.Group) -> Call:
+        """A named seq: ``nn.Sequential`` where its steps form a chain, else a class of its own."""
+        steps = chain(group)
+        if steps is None:
+            if comprehended(group.children, self.used):
+                return Call("nn.Sequential", [self.comprehension(node) if isinstance(node, ir.Loop) else
+                                              self.construct(node, None) for node in group.children
+                                              if isinstance(node, (ir.Loop, ir.Layer, ir.Group))])
+            return self.listed(group) if positional(group.children) else self.nested_class(group)
+        parts = [self.construct(child, previous) for child, previous in steps]
+        names = [child.name for child, _ in steps]
+        if all(n == str(i) for i, n in enumerate(names)):
+            return Call("nn.Sequential", rerolled(parts))
+        pairs: list[Call | str] = [Call("", [literal(name), part]) for name, part in zip(names, parts, strict=True)]
+        return Call("nn.Sequential", [Call("OrderedDict", [Call("", pairs, brackets="[]")])])
+
+    def comprehension(self, loop: ir.Loop) -> str:
+        """A loop that makes one module a pass, as an argument: ``*[Block(96, drop=drop * i / 17) for i in ...]``."""
+        (module,) = [node for node in loop.body if not isinstance(node, ir.Require)]
+        assert isinstance(module, (ir.Layer, ir.Group))
+        header = self._header(loop, unnamed(loop, self.used), self.py).removesuffix(":")
+        return f"*[{flat(self.construct(module, None))} {header}]"
+
+    def listed(self, group: ir.Group) -> Call:
+        """A named seq of numbered steps, some only under a condition: torchvision's ``layers`` list."""
+        if len(self.lists) == self.listing:  # one variable per depth: lists nest, and branches share names
+            self.lists.append(self.locals.create("layers"))
+        layers = self.lists[self.listing]
+        self.init.line(f"{layers}: list[nn.Module] = []")
+        self.listing += 1
+        self._append(group.children, layers)
+        self.listing -= 1
+        return Call("nn.Sequential", [f"*{layers}"])
+
+    def _append(self, nodes: Sequence[ir.Node], layers: str) -> None:
+        previous: ir.Node | None = None
+        for node in nodes:
+            if isinstance(node, ir.Require):
+                self.require(node)
+            elif isinstance(node, ir.Choice):
+                condition = self.py(node.condition)
+                self.init.line(f"if {condition}:" if node.then else f"if not ({condition}):")
+                with self.init.indent():
+                    self._append(node.then or node.otherwise, layers)
+                if node.then and node.otherwise:
+                    self.init.line("else:")
+                    with self.init.indent():
+                        self._append(node.otherwise, layers)
+                previous = node
+            elif isinstance(node, ir.Loop):
+                init, self.init = self.init, CodeWriter()
+                self._append(node.body, layers)
+                body, self.init = self.init.lines, init
+                self._loop(node, unnamed(node, self.used), body, self.init)
+                previous = node
+            else:
+                assert isinstance(node, (ir.Layer, ir.Group))
+                call_line(self.init, f"{layers}.append(", [self.construct(node, previous)], ")")
+                previous = node
+
+    def nested_class(self, group: ir.Group) -> Call:
+        """A class for a named group that is not a chain (a named residual, a dense layer)."""
+        channels = Sym("c", INPUT, int)
+        body = group
+        if is_symbolic(group.input.channels):
+            rebuilt = ir.replace_values(group, {group.input.channels: channels})
+            assert isinstance(rebuilt, ir.Group)
+            body = rebuilt
+            self.emitted.rebuilt.append(body)  # alive while the file is written: its ids key the calls
+            for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
+                if id(before) in self.emitted.calls:
+                    self.emitted.calls[id(after)] = self.emitted.calls[id(before)]
+        free = sorted((s for s in symbols_in(body) if (s != channels and s.role != INPUT) or (s.name == "c" and
+                       s != channels)), key=lambda s: s.name)
+        base = "DenseLayer" if group.kind == "denselayer" else str(group.name)
+        if base.isdigit():  # an element of an nn.Sequential-like group
+            base = f"{self.name} step {base}"
+        name = class_name(base, self.emitted.names)
+        params = [Parameter(self.name_of(s), s, REQUIRED, s.type) for s in free]
+        doc = ("One layer of a dense block: it sees every feature map before it, joined." if group.kind == "denselayer"
+               else f"The `{group.name}` step of `{self.name}`.")
+        writer = ClassWriter(name, "group", self.emitted, body, params, doc, takes_channels=True)
+        writer.symbol_names[channels] = "in_channels"
+        out = CodeWriter()
+        writer.write(out)
+        unnamed = out.text().replace(f"class {name}(", "class (", 1)
+        if unnamed in self.emitted.nested_names:  # a twin of a class already written: use that one
+            self.emitted.names.discard(name)
+            name = self.emitted.nested_names[unnamed]
+        else:
+            self.emitted.nested_names[unnamed] = name
+            self.emitted.nested.append(out.text())
+        return Call(name, [self.py(group.input.channels), *(f"{self.name_of(s)}={self.py(s)}" for s in free)])
+
+    def residual(self, node: ir.Residual, source: str, target: str) -> str:
+        identity = self.locals.create("identity")
+        self.forward.line(f"{identity} = {source}")
+        body = self.steps(node.body, identity, target, None)
+        shortcut = identity
+        optional = self._optional_module(node.shortcut or ())
+        if optional is not None:
+            condition, module = optional
+            self._optional(condition, module)
+            self.forward.line(f"if self.{module.name} is not None:")
+            with self.forward.indent():
+                self.forward.line(f"{identity} = self.{module.name}({identity})")
+        elif node.shortcut is not None:
+            shortcut = self.steps(node.shortcut, identity, self.locals.create("shortcut"), None)
+        if adds_in_place(node) and body == target:
+            self.forward.line(f"{target} += {shortcut}{self.comment(node)}")
+        else:
+            self.forward.line(f"{target} = {body} + {shortcut}{self.comment(node)}")
+        return target
+
+    def _optional_module(self, nodes: tuple[ir.Node, ...]) -> tuple[Any, ir.Layer | ir.Group] | None:
+        """``(condition, module)`` where the nodes are one module that exists only where a condition holds, under
+        a name no other step of the class may take (``self.downsample = None`` would clash with it)."""
+        optional = optional_module(nodes)
+        if optional is None:
+            return None
+        name = optional[1].name
+        for node in ir.walk(self.body):
+            other = getattr(node, "name", None)
+            if isinstance(other, Op) and other.name == "name" and name.startswith(other.args[0]) and \
+                    name[len(other.args[0]):].isdigit():
+                return None
+        return optional
+
+    def _optional(self, condition: Any, module: ir.Layer | ir.Group) -> None:
+        """``self.name = None``, then the module where ``condition`` holds: torchvision's downsample."""
+        self.init.line(f"self.{module.name} = None")
+        self.init.line(f"if {self.py(condition)}:")
+        with self.init.indent():
+            call_line(self.init, f"self.{module.name} = ", [self.construct(module, None)], "")
+
+    def join(self, node: ir.Concat | ir.Add, source: str, target: str) -> str:
+        outputs = [self.steps(path, source, self.locals.create("branch"), None) for path in node.branches]
+        joined = f"torch.cat([{', '.join(outputs)}], dim=1)" if isinstance(node, ir.Concat) else " + ".join(outputs)
+        self.forward.line(f"{target} = {joined}{self.comment(node)}")
+        return target
+
+    def gate(self, node: ir.Gate, source: str, target: str) -> str:
+        weights = self.steps(node.body, source, self.locals.create("weights"), None)
+        self.forward.line(f"{target} = {source} * {weights}{self.comment(node)}")
+        return target
+
+    def dense(self, node: ir.Dense, source: str, target: str) -> str:
+        features = self.locals.create("features")
+        layer = self.locals.create("layer")
+        self.forward.line(f"{features} = [{source}]")
+        if node.index is None:  # written out layer by layer
+            for dense_layer in node.layers:
+                call_line(self.init, f"self.{dense_layer.name} = ", [self.construct(dense_layer, None)], "")
+            names = ", ".join(f"self.{d.name}" for d in node.layers) + ("," if len(node.layers) == 1 else "")
+            self.forward.line(f"for {layer} in ({names}):")
+        else:  # a loop, as torchvision's DenseNet builds its blocks
+            index = self.name_of(node.index)
+            template = node.layers[0]
+            self.init.line(f"for {index} in range({self.py(node.count)}):")
+            with self.init.indent():
+                call_line(self.init, "self.add_module(", [self.py(template.name), self.construct(template, None)], ")")
+            self.forward.line(f"for {index} in range({self.fpy(node.count)}):")
+            with self.forward.indent():
+                self.forward.line(f"{layer} = getattr(self, {self.fpy(template.name)})")
+                self.forward.line(f"{features}.append({layer}(torch.cat({features}, dim=1)))")
+            self.forward.line(f"{target} = torch.cat({features}, dim=1){self.comment(node)}")
+            return target
+        with self.forward.indent():
+            self.forward.line(f"{features}.append({layer}(torch.cat({features}, dim=1)))")
+        self.forward.line(f"{target} = torch.cat({features}, dim=1){self.comment(node)}")
+        return target
+
+    def choice(self, node: ir.Choice, source: str, target: str) -> str:
+        optional = self._optional_module((node,))
+        if optional is not None:
+            condition, module = optional
+            self._optional(condition, module)
+            self.forward.line(f"if self.{module.name} is not None:")
+            with self.forward.indent():
+                self.forward.line(f"{source} = self.{module.name}({source}){self.comment(module)}")
+            return source
+        init, forward = self.init, self.forward
+        branches = []
+        for nodes in (node.then, node.otherwise):
+            self.init, self.forward = CodeWriter(), CodeWriter()
+            result = self.steps(nodes, source, target, None)
+            if result != target:
+                self.forward.line(f"{target} = {result}")
+            branches.append((self.init.lines, self.forward.lines))
+        self.init, self.forward = init, forward
+        if branches[0][0] == branches[1][0]:  # the same modules either way; only the dataflow differs
+            for line in branches[0][0]:
+                self.init.line(line)
+        else:
+            self.init.line(f"if {self.py(node.condition)}:" if branches[0][0] else
+                           f"if not ({self.py(node.condition)}):")
+            indented(self.init, branches[0][0] or branches[1][0])
+            if branches[0][0] and branches[1][0]:
+                self.init.line("else:")
+                indented(self.init, branches[1][0])
+        if branches[0][1] == branches[1][1]:
+            for line in branches[0][1]:
+                self.forward.line(line)
+        else:
+            passed = [] if source == target else [f"{target} = {source}"]
+            then, otherwise = branches[0][1] or passed, branches[1][1] or passed
+            condition = self.fpy(node.condition)
+            self.forward.line(f"if {condition}:" if then else f"if not ({condition}):")
+            indented(self.forward, then or otherwise)
+            if then and otherwise:
+                self.forward.line("else:")
+                indented(self.forward, otherwise)
+        return target
+
+    def loop(self, node: ir.Loop, source: str, target: str) -> str:
+        """A loop over what the class is given; channels and sizes that change pass by pass are variables."""
+        init, forward = self.init, self.forward
+        self.init, self.forward = CodeWriter(), CodeWriter()
+        result = self.steps(node.body, target, target, None)  # each pass reads what the pass before wrote
+        body_init, body_forward = self.init.lines, self.forward.lines
+        self.init, self.forward = init, forward
+        self._loop(node, self.used, body_init, self.init)
+        if not body_forward:
+            return source
+        if result != target:
+            body_forward.append(f"{target} = {result}")
+        if source != target:
+            self.forward.line(f"{target} = {source}")
+        self.forward.line(self._header(node, self.used, self.fpy))
+        indented(self.forward, body_forward)
+        return target
+
+    def _header(self, node: ir.Loop, read: set[Any], py: Any) -> str:
+        for sym, name in zip(node.targets, node.names, strict=False):
+            self.symbol_names.setdefault(sym, "_" if name == "_" else self.locals.create(name))  # `_`: repeat's
+        targets = ", ".join(self.name_of(s) for s in node.targets)
+        if node.index in read:
+            unpacked = f"({targets})" if len(node.targets) > 1 else targets
+            return f"for {self.name_of(node.index)}, {unpacked} in enumerate({py(node.items)}):"
+        return f"for {targets} in {py(node.items)}:"
+
+    def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
+        """The loop in ``__init__``: the state it carries set before it and updated after each pass."""
+        carried = [carry for carry in carries(node) if carry[0] in read or carry[1] in read]
+        for state, after, start, _ in carried:
+            self.symbol_names[after] = self.name_of(state)
+            out.line(f"{self.name_of(state)} = {self.py(start)}")
+        out.line(self._header(node, read, self.py))
+        updates = [f"{self.name_of(state)} = {self.py(update)}" for state, _, _, update in carried if update != state]
+        indented(out, [*body, *updates] or ["pass"])
+
