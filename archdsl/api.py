@@ -11,7 +11,8 @@ from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import ArchError, Diagnostic, WarningPolicy, did_you_mean
 from archdsl.elaboration.checks import run_checks
-from archdsl.elaboration.elaborate import MAX_PARAMS, Elaborator
+from archdsl.elaboration.elaborate import Elaborator
+from archdsl.elaboration.limits import MAX_PARAMS
 from archdsl.front.loader import Program, load
 from archdsl.front.syntax import Definition
 from archdsl.ir.values import Value

@@ -19,8 +19,8 @@ from archdsl import __version__, api, ir
 from archdsl import errorcodes as codes
 from archdsl.back.output import OutputError, write_output
 from archdsl.diagnostics import Diagnostic, did_you_mean, render_json, render_one, render_text
-from archdsl.elaboration.elaborate import MAX_PARAMS
 from archdsl.elaboration.evaluation import evaluate_value
+from archdsl.elaboration.limits import MAX_PARAMS
 from archdsl.front.loader import load
 from archdsl.front.parser import parse_expression
 from archdsl.ir.values import EvalError, Value, show

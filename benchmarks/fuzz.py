@@ -329,8 +329,8 @@ def run_check(text: str) -> tuple[str, tuple[str, ...], Failure | None]:
 def _invariants(result: Any) -> None:
     """What ``tests/test_properties.py`` asserts of every answer of ``check``."""
     from archdsl import errorcodes, ir
-    from archdsl.elaboration.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
     from archdsl.elaboration.least_layers import LeastLayers
+    from archdsl.elaboration.limits import MAX_BLOCK_DEPTH, MAX_REPEAT
 
     known = {code.id for code in errorcodes.ALL}
     for d in result.diagnostics:

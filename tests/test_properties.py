@@ -19,8 +19,8 @@ from torch import nn
 import archdsl
 from archdsl import errorcodes, ir
 from archdsl.diagnostics import Diagnostic, render_json, render_text
-from archdsl.elaboration.elaborate import MAX_BLOCK_DEPTH, MAX_REPEAT
 from archdsl.elaboration.least_layers import LeastLayers
+from archdsl.elaboration.limits import MAX_BLOCK_DEPTH, MAX_REPEAT
 from archdsl.ir.layers.formulas import conv_size, pool_ceil_size
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -91,8 +91,6 @@ class ClassWriter(RuleWriter):
         self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
         self.listing = 0
 
-    # -- names and expressions ----------------------------------------------------
-
     def name_of(self, sym: Sym) -> str:
         if sym in self.symbol_names:
             return self.symbol_names[sym]
@@ -125,8 +123,6 @@ class ClassWriter(RuleWriter):
             return f"self.{self.stored[sym]}"
 
         return python(value, forward_name)
-
-    # -- the class ----------------------------------------------------------------
 
     def write(self, out: CodeWriter) -> None:
         while True:  # until every loop whose results the tests read is written

@@ -13,6 +13,7 @@ from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
+from archdsl.elaboration import control
 from archdsl.elaboration.naming import Namespace, labels_in
 from archdsl.elaboration.scope import Elaborating, Result, Scope, Type
 from archdsl.front import syntax as ast
@@ -35,7 +36,7 @@ def flatten(el: Elaborating, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Itera
         elif isinstance(stmt, ast.For):
             items = el.value(stmt.iterable, scope)
             if is_symbolic(items) and not isinstance(items, tuple):
-                items = el.items(items, stmt.iterable.span)
+                items = control.items(el, items, stmt.iterable.span)
                 if is_symbolic(items):
                     items = tuple(op("index", items, i) for i in range(el.assume(op("len", items), stmt.span)))
             if items is UNKNOWN:
@@ -45,12 +46,12 @@ def flatten(el: Elaborating, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Itera
                           stmt.iterable.span, scope=scope)
                 continue
             for item in items:
-                names = el.unpacked(stmt.targets, item, stmt.iterable.span, scope)
+                names = control.unpacked(el, stmt.targets, item, stmt.iterable.span, scope)
                 if names is None:
                     break
                 yield from flatten(el, stmt.body, scope.bind(names))
         elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
-            count = el.repeat_count(stmt, scope)
+            count = control.repeat_count(el, stmt, scope)
             for _ in range(el.assume(count, stmt.span) if is_symbolic(count) else count):
                 yield from flatten(el, stmt.body, scope)
         else:
@@ -59,7 +60,7 @@ def flatten(el: Elaborating, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Itera
 
 def _taken(el: Elaborating, stmt: ast.If, scope: Scope) -> tuple[ast.Stmt, ...]:
     for arm in stmt.arms:
-        test = el.condition(arm.cond, scope)
+        test = control.condition(el, arm.cond, scope)
         if test is UNKNOWN:
             return ()
         if el.assume(test, arm.cond.span) if is_symbolic(test) else test:

@@ -15,7 +15,6 @@ cannot express it assumes, at the value the network was compiled for, and requir
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -23,30 +22,23 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
+from archdsl.elaboration import control
 from archdsl.elaboration.combine import combine
 from archdsl.elaboration.evaluation import evaluate
+from archdsl.elaboration.init_statement import init_scheme, states_init
 from archdsl.elaboration.least_layers import LeastLayers
+from archdsl.elaboration.limits import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_PARAMS, MAX_REPEAT, oversized
 from archdsl.elaboration.naming import Namespace, label_problem, labels_in
-from archdsl.elaboration.scope import Nodes, Scope, Type
-from archdsl.errorcodes import Severity
+from archdsl.elaboration.scope import Abort, Nodes, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
 from archdsl.ir.combinators import COMBINATORS
-from archdsl.ir.expr import LOOP, STATE, Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
+from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute, symbols
 from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
 from archdsl.ir.layers.signature import ArgumentError, Param, bind
 from archdsl.ir.tensor import TensorType
-from archdsl.ir.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show, type_name
+from archdsl.ir.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show
 from archdsl.span import Frame, Span
-
-MAX_LAYERS = 100_000
-MAX_REPEAT = 10_000
-MAX_BLOCK_DEPTH = 64
-MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch's indexing breaks too
-MAX_PARAMS = 10**9  # by default; `--max-params` raises it
-
-class Abort(Exception):
-    """Elaboration of this network cannot go on (a global limit was hit)."""
 
 
 class Elaborator:
@@ -84,7 +76,7 @@ class Elaborator:
             self.error(codes.MISPLACED, f"network `{definition.name}` does not start with `input [C, ...]`",
                         definition.name_span, "begin the body with its input type, e.g. `input [3, 224, 224]`")
             return None
-        scheme, rest = self._init(body[1:])
+        scheme, rest = init_scheme(self, body[1:])
         if scheme is None:
             return None
         scope = Scope(values, None, Namespace(labels_in(rest), indexed=False))
@@ -125,7 +117,7 @@ class Elaborator:
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
-            scope, body = replace(scope, block_input=t_in), body[1 + _states_init(body[1:]):]
+            scope, body = replace(scope, block_input=t_in), body[1 + states_init(body[1:]):]
         else:
             t_in = block_input
         if t_in is None:
@@ -205,249 +197,30 @@ class Elaborator:
                 self.error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
                 continue
             if isinstance(stmt, ast.If):
-                made, t = self._if(stmt, stmt.arms, scope, t)
+                made, t = control.if_(self, stmt, stmt.arms, scope, t)
             elif isinstance(stmt, ast.For):
-                made, t = self._for(stmt, scope, t)
+                made, t = control.for_(self, stmt, scope, t)
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
-                made, t = self._repeat(stmt, scope, t)
+                made, t = control.repeat(self, stmt, scope, t)
             else:
                 made, t = self.call(stmt, scope, t)
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
         return nodes, t
 
-    def _if(self, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
-        """The first arm whose condition holds; a ``Choice`` where a condition is symbolic."""
-        for position, arm in enumerate(arms):
-            test = self.condition(arm.cond, scope)
-            if test is UNKNOWN:
-                return [], t
-            if is_symbolic(test):
-                then = functools.partial(self.sequence, arm.body)
-                otherwise = functools.partial(self._if, stmt, arms[position + 1:])
-                return self.choice(test, then, otherwise, scope, t, arm.cond.span)
-            if test:
-                return self.sequence(arm.body, scope, t)
-        return self.sequence(stmt.orelse, scope, t)
 
-    def condition(self, expr: ast.Expr, scope: Scope) -> Any:
-        """A condition's value: true, false, UNKNOWN after an error, or symbolic; reported where it is no bool."""
-        test = self.value(expr, scope)
-        if test is UNKNOWN or is_symbolic(test):
-            if is_symbolic(test) and type_of(test) is not bool:
-                self.require(op("is_bool", test), codes.ARGUMENT_TYPE, ("a condition must be true or false, got ",
-                                                                          test), expr.span)
-            return test
-        if not isinstance(test, bool):
-            self.error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
-                        scope=scope)
-            return UNKNOWN
-        return test
 
-    def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span
-               ) -> tuple[Nodes, Type]:
-        """Both branches of a symbolic condition, each from the same names and input; the output merged.
 
-        A branch the checker refuses becomes a rule: the condition must send values the other way.
-        """
-        if not self.general(test):
-            return then(scope, t) if self.assume(test, span) else otherwise(scope, t)
-        names = scope.namespace
-        first, second = names.copy(), names.copy()
-        then_nodes, t_then, then_error = self._branch(then, replace(scope, namespace=first), t)
-        else_nodes, t_else, else_error = self._branch(otherwise, replace(scope, namespace=second), t)
-        if then_error and else_error:
-            self.sink.add(then_error)
-            return [], None
-        if then_error or else_error:
-            refused, kept, kept_names, kept_type, holds = (
-                (then_error, else_nodes, second, t_else, op("not", test)) if then_error else
-                (else_error, then_nodes, first, t_then, test))
-            assert refused is not None
-            if substitute(holds, self.reference) is not True:
-                raise Abort  # refused where the network was compiled: not a rule on other values
-            names.adopt(kept_names)
-            self.require(holds, refused.code, (refused.message,), refused.span or span)
-            return [*self.take_pending(), *kept], kept_type
-        names.merge(test, first, second)
-        if t is None or t_then is None or t_else is None:
-            return [], None
-        if t_then.rank != t_else.rank:
-            t_out = t_then if self.assume(test, span) else t_else
-        else:
-            t_out = TensorType(tuple(where(test, a, b) for a, b in zip(t_then.shape, t_else.shape, strict=True)))
-        return [ir.Choice(test, tuple(then_nodes), tuple(else_nodes), t, t_out, span)], t_out
 
-    def _branch(self, elaborate: Any, scope: Scope, t: Type) -> tuple[Nodes, Type, Diagnostic | None]:
-        """One branch of a choice: its nodes and type, or the first error the checker gives on it."""
-        if not self.symbolic:
-            nodes, t_out = elaborate(scope, t)
-            return [*self.take_pending(), *nodes], t_out, None
-        outer, self.sink = self.sink, Sink()
-        try:
-            nodes, t_out = elaborate(scope, t)
-        finally:
-            branch_sink, self.sink = self.sink, outer
-        nodes = [*self.take_pending(), *nodes]
-        if branch_sink.raised:
-            errors = [d for d in branch_sink.items if d.code.severity is Severity.ERROR]
-            return nodes, None, errors[0] if errors else Diagnostic(codes.LIMIT, "refused", None)
-        return nodes, t_out, None
 
-    def _for(self, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
-        items = self.value(stmt.iterable, scope)
-        if items is UNKNOWN:
-            return [], t
-        if is_symbolic(items) and not isinstance(items, tuple):
-            items = self.items(items, stmt.iterable.span)
-            if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
-                return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t,
-                                 stmt.span, bool(labels_in(stmt.body)))
-        if not isinstance(items, tuple):
-            self.error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
-                        stmt.iterable.span, scope=scope)
-            return [], t
-        if self._kept_as_loop(len(items), stmt.body, scope):
-            if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
-                items = Op("range", tuple(self.value(arg, scope) for arg in stmt.iterable.args))
-            return self.loop(stmt.targets, items, lambda s, t: self.sequence(stmt.body, s, t), scope, t, stmt.span,
-                             False)
-        nodes: Nodes = []
-        for item in items:
-            names = self.unpacked(stmt.targets, item, stmt.iterable.span, scope)
-            if names is None:
-                return nodes, t
-            made, t = self.sequence(stmt.body, scope.bind(names), t)
-            nodes.extend(made)
-        return nodes, t
 
-    def unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
-        if len(targets) == 1:
-            return {targets[0]: item}
-        if is_symbolic(item) and not isinstance(item, tuple):
-            item = tuple(op("index", item, i) for i in range(len(targets)))
-        if isinstance(item, tuple) and len(item) == len(targets):
-            return dict(zip(targets, item, strict=True))
-        self.error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
-        return None
 
-    def _repeat(self, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
-        count = self.repeat_count(stmt, scope)
-        if is_symbolic(count) or self._kept_as_loop(count, stmt.body or (), scope):
-            return self.loop(("_",), Op("range", (count,)), lambda s, t: self.sequence(stmt.body or (), s, t), scope, t,
-                             stmt.span, bool(labels_in(stmt.body or ())))
-        nodes: Nodes = []
-        for _ in range(count):
-            made, t = self.sequence(stmt.body or (), scope, t)
-            nodes.extend(made)
-        return nodes, t
 
-    def _kept_as_loop(self, count: int, body: tuple[ast.Stmt, ...], scope: Scope) -> bool:
-        """Whether a template keeps a loop over known items as a loop: in a numbered group (``nn.Sequential``),
-        where the emitted code appends a pass's modules as torchvision's ``_make_layer`` does."""
-        return self.symbolic and scope.namespace.indexed and count > 1 and not labels_in(body)
 
-    def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any:
-        values = self.arguments(stmt, scope, ["n"], [True])
-        if values is None:
-            return 0
-        n, count_span = values["n"], stmt.args[0].span
-        if is_symbolic(n):
-            self.require(op("and", op("is_int", n), op("and", n >= 0, n <= MAX_REPEAT)), codes.ARGUMENT_TYPE,
-                         ("repeat count must be a non-negative integer, got ", n), count_span)
-            return n
-        if not is_int(n) or n < 0:
-            self.error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
-                        count_span, scope=scope)
-            return 0
-        if n > MAX_REPEAT:
-            self.error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
-            return 0
-        return n
 
-    def loop(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span,
-             labelled: bool) -> tuple[Nodes, Type]:
-        """A loop over symbolic items: the body once, over symbols for the item and the state it starts from.
 
-        A pass first runs on trial to learn what one pass adds to the names. Channels and
-        sizes that a pass changes are state the emitted loop keeps in variables; after the
-        loop they are those variables (``Loop.results``). ``labelled``: the body names a
-        step, so it may run once at most.
-        """
-        if t is None:
-            return [], None
-        if not self.general(items):
-            return self._unrolled(targets, items, body, scope, t, span)
-        index = self.symbol("index", int, 0)
-        first = substitute(op("index", items, 0), self.reference) if self._runs(items) else UNKNOWN
-        if len(targets) == 1:
-            kind = int if isinstance(items, Op) and items.name == "range" else type_of(first)
-            item_syms: tuple[Sym, ...] = (self.symbol("item", kind, first),)
-        elif isinstance(first, tuple) and len(first) == len(targets):
-            item_syms = tuple(self.symbol("item", type_of(part), part) for part in first)
-        else:
-            return self._unrolled(targets, items, body, scope, t, span)
-        names = dict(zip(targets, item_syms, strict=True))
-        state = TensorType(tuple(self.symbol("state", int, substitute(dim, self.reference)) for dim in t.shape))
-        trial_names = scope.namespace.copy()
-        trial = self.trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
-        if trial is None or trial[1] is None:
-            return self._unrolled(targets, items, body, scope, t, span)
-        steps = scope.namespace.increments(trial_names)
-        moving = set(state.shape) | set(item_syms) | {index}
-        if any(symbols(step) & moving for step in steps.values()):
-            return self._unrolled(targets, items, body, scope, t, span)
-        if labelled:
-            self.require(op("<=", op("len", items), 1), codes.DUPLICATE,
-                         ("a named step inside this loop would be named twice: it runs ", op("len", items),
-                          " times"), span)
-        pass_names = scope.namespace.at_pass(index, steps)
-        nodes, t_body = body(replace(scope, namespace=pass_names).bind(names), state)
-        if t_body is None:
-            return [], None
-        scope.namespace.after_passes(op("len", items), steps)
-        scope.namespace.used |= pass_names.used
-        after = self._after(items, item_syms, index, state, t_body, t)
-        kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
-                if out == sym or (out == before and not symbols(out) & moving)}  # no pass changes it
-        body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
-        t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
-        results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
-        return [ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results)], t_out
 
-    def _after(self, items: Any, item_syms: tuple[Sym, ...], index: Sym, state: TensorType, t_body: TensorType,
-               t: TensorType) -> tuple[Sym, ...]:
-        """Symbols for the state after the loop, each with its value after the compiled number of passes."""
-        now = [substitute(dim, self.reference) for dim in t.shape]
-        count = substitute(op("len", items), self.reference)
-        for position in range(count if isinstance(count, int) else 0):
-            item = substitute(op("index", items, position), self.reference)
-            parts = item if len(item_syms) > 1 else (item,)
-            mapping = {**self.reference, **dict(zip(state.shape, now, strict=True)),
-                       **dict(zip(item_syms, parts, strict=False)), index: position}
-            now = [substitute(dim, mapping) for dim in t_body.shape]
-        return tuple(self.symbol("state", int, value) for value in now)
 
-    def _runs(self, items: Any) -> bool:
-        length = substitute(op("len", items), self.reference)
-        return not is_symbolic(length) and length > 0
-
-    @staticmethod
-    def _last(items: Any, count: int) -> tuple[Any, ...]:
-        last = op("index", items, -1)
-        return (last,) if count == 1 else tuple(op("index", last, i) for i in range(count))
-
-    def _unrolled(self, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span
-                  ) -> tuple[Nodes, Type]:
-        count = self.assume(op("len", items), span)
-        nodes: Nodes = []
-        for position in range(count):
-            names = self.unpacked(targets, op("index", items, position), span, scope)
-            if names is None:
-                return nodes, t
-            made, t = body(scope.bind(names), t)
-            nodes.extend(made)
-        return nodes, t
 
     def trial(self, attempt: Any) -> Any:
         """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
@@ -458,11 +231,6 @@ class Elaborator:
             return None
         return result
 
-    def items(self, items: Any, span: Span) -> Any:
-        """A symbolic iterable as a loop can take it: left symbolic where a loop can run over it, else assumed."""
-        if isinstance(type_of(items), tuple) and not isinstance(items, tuple):
-            return tuple(op("index", items, i) for i in range(len(type_of(items))))
-        return items
 
     # -- symbols, assumptions and guards ------------------------------------------------
 
@@ -509,28 +277,6 @@ class Elaborator:
         return sym
 
     # -- calls ------------------------------------------------------------------------
-
-    def _init(self, body: tuple[ast.Stmt, ...]) -> tuple[ir.Init | None, tuple[ast.Stmt, ...]]:
-        """The network's ``init(...)`` (the statement after `input`, if it is one) and the steps after it."""
-        if not _states_init(body):
-            return ir.Init(), body
-        call = body[0]
-        assert isinstance(call, ast.Call)
-        values = self.arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
-        if values is None:
-            return None, body
-        for name, allowed in (("conv", ir.INIT_SCHEMES), ("linear", ir.INIT_SCHEMES), ("bias", ir.INIT_BIASES)):
-            if name in values and values[name] not in allowed:
-                hint = did_you_mean(str(values[name]), allowed) or "one of " + ", ".join(f'"{a}"' for a in allowed)
-                self.error(codes.ARGUMENT_TYPE, f"init `{name}` is {show(values[name])}, not a scheme it knows",
-                            _keyword_span(call, name), hint)
-                return None, body
-        std = values.get("std", ir.Init().std)
-        if isinstance(std, bool) or not isinstance(std, int | float) or not 0 < std <= 1:
-            self.error(codes.ARGUMENT_TYPE, f"init `std` must be a number above 0 and at most 1, got {show(std)}",
-                        _keyword_span(call, "std"))
-            return None, body
-        return ir.Init(**{**values, "std": float(std)}), body[1:]
 
     def call(self, call: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
         if call.callee == "init" and call.label is None and call.body is None:
@@ -684,11 +430,10 @@ class Elaborator:
     def bounded(self, t: TensorType, what: str, span: Span, scope: Scope,
                 hint: str = "a channel count or an up-sampling factor is far too large") -> bool:
         """Whether ``t`` stays within the size a build and a forward can allocate; reports it where not."""
-        if is_symbolic(t.shape) or t.numel <= MAX_ELEMENTS:
-            return True
-        self.error(codes.LIMIT, f"{what} {_shown(t)} has {_size(t.numel)} elements per sample; the limit is "
-                    f"{MAX_ELEMENTS:,}", span, hint, scope)
-        return False
+        problem = oversized(t, what, span, hint, scope.trace)
+        if problem is not None:
+            self.sink.add(problem)
+        return problem is None
 
     def name(self, call: ast.Call, scope: Scope, kind: str) -> Any:
         problem = label_problem(call.label) if call.label else None
@@ -742,25 +487,3 @@ class Elaborator:
     def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:
         self.sink.add(Diagnostic(code, message, span, help, scope.trace if scope else ()))
-
-
-def _keyword_span(call: ast.Call, name: str) -> Span:
-    return next((arg.span for arg in call.args if arg.name == name), call.span)
-
-
-def _states_init(body: tuple[ast.Stmt, ...]) -> bool:
-    """Whether the first statement is a network's ``init(...)``."""
-    return bool(body) and isinstance(body[0], ast.Call) and body[0].callee == "init" and body[0].body is None \
-        and body[0].label is None
-
-
-def _shown(t: TensorType) -> str:
-    return "[" + ", ".join(_size(n) for n in t.shape) + "]"
-
-
-def _size(n: int) -> str:
-    """A size as written, or in scientific notation where it is huge (even beyond a float's range)."""
-    if n < 10**7:
-        return str(n)
-    digits = str(n)
-    return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"

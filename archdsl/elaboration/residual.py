@@ -11,6 +11,7 @@ from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
+from archdsl.elaboration import control
 from archdsl.elaboration.bodies import agree, differ, flatten, path, shape_parts
 from archdsl.elaboration.scope import Elaborating, Nodes, Result, Scope, Type
 from archdsl.front import syntax as ast
@@ -53,7 +54,7 @@ def residual(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
                   scope=scope)
         return [], None
     if is_symbolic(when):
-        return el.choice(when, lambda s, t: _residual_body(el, call, s, t, mode, values is not None),
+        return control.choice(el, when, lambda s, t: _residual_body(el, call, s, t, mode, values is not None),
                          lambda s, t: el.sequence(call.body or (), s, t), scope, t, call.span)
     if not when:
         return el.sequence(call.body or (), scope, t)
@@ -140,7 +141,7 @@ def _projection(el: Elaborating, call: ast.Call, scope: Scope, t: TensorType, ta
 
     if not is_symbolic(differs):
         return project(scope, t)
-    nodes, t_short = el.choice(differs, project, lambda s, t_in: ([], t_in), scope, t, call.span)
+    nodes, t_short = control.choice(el, differs, project, lambda s, t_in: ([], t_in), scope, t, call.span)
     return nodes, target if t_short is not None else None
 
 

@@ -12,8 +12,10 @@ from typing import Any, Protocol
 
 from archdsl import errorcodes as codes
 from archdsl import ir
+from archdsl.diagnostics import Sink
 from archdsl.elaboration.naming import Namespace
 from archdsl.front import syntax as ast
+from archdsl.ir.expr import Sym
 from archdsl.ir.tensor import TensorType
 from archdsl.span import Frame, Span
 
@@ -34,13 +36,19 @@ class Scope:
 
 
 Result = tuple[Nodes, Type]
+
+
+class Abort(Exception):
+    """Elaboration of this network (or template) cannot go on: a global limit, or nothing to assume by."""
 Steps = Callable[[Scope, Type], Result]  # elaborates some steps in a scope, from an input type
 
 
 class Elaborating(Protocol):
-    """The elaborator as the combinators use it."""
+    """The elaborator as the combinators and control flow use it."""
 
-    symbolic: bool
+    symbolic: bool  # writing a template
+    sink: Sink  # where diagnostics go
+    reference: dict[Sym, Any]  # each symbol's value in the compiled network
 
     def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
                   ) -> dict[str, Any] | None: ...
@@ -56,26 +64,18 @@ class Elaborating(Protocol):
 
     def trial(self, attempt: Any) -> Any: ...
 
-    def unpacked(self, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None: ...
-
     def assume(self, value: Any, span: Span | None) -> Any: ...
 
     def bounded(self, t: TensorType, what: str, span: Span, scope: Scope, hint: str = ...) -> bool: ...
 
     def call(self, call: ast.Call, scope: Scope, t: Type) -> Result: ...
 
-    def choice(self, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span) -> Result: ...
-
-    def condition(self, expr: ast.Expr, scope: Scope) -> Any: ...
-
-    def items(self, items: Any, span: Span) -> Any: ...
+    def general(self, value: Any) -> bool: ...
 
     def name(self, call: ast.Call, scope: Scope, kind: str) -> Any: ...
 
     def primitive(self, kind_name: str, values: Mapping[str, Any], t: TensorType, call: ast.Call, scope: Scope,
                   name: str | None = None, generated: bool = False) -> tuple[ir.Layer | None, Type]: ...
-
-    def repeat_count(self, stmt: ast.Call, scope: Scope) -> Any: ...
 
     def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span | None) -> None: ...
 

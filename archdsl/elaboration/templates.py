@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl import ir
-from archdsl.elaboration.elaborate import Abort, Elaborator
+from archdsl.elaboration.elaborate import Elaborator
+from archdsl.elaboration.scope import Abort
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
 from archdsl.ir.expr import INPUT, PARAM, Sym, is_symbolic, op, substitute, symbols, type_of

@@ -1,0 +1,274 @@
+"""Control flow: `if`, `for` and `repeat`, unrolled where their values are known.
+
+In a template (a class's elaboration over symbols) an `if` on the class's arguments keeps
+both branches (``ir.Choice``), and a loop over them stays a loop (``ir.Loop``): its body
+elaborated once over symbols for the item and for the state a pass changes. A branch the
+checker refuses becomes a rule that the condition sends values the other way.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Any
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl.diagnostics import Diagnostic, Sink
+from archdsl.elaboration.limits import MAX_REPEAT
+from archdsl.elaboration.naming import labels_in
+from archdsl.elaboration.scope import Abort, Elaborating, Nodes, Scope, Type
+from archdsl.errorcodes import Severity
+from archdsl.front import syntax as ast
+from archdsl.ir.expr import Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
+from archdsl.ir.tensor import TensorType
+from archdsl.ir.values import UNKNOWN, is_int, show, type_name
+from archdsl.span import Span
+
+
+def if_(el: Elaborating, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+    """The first arm whose condition holds; a ``Choice`` where a condition is symbolic."""
+    for position, arm in enumerate(arms):
+        test = condition(el, arm.cond, scope)
+        if test is UNKNOWN:
+            return [], t
+        if is_symbolic(test):
+            then = functools.partial(el.sequence, arm.body)
+            otherwise = functools.partial(if_, el, stmt, arms[position + 1:])
+            return choice(el, test, then, otherwise, scope, t, arm.cond.span)
+        if test:
+            return el.sequence(arm.body, scope, t)
+    return el.sequence(stmt.orelse, scope, t)
+
+
+def condition(el: Elaborating, expr: ast.Expr, scope: Scope) -> Any:
+    """A condition's value: true, false, UNKNOWN after an error, or symbolic; reported where it is no bool."""
+    test = el.value(expr, scope)
+    if test is UNKNOWN or is_symbolic(test):
+        if is_symbolic(test) and type_of(test) is not bool:
+            el.require(op("is_bool", test), codes.ARGUMENT_TYPE, ("a condition must be true or false, got ",
+                                                                      test), expr.span)
+        return test
+    if not isinstance(test, bool):
+        el.error(codes.ARGUMENT_TYPE, f"a condition must be true or false, got {type_name(test)}", expr.span,
+                    scope=scope)
+        return UNKNOWN
+    return test
+
+
+def choice(el: Elaborating, test: Any, then: Any, otherwise: Any, scope: Scope, t: Type, span: Span
+           ) -> tuple[Nodes, Type]:
+    """Both branches of a symbolic condition, each from the same names and input; the output merged.
+
+    A branch the checker refuses becomes a rule: the condition must send values the other way.
+    """
+    if not el.general(test):
+        return then(scope, t) if el.assume(test, span) else otherwise(scope, t)
+    names = scope.namespace
+    first, second = names.copy(), names.copy()
+    then_nodes, t_then, then_error = _branch(el, then, replace(scope, namespace=first), t)
+    else_nodes, t_else, else_error = _branch(el, otherwise, replace(scope, namespace=second), t)
+    if then_error and else_error:
+        el.sink.add(then_error)
+        return [], None
+    if then_error or else_error:
+        refused, kept, kept_names, kept_type, holds = (
+            (then_error, else_nodes, second, t_else, op("not", test)) if then_error else
+            (else_error, then_nodes, first, t_then, test))
+        assert refused is not None
+        if substitute(holds, el.reference) is not True:
+            raise Abort  # refused where the network was compiled: not a rule on other values
+        names.adopt(kept_names)
+        el.require(holds, refused.code, (refused.message,), refused.span or span)
+        return [*el.take_pending(), *kept], kept_type
+    names.merge(test, first, second)
+    if t is None or t_then is None or t_else is None:
+        return [], None
+    if t_then.rank != t_else.rank:
+        t_out = t_then if el.assume(test, span) else t_else
+    else:
+        t_out = TensorType(tuple(where(test, a, b) for a, b in zip(t_then.shape, t_else.shape, strict=True)))
+    return [ir.Choice(test, tuple(then_nodes), tuple(else_nodes), t, t_out, span)], t_out
+
+
+def _branch(el: Elaborating, elaborate: Any, scope: Scope, t: Type) -> tuple[Nodes, Type, Diagnostic | None]:
+    """One branch of a choice: its nodes and type, or the first error the checker gives on it."""
+    if not el.symbolic:
+        nodes, t_out = elaborate(scope, t)
+        return [*el.take_pending(), *nodes], t_out, None
+    outer, el.sink = el.sink, Sink()
+    try:
+        nodes, t_out = elaborate(scope, t)
+    finally:
+        branch_sink, el.sink = el.sink, outer
+    nodes = [*el.take_pending(), *nodes]
+    if branch_sink.raised:
+        errors = [d for d in branch_sink.items if d.code.severity is Severity.ERROR]
+        return nodes, None, errors[0] if errors else Diagnostic(codes.LIMIT, "refused", None)
+    return nodes, t_out, None
+
+
+def for_(el: Elaborating, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+    items = el.value(stmt.iterable, scope)
+    if items is UNKNOWN:
+        return [], t
+    if is_symbolic(items) and not isinstance(items, tuple):
+        items = items(el, items, stmt.iterable.span)
+        if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
+            return loop(el, stmt.targets, items, lambda s, t: el.sequence(stmt.body, s, t), scope, t,
+                             stmt.span, bool(labels_in(stmt.body)))
+    if not isinstance(items, tuple):
+        el.error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
+                    stmt.iterable.span, scope=scope)
+        return [], t
+    if _kept_as_loop(el, len(items), stmt.body, scope):
+        if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
+            items = Op("range", tuple(el.value(arg, scope) for arg in stmt.iterable.args))
+        return loop(el, stmt.targets, items, lambda s, t: el.sequence(stmt.body, s, t), scope, t, stmt.span,
+                         False)
+    nodes: Nodes = []
+    for item in items:
+        names = unpacked(el, stmt.targets, item, stmt.iterable.span, scope)
+        if names is None:
+            return nodes, t
+        made, t = el.sequence(stmt.body, scope.bind(names), t)
+        nodes.extend(made)
+    return nodes, t
+
+
+def unpacked(el: Elaborating, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
+    if len(targets) == 1:
+        return {targets[0]: item}
+    if is_symbolic(item) and not isinstance(item, tuple):
+        item = tuple(op("index", item, i) for i in range(len(targets)))
+    if isinstance(item, tuple) and len(item) == len(targets):
+        return dict(zip(targets, item, strict=True))
+    el.error(codes.ARGUMENT_TYPE, f"cannot unpack {show(item)} into {len(targets)} names", span, scope=scope)
+    return None
+
+
+def repeat(el: Elaborating, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+    count = repeat_count(el, stmt, scope)
+    if is_symbolic(count) or _kept_as_loop(el, count, stmt.body or (), scope):
+        return loop(el, ("_",), Op("range", (count,)), lambda s, t: el.sequence(stmt.body or (), s, t), scope, t,
+                         stmt.span, bool(labels_in(stmt.body or ())))
+    nodes: Nodes = []
+    for _ in range(count):
+        made, t = el.sequence(stmt.body or (), scope, t)
+        nodes.extend(made)
+    return nodes, t
+
+
+def _kept_as_loop(el: Elaborating, count: int, body: tuple[ast.Stmt, ...], scope: Scope) -> bool:
+    """Whether a template keeps a loop over known items as a loop: in a numbered group (``nn.Sequential``),
+    where the emitted code appends a pass's modules as torchvision's ``_make_layer`` does."""
+    return el.symbolic and scope.namespace.indexed and count > 1 and not labels_in(body)
+
+
+def repeat_count(el: Elaborating, stmt: ast.Call, scope: Scope) -> Any:
+    values = el.arguments(stmt, scope, ["n"], [True])
+    if values is None:
+        return 0
+    n, count_span = values["n"], stmt.args[0].span
+    if is_symbolic(n):
+        el.require(op("and", op("is_int", n), op("and", n >= 0, n <= MAX_REPEAT)), codes.ARGUMENT_TYPE,
+                     ("repeat count must be a non-negative integer, got ", n), count_span)
+        return n
+    if not is_int(n) or n < 0:
+        el.error(codes.ARGUMENT_TYPE, f"repeat count must be a non-negative integer, got {show(n)}",
+                    count_span, scope=scope)
+        return 0
+    if n > MAX_REPEAT:
+        el.error(codes.LIMIT, f"repeat({n}) is more than the limit of {MAX_REPEAT}", count_span, scope=scope)
+        return 0
+    return n
+
+
+def loop(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span,
+         labelled: bool) -> tuple[Nodes, Type]:
+    """A loop over symbolic items: the body once, over symbols for the item and the state it starts from.
+
+    A pass first runs on trial to learn what one pass adds to the names. Channels and
+    sizes that a pass changes are state the emitted loop keeps in variables; after the
+    loop they are those variables (``Loop.results``). ``labelled``: the body names a
+    step, so it may run once at most.
+    """
+    if t is None:
+        return [], None
+    if not el.general(items):
+        return _unrolled(el, targets, items, body, scope, t, span)
+    index = el.symbol("index", int, 0)
+    first = substitute(op("index", items, 0), el.reference) if _runs(el, items) else UNKNOWN
+    if len(targets) == 1:
+        kind = int if isinstance(items, Op) and items.name == "range" else type_of(first)
+        item_syms: tuple[Sym, ...] = (el.symbol("item", kind, first),)
+    elif isinstance(first, tuple) and len(first) == len(targets):
+        item_syms = tuple(el.symbol("item", type_of(part), part) for part in first)
+    else:
+        return _unrolled(el, targets, items, body, scope, t, span)
+    names = dict(zip(targets, item_syms, strict=True))
+    state = TensorType(tuple(el.symbol("state", int, substitute(dim, el.reference)) for dim in t.shape))
+    trial_names = scope.namespace.copy()
+    trial = el.trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
+    if trial is None or trial[1] is None:
+        return _unrolled(el, targets, items, body, scope, t, span)
+    steps = scope.namespace.increments(trial_names)
+    moving = set(state.shape) | set(item_syms) | {index}
+    if any(symbols(step) & moving for step in steps.values()):
+        return _unrolled(el, targets, items, body, scope, t, span)
+    if labelled:
+        el.require(op("<=", op("len", items), 1), codes.DUPLICATE,
+                     ("a named step inside this loop would be named twice: it runs ", op("len", items),
+                      " times"), span)
+    pass_names = scope.namespace.at_pass(index, steps)
+    nodes, t_body = body(replace(scope, namespace=pass_names).bind(names), state)
+    if t_body is None:
+        return [], None
+    scope.namespace.after_passes(op("len", items), steps)
+    scope.namespace.used |= pass_names.used
+    after = _after(el, items, item_syms, index, state, t_body, t)
+    kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
+            if out == sym or (out == before and not symbols(out) & moving)}  # no pass changes it
+    body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
+    t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
+    results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
+    return [ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results)], t_out
+
+
+def _after(el: Elaborating, items: Any, item_syms: tuple[Sym, ...], index: Sym, state: TensorType, t_body: TensorType,
+           t: TensorType) -> tuple[Sym, ...]:
+    """Symbols for the state after the loop, each with its value after the compiled number of passes."""
+    now = [substitute(dim, el.reference) for dim in t.shape]
+    count = substitute(op("len", items), el.reference)
+    for position in range(count if isinstance(count, int) else 0):
+        item = substitute(op("index", items, position), el.reference)
+        parts = item if len(item_syms) > 1 else (item,)
+        mapping = {**el.reference, **dict(zip(state.shape, now, strict=True)),
+                   **dict(zip(item_syms, parts, strict=False)), index: position}
+        now = [substitute(dim, mapping) for dim in t_body.shape]
+    return tuple(el.symbol("state", int, value) for value in now)
+
+
+def _runs(el: Elaborating, items: Any) -> bool:
+    length = substitute(op("len", items), el.reference)
+    return not is_symbolic(length) and length > 0
+
+
+def _unrolled(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span
+              ) -> tuple[Nodes, Type]:
+    count = el.assume(op("len", items), span)
+    nodes: Nodes = []
+    for position in range(count):
+        names = unpacked(el, targets, op("index", items, position), span, scope)
+        if names is None:
+            return nodes, t
+        made, t = body(scope.bind(names), t)
+        nodes.extend(made)
+    return nodes, t
+
+
+def items(el: Elaborating, items: Any, span: Span) -> Any:
+    """A symbolic iterable as a loop can take it: left symbolic where a loop can run over it, else assumed."""
+    if isinstance(type_of(items), tuple) and not isinstance(items, tuple):
+        return tuple(op("index", items, i) for i in range(len(type_of(items))))
+    return items
