@@ -13,7 +13,7 @@ import torch
 
 import archdsl
 from archdsl import ir
-from archdsl.elaboration.field import Field
+from archdsl.ir.field import Field
 from archdsl.ir.layers import LAYERS, LayerKind
 from archdsl.reports.report import build_report
 

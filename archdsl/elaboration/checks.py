@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic
-from archdsl.elaboration.field import Field, Number
 from archdsl.elaboration.receptive import fields
+from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 from archdsl.span import Frame
 

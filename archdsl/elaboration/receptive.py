@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl import ir
-from archdsl.elaboration.field import Field
+from archdsl.ir.field import Field
 from archdsl.ir.layers import LAYERS
 
 # (node, fields of the paths that disagree) for each misaligned join.

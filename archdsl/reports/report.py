@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from archdsl import ir
-from archdsl.elaboration.field import Field, Number
 from archdsl.elaboration.receptive import fields
+from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 
 

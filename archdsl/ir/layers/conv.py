@@ -7,8 +7,8 @@ from math import gcd, prod
 from typing import Any
 
 from archdsl import errorcodes as codes
-from archdsl.elaboration.field import Field, ratio
 from archdsl.ir.expr import equals, is_symbolic, op, where
+from archdsl.ir.field import Field, ratio
 from archdsl.ir.layers.formulas import Window, effective_kernel, resolve_same, sliding_output, transposed_size
 from archdsl.ir.layers.record import (
     Args,

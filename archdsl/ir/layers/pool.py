@@ -6,8 +6,8 @@ from functools import partial
 from math import prod
 
 from archdsl import errorcodes as codes
-from archdsl.elaboration.field import Field, ratio
 from archdsl.ir.expr import is_symbolic
+from archdsl.ir.field import Field, ratio
 from archdsl.ir.layers.conv import DILATION, KERNEL, PADDING, SPATIAL, describe_window, sliding_field, window_of
 from archdsl.ir.layers.formulas import sliding_output
 from archdsl.ir.layers.record import (

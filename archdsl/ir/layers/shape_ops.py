@@ -8,8 +8,8 @@ from math import floor
 from typing import Any
 
 from archdsl import errorcodes as codes
-from archdsl.elaboration.field import Field
 from archdsl.ir.expr import equals, is_symbolic, op, where
+from archdsl.ir.field import Field
 from archdsl.ir.layers.record import (
     Args,
     Checks,
