@@ -84,6 +84,7 @@ class ClassWriter(RuleWriter):
         self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].reads_size)
         self.read = self.used | (check_symbols(body) if kind == "network" else set())  # and what its tests read
         self.params_of = parameters_behind(body)
+        self.conditions: list[Any] = []
         self.guarded = 0  # inside conditions or loops that depend on arguments, whose rules the checker may not see
         self.stored: dict[Any, str] = {}  # values forward needs, kept as attributes
         self.hoists: list[tuple[CodeWriter, set[Any], set[Any]]] = []  # loops around: outside, its rules, binds

@@ -28,6 +28,7 @@ class RuleWriter:
     mentioned: set[Any]
     hoists: list[tuple[CodeWriter, set[Any], set[Any]]]
     guarded: int
+    conditions: list[Any]  # the conditions of the choices around the rules being written
     params_of: Callable[[Collection[Any]], set[Sym]]
 
     def name_of(self, sym: Sym) -> str:
@@ -43,7 +44,8 @@ class RuleWriter:
         if check.holds is True:  # decided once values replaced symbols
             return
         self.helpers.add("require")
-        params = sorted(self.params_of(symbols(check.holds)), key=lambda s: s.name)
+        reads = symbols(check.holds).union(*(symbols(condition) for condition in self.conditions))
+        params = sorted(self.params_of(reads), key=lambda s: s.name)  # named with the conditions around it
         if not params and self.kind == "network" and not self.guarded:  # true for every argument: checked so
             return
         parts: list[Any] = []
@@ -124,8 +126,10 @@ class RuleWriter:
 
     def _checked_choice(self, node: ir.Choice, out: CodeWriter, seen: set[Any], own: bool) -> None:
         then, otherwise = CodeWriter(), CodeWriter()
+        self.conditions.append(node.condition)
         self.checks(node.then, then, set(seen), own)
         self.checks(node.otherwise, otherwise, set(seen), own)
+        self.conditions.pop()
         if not then.lines and not otherwise.lines:
             return
         condition = self.py(node.condition)
