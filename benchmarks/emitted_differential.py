@@ -56,6 +56,8 @@ def main() -> None:
         counts[kind] += 1
         if kind != "ok":
             print(f"seed {seed}: {kind}: {detail[:300]}", flush=True)
+        if (seed - args.start + 1) % 1000 == 0:
+            print(f"... {seed - args.start + 1} specs, {time.process_time() - began:.0f} s CPU", flush=True)
     spent = time.process_time() - began
     print(f"{args.count} specs (seeds {args.start}..{args.start + args.count - 1}), {args.values} other values per "
           f"parameter: " + ", ".join(f"{counts[k]} {k}" for k in ("ok", "written for", "failure")) +
