@@ -241,13 +241,13 @@ def test_golden_source(spec: str, name: str, golden: Callable[[Path, str], None]
     golden(ROOT / "tests" / "golden" / f"{name}.py", python_source(result, result.networks[0], spec))
 
 
-def _another(value: Any) -> Any:
-    """A value for a parameter other than the ones the compiler tries (x2, +1, //2): the test must not echo it."""
+def _others(value: Any) -> list[Any]:
+    """Two values for a parameter besides the compiled one (a bool has one): the class must honour or refuse both."""
     if isinstance(value, bool):
-        return not value
+        return [not value]
     if isinstance(value, int):
-        return value * 3
-    return value * 0.75 if isinstance(value, float) else None
+        return [value * 3, value + 1]
+    return [value * 0.75, value / 2] if isinstance(value, float) else []
 
 
 def _leaves(model: torch.nn.Module) -> list[str]:
@@ -255,22 +255,24 @@ def _leaves(model: torch.nn.Module) -> list[str]:
 
 
 @pytest.mark.parametrize(("path", "name"), _cases(), ids=lambda c: c.name if isinstance(c, Path) else c)
-def test_every_network_argument_the_emitted_class_takes_means_what_the_spec_says(path: Path, name: str,
-                                                                               tmp_path: Path) -> None:
-    """Called with another value of any parameter it takes, the emitted class builds what the spec builds."""
+def test_every_network_parameter_means_what_the_spec_says_at_two_further_values(path: Path, name: str,
+                                                                                  tmp_path: Path) -> None:
+    """Called with other values of each parameter, the emitted class builds what the spec builds, or refuses the
+    value in the checker's words where the checker does."""
     result = archdsl.check([path], network=name)
     _, default = emit(result, result.networks[0], tmp_path)
-    taken = inspect.signature(type(default)).parameters
-    for param, value in result.networks[0].args:
-        if param not in taken or _another(value) is None:
-            continue
-        other = {param: _another(value)}
-        if not archdsl.check([path], network=name, params=other).ok:
-            continue
-        with torch.device("meta"):
-            emitted = type(default)(**other)
-            built = archdsl.build(path, name, init=False, **other)
-        assert _leaves(emitted) == _leaves(built), param
+    taken = list(inspect.signature(type(default)).parameters)
+    for (param, value), local in zip(result.networks[0].args, taken, strict=True):
+        for other in _others(value):
+            checked = archdsl.check([path], network=name, params={param: other})
+            if not checked.ok:
+                with pytest.raises(ValueError, match=f"{local}={other!r}"):
+                    type(default)(**{local: other})
+                continue
+            with torch.device("meta"):
+                emitted = type(default)(**{local: other})
+                built = archdsl.build(path, name, init=False, **{param: other})
+            assert _leaves(emitted) == _leaves(built), (param, other)
 
 
 def test_values_set_on_the_command_line_become_the_defaults(tmp_path: Path) -> None:

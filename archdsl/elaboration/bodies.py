@@ -36,7 +36,7 @@ def flatten(el: Elaborating, stmts: tuple[ast.Stmt, ...], scope: Scope) -> Itera
         elif isinstance(stmt, ast.For):
             items = el.value(stmt.iterable, scope)
             if is_symbolic(items) and not isinstance(items, tuple):
-                items = control.items(el, items, stmt.iterable.span)
+                items = control.loop_items(el, items, stmt.iterable.span)
                 if is_symbolic(items):
                     items = tuple(op("index", items, i) for i in range(el.assume(op("len", items), stmt.span)))
             if items is UNKNOWN:

@@ -113,7 +113,7 @@ def for_(el: Elaborating, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, 
     if items is UNKNOWN:
         return [], t
     if is_symbolic(items) and not isinstance(items, tuple):
-        items = items(el, items, stmt.iterable.span)
+        items = loop_items(el, items, stmt.iterable.span)
         if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
             return loop(el, stmt.targets, items, lambda s, t: el.sequence(stmt.body, s, t), scope, t,
                              stmt.span, bool(labels_in(stmt.body)))
@@ -267,7 +267,7 @@ def _unrolled(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, 
     return nodes, t
 
 
-def items(el: Elaborating, items: Any, span: Span) -> Any:
+def loop_items(el: Elaborating, items: Any, span: Span) -> Any:
     """A symbolic iterable as a loop can take it: left symbolic where a loop can run over it, else assumed."""
     if isinstance(type_of(items), tuple) and not isinstance(items, tuple):
         return tuple(op("index", items, i) for i in range(len(type_of(items))))
