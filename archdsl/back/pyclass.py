@@ -1,9 +1,5 @@
-"""One class of the emitted file: a template's modules in ``__init__``, its dataflow in ``forward``.
-
-Every argument is written as the expression the spec gave it; an ``if`` on constructor
-arguments is a Python ``if``; a loop over them a Python ``for``; a named group becomes
-``nn.Sequential``, a ``layers`` list or a class of its own (``pyforms``).
-"""
+"""One class of the emitted file: a template's modules in ``__init__``, its dataflow in ``forward``. Arguments are
+the spec's expressions, an ``if`` on them a Python ``if``, a loop a ``for``; groups take a form of ``pyforms``."""
 
 from __future__ import annotations
 
@@ -284,14 +280,19 @@ class ClassWriter(RuleWriter):
             if isinstance(node, ir.Require):
                 self.require(node)
             elif isinstance(node, ir.Choice):
-                condition = self.py(node.condition)
-                self.init.line(f"if {condition}:" if node.then else f"if not ({condition}):")
-                with self.init.indent():
-                    self._append(node.then or node.otherwise, layers)
-                if node.then and node.otherwise:
-                    self.init.line("else:")
-                    with self.init.indent():
-                        self._append(node.otherwise, layers)
+                init, branches = self.init, []
+                for branch in (node.then, node.otherwise):
+                    self.init = CodeWriter()
+                    self._append(branch, layers)
+                    branches.append(self.init.lines)
+                self.init, (then, otherwise) = init, branches
+                if then or otherwise:
+                    condition = self.py(node.condition)
+                    self.init.line(f"if {condition}:" if then else f"if not ({condition}):")
+                    indented(self.init, then or otherwise)
+                    if then and otherwise:
+                        self.init.line("else:")
+                        indented(self.init, otherwise)
                 previous = node
             elif isinstance(node, ir.Loop):
                 init, self.init = self.init, CodeWriter()

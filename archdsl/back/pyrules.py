@@ -114,13 +114,11 @@ class RuleWriter:
         runs = not is_symbolic(node.items if isinstance(node, ir.Loop) else node.count) and (
             len(node.items) > 0 if isinstance(node, ir.Loop) else node.count > 0)
         hoists = self.hoists
-        if not runs:  # a rule in a loop that may not run is tested only in it
-            self.hoists = []
+        # a rule in a loop that may not run is tested only in it; else outside, unless it reads the loop's symbols
+        self.hoists = [*hoists, (out, seen, bound(node))] if runs else []
         guarded = bool(self.params_of(symbols(node.items if isinstance(node, ir.Loop) else node.count)))
         self.guarded += guarded
-        self.hoists.append((out, seen, bound(node)))
         self.checks(body, inner, set(seen), own)
-        self.hoists.pop()
         self.hoists = hoists
         self.guarded -= guarded
 
