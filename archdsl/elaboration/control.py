@@ -62,8 +62,6 @@ def choice(el: Elaborating, test: Any, then: Any, otherwise: Any, scope: Scope, 
 
     A branch the checker refuses becomes a rule: the condition must send values the other way.
     """
-    if not el.general(test):
-        return then(scope, t) if el.assume(test, span) else otherwise(scope, t)
     names = scope.namespace
     first, second = names.copy(), names.copy()
     then_nodes, t_then, then_error = _branch(el, then, replace(scope, namespace=first), t)
@@ -195,8 +193,6 @@ def loop(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope
     """
     if t is None:
         return [], None
-    if not el.general(items):
-        return _unrolled(el, targets, items, body, scope, t, span)
     index = el.symbol("index", int, 0)
     first = substitute(op("index", items, 0), el.reference) if _runs(el, items) else UNKNOWN
     if len(targets) == 1:

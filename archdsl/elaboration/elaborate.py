@@ -33,7 +33,7 @@ from archdsl.elaboration.scope import Abort, Nodes, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
 from archdsl.ir.combinators import COMBINATORS
-from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute, symbols
+from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute
 from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
 from archdsl.ir.layers.signature import ArgumentError, Param, bind
 from archdsl.ir.tensor import TensorType
@@ -233,14 +233,6 @@ class Elaborator:
 
 
     # -- symbols, assumptions and guards ------------------------------------------------
-
-    def general(self, value: Any) -> bool:
-        """Whether a template may stay general in ``value``: what the class is given at construction.
-
-        Spatial sizes of a block's input (``in.h``) are not given to a class; a value made
-        of them is assumed where it decides a structure.
-        """
-        return all(s.role != "in" or s.name == "c" for s in symbols(value))
 
     def assume(self, value: Any, span: Span | None) -> Any:
         """The compiled value of a symbolic ``value``, required to hold when the class is built."""
