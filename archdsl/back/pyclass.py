@@ -116,8 +116,8 @@ class ClassWriter(RuleWriter):
             if sym.role in (LOOP, STATE):
                 return self.name_of(sym)
             if sym not in self.stored:  # an axis of the input's size is kept by its name: ``self.height``
-                axis = {"d": "depth", "h": "height", "w": "width", "l": "length"}.get(sym.name, sym.name)
-                self.stored[sym] = self.attributes.create(axis if sym.role == INPUT else self.name_of(sym))
+                axis = {"d": "depth", "h": "height", "w": "width", "l": "length"}.get(sym.name)
+                self.stored[sym] = self.attributes.create(axis if sym.role == INPUT and axis else self.name_of(sym))
             return f"self.{self.stored[sym]}"
 
         return python(value, forward_name)
