@@ -14,6 +14,7 @@ from archdsl.back.pycomment import shape_comment
 from archdsl.back.pyforms import (
     chain,
     comprehended,
+    conditional,
     indented,
     optional_module,
     parameters_behind,
@@ -288,12 +289,7 @@ class ClassWriter(RuleWriter):
                     branches.append(self.init.lines)
                 self.init, (then, otherwise) = init, branches
                 if then or otherwise:
-                    condition = self.py(node.condition)
-                    self.init.line(f"if {condition}:" if then else f"if not ({condition}):")
-                    indented(self.init, then or otherwise)
-                    if then and otherwise:
-                        self.init.line("else:")
-                        indented(self.init, otherwise)
+                    conditional(self.init, self.py(node.condition), then, otherwise)
                 previous = node
             elif isinstance(node, ir.Loop):
                 init, self.init = self.init, CodeWriter()
@@ -440,24 +436,13 @@ class ClassWriter(RuleWriter):
             for line in branches[0][0]:
                 self.init.line(line)
         else:
-            self.init.line(f"if {self.py(node.condition)}:" if branches[0][0] else
-                           f"if not ({self.py(node.condition)}):")
-            indented(self.init, branches[0][0] or branches[1][0])
-            if branches[0][0] and branches[1][0]:
-                self.init.line("else:")
-                indented(self.init, branches[1][0])
+            conditional(self.init, self.py(node.condition), branches[0][0], branches[1][0])
         if branches[0][1] == branches[1][1]:
             for line in branches[0][1]:
                 self.forward.line(line)
         else:
             passed = [] if source == target else [f"{target} = {source}"]
-            then, otherwise = branches[0][1] or passed, branches[1][1] or passed
-            condition = self.fpy(node.condition)
-            self.forward.line(f"if {condition}:" if then else f"if not ({condition}):")
-            indented(self.forward, then or otherwise)
-            if then and otherwise:
-                self.forward.line("else:")
-                indented(self.forward, otherwise)
+            conditional(self.forward, self.fpy(node.condition), branches[0][1] or passed, branches[1][1] or passed)
         return target
 
     def loop(self, node: ir.Loop, source: str, target: str) -> str:

@@ -24,6 +24,16 @@ def plain_attribute(name: Any) -> bool:
     return isinstance(name, str) and name.isidentifier() and not mangled(name)
 
 
+def conditional(out: CodeWriter, condition: str, then: list[str], otherwise: list[str]) -> None:
+    """``if condition:`` over ``then`` and ``else:`` over ``otherwise``; ``if not (condition):`` where only
+    ``otherwise`` has lines (one of them must)."""
+    out.line(f"if {condition}:" if then else f"if not ({condition}):")
+    indented(out, then or otherwise)
+    if then and otherwise:
+        out.line("else:")
+        indented(out, otherwise)
+
+
 def indented(out: CodeWriter, lines: list[str]) -> None:
     with out.indent():
         for line in lines:

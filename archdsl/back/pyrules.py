@@ -14,7 +14,7 @@ from typing import Any
 
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
-from archdsl.back.pyforms import bound, indented, unnamed
+from archdsl.back.pyforms import bound, conditional, indented, unnamed
 from archdsl.back.pysource import Shown, call_line, formatted
 from archdsl.ir.expr import Sym, is_symbolic, symbols
 
@@ -128,16 +128,6 @@ class RuleWriter:
         self.checks(node.then, then, set(seen), own)
         self.checks(node.otherwise, otherwise, set(seen), own)
         self.conditions.pop()
-        if not then.lines and not otherwise.lines:
-            return
-        condition = self.py(node.condition)
-        if not then.lines:
-            out.line(f"if not ({condition}):")
-            indented(out, otherwise.lines)
-            return
-        out.line(f"if {condition}:")
-        indented(out, then.lines)
-        if otherwise.lines:
-            out.line("else:")
-            indented(out, otherwise.lines)
+        if then.lines or otherwise.lines:
+            conditional(out, self.py(node.condition), then.lines, otherwise.lines)
 

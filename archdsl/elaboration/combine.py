@@ -162,19 +162,7 @@ def _dense(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
         return [], None
     if el.symbolic:
         return _dense_template(el, call, scope, t, n)
-    layers: list[ir.Group] = []
-    t_in = t
-    for _ in range(n):
-        made = _dense_layer(el, call, scope, t_in, scope.namespace)
-        if made is None:
-            return [], None
-        layers.append(made)
-        t_in = made.input.with_shape(made.input.channels + made.output.channels)
-        if not el.bounded(t_in, "dense output", call.span, scope):
-            return [], None
-    if t is None or t_in is None:
-        return [], None
-    return [ir.Dense(tuple(layers), t, t_in, call.span, count=n)], t_in
+    return _dense_unrolled(el, call, scope, t, n)
 
 
 def _dense_layer(el: Elaborating, call: ast.Call, scope: Scope, t_in: Type, names: Namespace) -> ir.Group | None:
@@ -217,6 +205,7 @@ def _dense_template(el: Elaborating, call: ast.Call, scope: Scope, t: Type, n: A
 
 
 def _dense_unrolled(el: Elaborating, call: ast.Call, scope: Scope, t: Type, n: int) -> Result:
+    """``n`` dense layers written out, each seeing the input and every layer before it."""
     layers: list[ir.Group] = []
     t_in = t
     for _ in range(n):
@@ -225,7 +214,11 @@ def _dense_unrolled(el: Elaborating, call: ast.Call, scope: Scope, t: Type, n: i
             return [], None
         layers.append(made)
         t_in = made.input.with_shape(made.input.channels + made.output.channels)
-    return [ir.Dense(tuple(layers), t, t_in, call.span, count=n)], t_in  # type: ignore[arg-type]
+        if not el.bounded(t_in, "dense output", call.span, scope):
+            return [], None
+    if t is None or t_in is None:
+        return [], None
+    return [ir.Dense(tuple(layers), t, t_in, call.span, count=n)], t_in
 
 
 def _misplaced(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
