@@ -177,12 +177,9 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return a
     if name == "-" and a == b:
         return 0
-    if name == "-" and isinstance(a, Op) and a.name == "+" and a.args[0] == b:
-        return a.args[1]
-    if name in ("+", "-") and type(b) is int and isinstance(a, Op) and a.name in ("+", "-") and type(a.args[1]) is int:
-        total = a.args[1] + (b if name == a.name else -b)  # (x + 2) - 3 is x - 1
-        return _fold(a.name, (a.args[0], total)) if total >= 0 else _fold("-" if a.name == "+" else "+",
-                                                                           (a.args[0], -total))
+    if name in ("+", "-") and (linear := _linear(Op(name, args))) is not None and (
+            len(linear[0]) + (linear[1] != 0) < _summands(Op(name, args))):
+        return _from_linear(*linear)  # 2 + 2 * n - 4 is 2 * n - 2; (x + 2) - x is 2
     if name == "*" and _is(b, 1) and not isinstance(a, tuple):
         return a
     if name == "*" and _is(a, 1) and not isinstance(b, tuple):
@@ -195,8 +192,9 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
         return args[1]
     if name == "neg" and isinstance(a, Op) and a.name == "neg":
         return a.args[0]
-    if name in ("==", "!=", "<", "<=", ">", ">=") and a != b and _offset(a)[0] == _offset(b)[0]:
-        return apply_binary(name, _offset(a)[1], _offset(b)[1])  # x - 1 >= x + 1 is false for every x
+    if name in ("==", "!=", "<", "<=", ">", ">=") and a != b and (difference := _linear(op("-", a, b))) is not None \
+            and not difference[0]:
+        return apply_binary(name, difference[1], 0)  # x - 1 >= x + 1 is false for every x
     if name in ("==", "<=", ">=") and a == b:
         return True
     if name in ("!=", "<", ">") and a == b:
@@ -230,11 +228,50 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
     return Op(name, args)
 
 
-def _offset(value: Any) -> tuple[Any, int]:
-    """``x + 2`` as ``(x, 2)``, ``x - 1`` as ``(x, -1)``, anything else as ``(value, 0)``."""
-    if isinstance(value, Op) and value.name in ("+", "-") and type(value.args[1]) is int:
-        return value.args[0], value.args[1] if value.name == "+" else -value.args[1]
-    return value, 0
+def _linear(value: Any) -> tuple[dict[Any, int], int] | None:
+    """An integer expression as whole multiples of its terms plus a constant: ``2 + 2 * n - 4`` is
+    ``({n: 2}, -2)``; None where ``value`` is not an integer."""
+    if type(value) is not int and type_of(value) is not int:
+        return None
+    terms: dict[Any, int] = {}
+    constant = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # every part of an integer sum, product or negation is an integer too
+        part, factor = stack.pop()
+        if type(part) is int:
+            constant += factor * part
+        elif isinstance(part, Op) and part.name in ("+", "-"):
+            stack += [(part.args[1], factor if part.name == "+" else -factor), (part.args[0], factor)]
+        elif isinstance(part, Op) and part.name == "neg":
+            stack.append((part.args[0], -factor))
+        elif isinstance(part, Op) and part.name == "*" and type(part.args[0]) is int:
+            stack.append((part.args[1], factor * part.args[0]))
+        elif isinstance(part, Op) and part.name == "*" and type(part.args[1]) is int:
+            stack.append((part.args[0], factor * part.args[1]))
+        else:
+            terms[part] = terms.get(part, 0) + factor
+    return {term: k for term, k in terms.items() if k}, constant
+
+
+def _summands(value: Any) -> int:
+    """How many terms a sum is written with."""
+    if isinstance(value, Op) and value.name in ("+", "-"):
+        return _summands(value.args[0]) + _summands(value.args[1])
+    return 1
+
+
+def _from_linear(terms: dict[Any, int], constant: int) -> Any:
+    """The shortest sum of ``terms`` and ``constant``, terms in the order they came."""
+    total: Any = None
+    for term, k in terms.items():
+        magnitude = term if abs(k) == 1 else Op("*", (abs(k), term))
+        if total is None:
+            total = magnitude if k > 0 else Op("neg", (magnitude,))
+        else:
+            total = Op("+" if k > 0 else "-", (total, magnitude))
+    if total is None:
+        return constant
+    return Op("+" if constant > 0 else "-", (total, abs(constant))) if constant else total
 
 
 def _is(value: object, number: int) -> bool:
