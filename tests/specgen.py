@@ -521,6 +521,8 @@ class _Generator:
                 options.append(f"{name} * 2")
             elif known > 0 and known // 2 == value:
                 options.append(f"{name} // 2")
+            if 0 < known and value * known <= 4096:
+                options.append(f"{value * known} // {name}")  # a division by a parameter: 0 must be refused
         if scope.input.c == value:
             options += ["in.c", "in.shape[0]"]
         elif scope.input.c * 2 == value:

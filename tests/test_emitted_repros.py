@@ -59,6 +59,13 @@ network hon(k=4) {
     if k > 3 { conv(8, 3, p=1) } else { conv(8, 5, p=2); conv(8, 1) }
 }
 """,
+    "I: a dense layer keeping a size written two ways (2 + 2 * max(n, 1) - 4 and 2 * max(n, 1) - 2)": """
+network ni(n=2) { input [4, 2]; conv(6, 5, p=max(n, 1)); dense_block(2, growth=4); spatial_mean; flatten; linear(3) }
+""",
+    "J: a division by a parameter": """
+block b(w, s) { conv(w // s, 1) }
+network nj(s=2, r=4) { input [3, 8, 8]; conv(64 // s, 1); b(24, s=r) }
+""",
 }
 
 
@@ -114,3 +121,21 @@ def test_an_if_on_a_parameter_is_decided_by_the_argument() -> None:
     assert "if k > 3:" in source
     assert [name for name, _ in cls(k=2).named_children()] == ["conv1", "conv2"]
     assert [name for name, _ in cls(k=4).named_children()] == ["conv1"]
+
+
+def test_sizes_equal_however_written_keep_the_class_general() -> None:
+    source, cls = _emitted(next(k for k in REPROS if k.startswith("I")))
+    assert "written for" not in source
+    assert [name for name, _ in cls(n=5).named_children()][:2] == ["conv1", "dense_block1"]
+
+
+def test_a_division_by_zero_is_refused_in_the_checkers_words() -> None:
+    key = next(k for k in REPROS if k.startswith("J"))
+    _, cls = _emitted(key)
+    for given, said in (({"s": 0}, "s=0: division by zero in `64 // 0`"),
+                        ({"r": 0}, "r=0: division by zero in `24 // 0`")):
+        checked = archdsl.check(source=REPROS[key], params=given)
+        assert [d.message for d in checked.diagnostics] == [said.split(": ", 1)[1]]
+        with pytest.raises(ValueError) as refused:
+            cls(**given)
+        assert str(refused.value) == said

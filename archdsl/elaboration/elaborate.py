@@ -467,7 +467,8 @@ class Elaborator:
 
     def value(self, expr: ast.Expr, scope: Scope) -> Any:
         try:
-            return evaluate(expr, scope.values, scope.block_input)  # type: ignore[arg-type]
+            return evaluate(expr, scope.values, scope.block_input,  # type: ignore[arg-type]
+                            lambda holds, message, span: self.require(holds, codes.BAD_VALUE, message, span))
         except EvalError as error:
             self.sink.add(self._traced(error.diagnostic, scope))
             return UNKNOWN

@@ -8,7 +8,7 @@ checked network and the classes ``archdsl compile`` writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from archdsl import errorcodes as codes
@@ -70,10 +70,13 @@ def _operate(name: str, args: tuple[Any, ...], span: Span) -> Any:
 _UNARY = {"-": "neg", "+": "pos", "not": "not"}
 
 
-def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unknown | None) -> Any:
+def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unknown | None,
+             require: Callable[[Any, tuple[Any, ...], Span], None] | None = None) -> Any:
     """The value of ``expr`` (symbolic where it reads a symbol); ``tensor`` is what ``in`` means here.
 
-    ``tensor`` is None outside any block (no ``in``), UNKNOWN after an earlier error.
+    ``tensor`` is None outside any block (no ``in``), UNKNOWN after an earlier error. ``require``
+    is given what must hold for a symbolic expression to compute (a divisor that is not zero), in
+    the words the checker would refuse it with.
     """
 
     def ev(e: ast.Expr) -> Any:
@@ -134,6 +137,8 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 a, b = ev(left), ev(right)
                 if contains_unknown(a) or contains_unknown(b):
                     return UNKNOWN
+                if name in ("/", "//", "%") and require is not None and is_symbolic(b):
+                    require(op("!=", b, 0), ("division by zero in `", a, f" {name} ", b, "`"), span)
                 return _operate(name, (a, b), span)
             case ast.Conditional(then=then, cond=cond, orelse=orelse):
                 test = ev(cond)
