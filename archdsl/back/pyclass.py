@@ -25,6 +25,7 @@ from archdsl.back.pyforms import (
     symbols_in,
     unnamed,
 )
+from archdsl.back.pylocals import LOCAL, Locals
 from archdsl.back.pynames import Names, class_name, parameter_names
 from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line, constructor_call, flat
@@ -88,8 +89,14 @@ class ClassWriter(RuleWriter):
         self.mentioned: set[Any] = set()  # the symbols the code written so far reads
         self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
         self.listing = 0
+        counts = {t.channels for node in ir.walk(body) for t in (node.input, node.output) if t is not None and t.shape}
+        given = {p.symbol for p in params}
+        self.long = Locals(self.locals, self.name_of, lambda s: s in given or (
+            s.role == INPUT and s.name == "c" and self.channels is not None), counts)
 
     def name_of(self, sym: Sym) -> str:
+        if sym.role == LOCAL:
+            return sym.name
         if sym in self.symbol_names:
             return self.symbol_names[sym]
         if sym.role == INPUT and sym.name == "c" and self.channels is not None:
@@ -101,13 +108,13 @@ class ClassWriter(RuleWriter):
         self.symbol_names[sym] = self.locals.create(base)
         return self.symbol_names[sym]
 
-    def py(self, value: Any) -> str:
-        """``value`` as source in ``__init__``."""
+    def py(self, value: Any, named: bool = True) -> str:
+        """``value`` as source in ``__init__``; ``named``: long arithmetic as the locals ``pylocals`` names."""
         for part in walk(value):
             if isinstance(part, Op) and part.name in HELPERS:
                 self.emitted.helpers.add(part.name)
         self.mentioned |= symbols(value)
-        return python(value, self.name_of)
+        return python(self.long.shortened(value) if named else value, self.name_of)
 
     def fpy(self, value: Any) -> str:
         """``value`` as source in ``forward``: what the constructor was given is kept as attributes."""
@@ -141,7 +148,9 @@ class ClassWriter(RuleWriter):
                     if param.default is not REQUIRED and is_symbolic(param.default):
                         out.line(f"if {param.local} is None:")
                         with out.indent():
-                            out.line(f"{param.local} = {self.py(param.default)}")
+                            out.line(f"{param.local} = {self.py(param.default, named=False)}")
+                for local, value in self.long.definitions:
+                    out.line(f"{local} = {self.py(value, named=False)}")
                 for line in prelude.lines:
                     out.line(line)
                 for value, attribute in self.stored.items():

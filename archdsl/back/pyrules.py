@@ -52,6 +52,7 @@ class RuleWriter:
         for number, param in enumerate(params):
             parts += [", " if number else "", f"{self.name_of(param)}=", Shown(self.py(param), "!r")]
         parts += [": " if params else ""]
+        cut = len(parts)  # a long message goes on two lines: the arguments, then the rule
         for part in check.message:
             if isinstance(part, ir.Quoted):
                 parts.append(f"`{self.py(part.value)}`")
@@ -59,7 +60,7 @@ class RuleWriter:
                 parts.append(Shown(self.py(part)))
             else:
                 parts.append(str(part))
-        call_line(out, "require(", [self.py(check.holds), formatted(parts)], ")")
+        call_line(out, "require(", [self.py(check.holds), formatted(parts, [cut] if params else [])], ")")
 
     # -- steps --------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,12 +43,22 @@ class Call:
     brackets: str = "()"
 
 
-Part = str | Call
+@dataclass(frozen=True)
+class Message:
+    """A string literal, and the adjacent pieces it is written as, one a line, where it is too long for one."""
+
+    whole: str
+    pieces: tuple[str, ...]
+
+
+Part = str | Call | Message
 
 
 def flat(part: Part) -> str:
     if isinstance(part, str):
         return part
+    if isinstance(part, Message):
+        return part.whole
     return part.head + part.brackets[0] + ", ".join(flat(p) for p in part.parts) + part.brackets[1]
 
 
@@ -74,8 +85,13 @@ def call_line(out: CodeWriter, head: str, parts: Sequence[Part], tail: str) -> N
     out.line(head)
     with out.indent():
         for part in parts:
-            if isinstance(part, Call) and len(out.unit * out.level + flat(part) + ",") > MAX_LINE:
+            too_long = len(out.unit * out.level + flat(part) + ",") > MAX_LINE
+            if isinstance(part, Call) and too_long:
                 call_line(out, part.head + part.brackets[0], part.parts, part.brackets[1] + ",")
+            elif isinstance(part, Message) and too_long:
+                for piece in part.pieces[:-1]:
+                    out.line(piece)
+                out.line(part.pieces[-1] + ",")
             else:
                 out.line(flat(part) + ",")
     out.line(tail.lstrip(", ") or ")")
@@ -89,19 +105,34 @@ class Shown:
     conversion: str = ""
 
 
-def formatted(parts: list[str | Shown]) -> str:
+def formatted(parts: list[str | Shown], pieces: Sequence[int] = ()) -> Message:
     """Source for a message of words and expressions: an f-string, or ``str.format`` where an expression holds
-    a quote or backslash (which an f-string's expressions cannot hold before Python 3.12)."""
+    a quote or backslash (which an f-string's expressions cannot hold before Python 3.12). It may be
+    written in pieces, ``parts`` cut before each index in ``pieces``."""
     shown = [part for part in parts if isinstance(part, Shown)]
     inline = not any(c in part.source for part in shown for c in "\"'\\")
-    template = "".join(
-        part.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
-        if isinstance(part, str) else "{" + (part.source if inline else "") + part.conversion + "}" for part in parts)
-    if not shown:
-        return f'"{template}"'
-    if inline:
-        return f'f"{template}"'
-    return f'"{template}".format(' + ", ".join(part.source for part in shown) + ")"
+    bounds = [0, *pieces, len(parts)]
+    literals = [_literal(parts[start:end], inline, formatting=bool(shown))
+                for start, end in itertools.pairwise(bounds)]
+    whole = _literal(parts, inline, formatting=bool(shown))
+    if shown and not inline:
+        arguments = ".format(" + ", ".join(part.source for part in shown) + ")"
+        whole, literals[-1] = whole + arguments, literals[-1] + arguments
+    return Message(whole, tuple(literals))
+
+
+def _literal(parts: Sequence[str | Shown], inline: bool, formatting: bool) -> str:
+    """One piece of a message: an f-string where it shows expressions inline, braces escaped where it is
+    formatted (``str.format`` applies to every piece of the message)."""
+    shows = any(isinstance(part, Shown) for part in parts)
+    text = ""
+    for part in parts:
+        if isinstance(part, Shown):
+            text += "{" + (part.source if inline else "") + part.conversion + "}"
+            continue
+        escaped = part.replace("\\", "\\\\").replace('"', '\\"')
+        text += escaped.replace("{", "{{").replace("}", "}}") if (shows if inline else formatting) else escaped
+    return ("f" if inline and shows else "") + '"' + text + '"'
 
 
 def annotation(value: Any) -> str | None:

@@ -107,9 +107,12 @@ class Densenet121(nn.Module):
 
     def __init__(self, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> None:
         super().__init__()
+        channels = int((64 + 6 * growth) * 0.5) + 12 * growth
+        channels2 = int((int(channels * 0.5) + 24 * growth) * 0.5)
         require(
             bn_size * growth >= 1,
-            f"bn_size={bn_size!r}, growth={growth!r}: conv `out` must be an integer of at least 1, got {bn_size * growth}",
+            f"bn_size={bn_size!r}, growth={growth!r}: "
+            f"conv `out` must be an integer of at least 1, got {bn_size * growth}",
         )
         require(growth >= 1, f"growth={growth!r}: conv `out` must be an integer of at least 1, got {growth}")
         require(
@@ -117,13 +120,10 @@ class Densenet121(nn.Module):
             f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((64 + 6 * growth) * 0.5)}",
         )
         require(
-            int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) >= 1,
-            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5)}",
+            int(channels * 0.5) >= 1,
+            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int(channels * 0.5)}",
         )
-        require(
-            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) >= 1,
-            f"growth={growth!r}: conv `out` must be an integer of at least 1, got {int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5)}",
-        )
+        require(channels2 >= 1, f"growth={growth!r}: conv `out` must be an integer of at least 1, got {channels2}")
         require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.features = nn.Sequential(
             OrderedDict(
@@ -135,45 +135,18 @@ class Densenet121(nn.Module):
                     ("denseblock1", DenseBlock(64, n=6, growth=growth, bn_size=bn_size)),
                     ("transition1", Transition(64 + 6 * growth)),
                     ("denseblock2", DenseBlock(int((64 + 6 * growth) * 0.5), n=12, growth=growth, bn_size=bn_size)),
-                    ("transition2", Transition(int((64 + 6 * growth) * 0.5) + 12 * growth)),
-                    (
-                        "denseblock3",
-                        DenseBlock(
-                            int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5),
-                            n=24,
-                            growth=growth,
-                            bn_size=bn_size,
-                        ),
-                    ),
-                    (
-                        "transition3",
-                        Transition(int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth),
-                    ),
-                    (
-                        "denseblock4",
-                        DenseBlock(
-                            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5),
-                            n=16,
-                            growth=growth,
-                            bn_size=bn_size,
-                        ),
-                    ),
-                    (
-                        "norm5",
-                        nn.BatchNorm2d(
-                            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth,
-                        ),
-                    ),
+                    ("transition2", Transition(channels)),
+                    ("denseblock3", DenseBlock(int(channels * 0.5), n=24, growth=growth, bn_size=bn_size)),
+                    ("transition3", Transition(int(channels * 0.5) + 24 * growth)),
+                    ("denseblock4", DenseBlock(channels2, n=16, growth=growth, bn_size=bn_size)),
+                    ("norm5", nn.BatchNorm2d(channels2 + 16 * growth)),
                 ],
             ),
         )
         self.relu1 = nn.ReLU(inplace=True)
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
-        self.classifier = nn.Linear(
-            int((int((int((64 + 6 * growth) * 0.5) + 12 * growth) * 0.5) + 24 * growth) * 0.5) + 16 * growth,
-            classes,
-        )
+        self.classifier = nn.Linear(channels2 + 16 * growth, classes)
         init_weights(self, conv="kaiming_fan_in", linear="default")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
