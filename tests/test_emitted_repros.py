@@ -66,6 +66,22 @@ network ni(n=2) { input [4, 2]; conv(6, 5, p=max(n, 1)); dense_block(2, growth=4
 block b(w, s) { conv(w // s, 1) }
 network nj(s=2, r=4) { input [3, 8, 8]; conv(64 // s, 1); b(24, s=r) }
 """,
+    "K: a projection named after one that only one branch of an `if` makes": """
+network nk(n=1) {
+    input [8, 8, 8]
+    if n > 2 { residual(shortcut=project) { conv(4, 3, p=1) } } else { relu }
+    residual(shortcut=project) { conv(6, 3, p=1) }
+}
+""",
+    "L: a named residual after a loop that changes the length": """
+network nl(w=4) {
+    input [2, 23]
+    x: seq {
+        for (c, s) in [(8, 2), (2, 2)] { conv(c, 3, s=s, p=1) }
+        named: residual(when=w > 1) { gate { conv(1, 3, p=1); sigmoid } }
+    }
+}
+""",
 }
 
 
@@ -139,3 +155,10 @@ def test_a_division_by_zero_is_refused_in_the_checkers_words() -> None:
         with pytest.raises(ValueError) as refused:
             cls(**given)
         assert str(refused.value) == said
+
+
+def test_a_name_one_branch_took_is_numbered_only_where_that_branch_runs() -> None:
+    key = next(k for k in REPROS if k.startswith("K"))
+    source, cls = _emitted(key)
+    assert '"downsample1" if n > 2 else "downsample"' in source
+    assert "downsample.0.weight" in cls(n=1).state_dict() and "downsample1.0.weight" in cls(n=3).state_dict()

@@ -323,8 +323,9 @@ class ClassWriter(RuleWriter):
             for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
                 if id(before) in self.emitted.calls:
                     self.emitted.calls[id(after)] = self.emitted.calls[id(before)]
-        free = sorted((s for s in symbols_in(body) if (s != channels and s.role != INPUT) or (s.name == "c" and
-                       s != channels)), key=lambda s: s.name)
+        needed = symbols_in(body) & construction_symbols(body, lambda call: self.emitted.calls[id(call)].reads_size)
+        free = sorted((s for s in needed if (s != channels and s.role != INPUT) or (s.name == "c" and s != channels)),
+                      key=lambda s: s.name)
         base = "DenseLayer" if group.kind == "denselayer" else str(group.name)
         if base.isdigit():  # an element of an nn.Sequential-like group
             base = f"{self.name} step {base}"

@@ -72,20 +72,27 @@ class Namespace:
         self.reserved = reserved
         self.indexed = indexed
         self.used: set[str] = set()
+        self.maybe: dict[str, Any] = {}  # names taken in one branch of a choice only: the condition they are under
         self.counters: dict[str, Any] = {}
 
     def copy(self) -> Namespace:
         other = Namespace(self.reserved, self.indexed)
-        other.used, other.counters = set(self.used), dict(self.counters)
+        other.adopt(self)
         return other
 
     def adopt(self, other: Namespace) -> None:
         """The names as ``other`` left them: the one branch of a choice the class keeps."""
-        self.used, self.counters = set(other.used), dict(other.counters)
+        self.used, self.maybe, self.counters = set(other.used), dict(other.maybe), dict(other.counters)
 
     def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
-        """The names after a choice: each count as its branch left it."""
-        self.used = then.used | otherwise.used
+        """The names after a choice: each count as its branch left it; a name one branch took is taken under
+        that branch's condition."""
+        self.used = then.used & otherwise.used
+        self.maybe = {}
+        for name in (then.used | otherwise.used | then.maybe.keys() | otherwise.maybe.keys()) - self.used:
+            in_then = name in then.used or then.maybe.get(name, False)
+            in_otherwise = name in otherwise.used or otherwise.maybe.get(name, False)
+            self.maybe[name] = op("or", op("and", condition, in_then), op("and", op("not", condition), in_otherwise))
         for kind in then.counters.keys() | otherwise.counters.keys():
             self.counters[kind] = where(condition, then.counters.get(kind, 0), otherwise.counters.get(kind, 0))
 
@@ -114,7 +121,7 @@ class Namespace:
     def name(self, label: str | None, kind: str) -> Any:
         """``label`` if given and free (None if already used), else the next generated name."""
         if label is not None:
-            if label in self.used:
+            if label in self.used or label in self.maybe:
                 return None
             self.used.add(label)
             return label
@@ -124,6 +131,16 @@ class Namespace:
 
     def claim(self, preferred: str) -> Any:
         """``preferred`` itself when free, else ``preferred`` with the next free counter."""
+        if preferred in self.maybe:  # taken where a choice went one way: numbered there, itself otherwise
+            taken = self.maybe.pop(preferred)
+            before = self.counters.get(preferred, 0)
+            numbered = self._next(preferred, preferred)
+            self.counters[preferred] = where(taken, self.counters[preferred], before)
+            if isinstance(numbered, str):
+                self.used.discard(numbered)
+                self.maybe[numbered] = taken
+            self.used.add(preferred)
+            return where(taken, numbered, preferred)
         if preferred not in self.used and preferred not in self.reserved:
             self.used.add(preferred)
             return preferred
