@@ -36,6 +36,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "gmp": ("gmp", "[512, 7, 7]"),
     "spatial_mean": ("spatial_mean", "[512, 7, 7]"),
     "bn": ("bn(eps=0.001)", "[64, 56, 56]"),
+    "frozen_bn": ("frozen_bn", "[256, 56, 56]"),
     "ln": ("ln(eps=1e-6)", "[96, 56, 56]"),
     "gn": ("gn(32)", "[64, 56, 56]"),
     "instancenorm": ("instancenorm(affine=true)", "[64, 56, 56]"),
@@ -59,6 +60,9 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "channel_shuffle": ("channel_shuffle(4)", "[64, 8, 8]"),
     "channel_mean": ("channel_mean", "[64, 8, 8]"),
     "channel_max": ("channel_max", "[64, 8, 8]"),
+    "pad": ("pad((8, 0))", "[32, 100]"),
+    "crop": ("crop(((4, 4), (2, 1)))", "[64, 32, 32]"),
+    "center_crop": ("center_crop(392)", "[64, 568, 568]"),
     "pixel_shuffle": ("pixel_shuffle(2)", "[64, 8, 8]"),
     "pixel_unshuffle": ("pixel_unshuffle(2)", "[16, 32, 32]"),
 }

@@ -521,7 +521,7 @@ class _Generator:
                 options.append(f"{name} * 2")
             elif known > 0 and known // 2 == value:
                 options.append(f"{name} // 2")
-            if 0 < known and value * known <= 4096:
+            if known > 0 and value * known <= 4096:
                 options.append(f"{value * known} // {name}")  # a division by a parameter: 0 must be refused
         if scope.input.c == value:
             options += ["in.c", "in.shape[0]"]
@@ -715,11 +715,15 @@ def _pointwise(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape
     for n in shape.spatial:
         positions *= n
     instance = "instancenorm" if positions > 1 else "bn"  # one position leaves nothing to normalise (E209)
+    apart = rng.choice(["causal", "(2, 0)"]) if g.rank == 1 else "(" + ", ".join(  # sides that keep the size
+        rng.choice(["(2, 0)", "(0, 2)", "(1, 1)"]) for _ in range(g.rank)) + ")"
     step = rng.choice([
         *ACTIVATIONS, "bn", f"gn({rng.choice(groups)})", "ln", "ln(eps=1e-6)", f"{instance}(affine=true)",
         instance, f"dropout({rng.choice(['0.1', '0.5', '0'])})", "droppath(0.1)", "layerscale(1e-6)",
         "identity", "dwconv(3, p=1)", "dwconv(5, p=same, bias=false)", f"channel_shuffle({rng.choice(groups)})",
-        "bn(eps=0.001, momentum=0.01)", f"maxpool(3, s=1, p=1{rng.choice(['', ', ceil=true'])})",
+        "bn(eps=0.001, momentum=0.01)", "frozen_bn", f"dwconv(3, p={apart})", "pad(1); crop(1)",
+        f"pad({rng.choice(['2', '(1, 2)' if g.rank < 3 else '(1, 2, 0)'])}); center_crop({shape.spatial})",
+        f"maxpool(3, s=1, p=1{rng.choice(['', ', ceil=true'])})",
         f"pwconv({g.int_expr(shape.c, scope)})",
         # torch's 3-D average pooling wants the input at least as large as the kernel
         "avgpool(3, s=1, p=1, count_include_pad=false)" if g.rank < 3 or shape.smallest >= 3 else "identity",

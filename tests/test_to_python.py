@@ -106,7 +106,7 @@ def test_emitted_source_is_deterministic_and_ruff_clean(tmp_path: Path) -> None:
     assert lint.returncode == 0, lint.stdout
     imports = {line for line in first.splitlines() if line.startswith(("import", "from"))}
     assert imports <= {"from __future__ import annotations", "from collections import OrderedDict", "import torch",
-                       "from torch import nn", "import torch.nn.functional as F"}, imports
+                       "from torch import nn", "import torch.nn.functional as F", "from typing import Any"}, imports
 
 
 def test_hostile_names_stay_names(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ code here is written to be read there: small, standalone, torch-only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +27,69 @@ class ChannelLayerNorm(nn.Module):
         x = x.movedim(1, -1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.movedim(-1, 1)
+
+
+class FrozenBatchNorm(nn.Module):
+    """Batch norm whose statistics and affine terms are fixed buffers (torchvision's FrozenBatchNorm2d, any rank)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(channels))
+        self.register_buffer("bias", torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        state_dict.pop(prefix + "num_batches_tracked", None)  # a trained BatchNorm's counter means nothing here
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        shift = self.bias - self.running_mean * scale
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+class SidesPadded:
+    """Mixed into a convolution: pads its input by ``sides`` first (``F.pad``'s order, the last axis first),
+    the two sides of an axis apart, as a causal convolution pads only the past."""
+
+    def __init__(self, *args: Any, sides: tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sides = sides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.sides))  # type: ignore[misc]
+
+
+class PaddedConv1d(SidesPadded, nn.Conv1d):
+    """A Conv1d padded apart on its two sides (``SidesPadded``)."""
+
+
+class PaddedConv2d(SidesPadded, nn.Conv2d):
+    """A Conv2d padded apart on each side (``SidesPadded``)."""
+
+
+class PaddedConv3d(SidesPadded, nn.Conv3d):
+    """A Conv3d padded apart on each side (``SidesPadded``)."""
+
+
+class Crop(nn.Module):
+    """Cuts positions off each spatial axis: ``sides`` holds a (before, after) pair per axis (U-Net's skips)."""
+
+    def __init__(self, sides: tuple[tuple[int, int], ...]) -> None:
+        super().__init__()
+        self.sides = sides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = [slice(before, x.shape[axis] - after) for axis, (before, after) in enumerate(self.sides, start=2)]
+        return x[(slice(None), slice(None), *kept)]
 
 
 class LayerScale(nn.Module):

@@ -20,19 +20,24 @@ from archdsl.elaboration.templates import Template, Templates
 
 
 def _runtime_source(names: set[str]) -> list[str]:
-    """The source of the runtime classes and helpers in ``names``, read without importing torch (or parsing: a
-    definition runs from its ``def`` or ``class`` line to the next line that is not indented)."""
-    found = []
+    """The source of the runtime classes and helpers in ``names`` and of the runtime classes they derive from,
+    read without importing torch (or parsing: a definition runs from its ``def`` or ``class`` line to the next
+    line that is not indented), in the order the modules define them."""
+    definitions: dict[str, tuple[str, str]] = {}  # name -> (source, the bracketed bases of a class)
     for package, module in (("archdsl.ir", "helpers.py"), ("archdsl.back", "runtime.py")):
         lines = resources.files(package).joinpath(module).read_text(encoding="utf-8").splitlines()
         for start, line in enumerate(lines):
-            match = re.match(r"(?:def|class) (\w+)", line)
-            if match and match.group(1) in names:
+            match = re.match(r"(?:def|class) (\w+)(\([^)]*\))?", line)
+            if match:
                 end = start + 1
                 while end < len(lines) and (not lines[end] or lines[end][0] == " "):
                     end += 1
-                found.append("\n".join(lines[start:end]).rstrip())
-    return found
+                definitions[match.group(1)] = ("\n".join(lines[start:end]).rstrip(), match.group(2) or "")
+    wanted = set(names)
+    for name in reversed(list(definitions)):  # a class comes after its bases: one pass backwards finds them all
+        if name in wanted:
+            wanted |= {base for base in re.findall(r"\w+", definitions[name][1]) if base in definitions}
+    return [source for name, (source, _) in definitions.items() if name in wanted]
 
 
 def python_source(templates: Templates, network: ir.Network, spec_name: str) -> str:
@@ -62,14 +67,19 @@ def python_source(templates: Templates, network: ir.Network, spec_name: str) -> 
     file.blank()
     file.line("from __future__ import annotations")
     file.blank()
-    if "OrderedDict(" in classes.text():
-        file.line("from collections import OrderedDict")
+    runtime = _runtime_source(emitted.runtime | emitted.helpers | {"init_weights"})
+    standard = [line for line, needed in (("from collections import OrderedDict", "OrderedDict(" in classes.text()),
+                                          ("from typing import Any", any(re.search(r"\bAny\b", s) for s in runtime)))
+                if needed]
+    for line in standard:
+        file.line(line)
+    if standard:
         file.blank()
     file.line("import torch")
-    if "ChannelLayerNorm" in emitted.runtime:
+    if any("F." in source for source in runtime):
         file.line("import torch.nn.functional as F")
     file.line("from torch import nn")
-    for source in _runtime_source(emitted.runtime | emitted.helpers | {"init_weights"}):
+    for source in runtime:
         file.blank(2)
         for line in source.splitlines():
             file.line(line)

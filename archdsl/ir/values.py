@@ -235,4 +235,4 @@ def apply_function(name: str, args: tuple[Value, ...]) -> Value:
     return FUNCTIONS[name](args)
 
 
-CONSTANTS: dict[str, Value] = {"same": "same", "project": "project", "identity": "identity"}
+CONSTANTS: dict[str, Value] = {"same": "same", "causal": "causal", "project": "project", "identity": "identity"}

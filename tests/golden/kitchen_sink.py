@@ -6,6 +6,7 @@ Edit the spec rather than this file; `archdsl compile` writes it again.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,61 @@ class ChannelLayerNorm(nn.Module):
         x = x.movedim(1, -1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.movedim(-1, 1)
+
+
+class FrozenBatchNorm(nn.Module):
+    """Batch norm whose statistics and affine terms are fixed buffers (torchvision's FrozenBatchNorm2d, any rank)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(channels))
+        self.register_buffer("bias", torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        state_dict.pop(prefix + "num_batches_tracked", None)  # a trained BatchNorm's counter means nothing here
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        shift = self.bias - self.running_mean * scale
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+class SidesPadded:
+    """Mixed into a convolution: pads its input by ``sides`` first (``F.pad``'s order, the last axis first),
+    the two sides of an axis apart, as a causal convolution pads only the past."""
+
+    def __init__(self, *args: Any, sides: tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sides = sides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.sides))  # type: ignore[misc]
+
+
+class PaddedConv2d(SidesPadded, nn.Conv2d):
+    """A Conv2d padded apart on each side (``SidesPadded``)."""
+
+
+class Crop(nn.Module):
+    """Cuts positions off each spatial axis: ``sides`` holds a (before, after) pair per axis (U-Net's skips)."""
+
+    def __init__(self, sides: tuple[tuple[int, int], ...]) -> None:
+        super().__init__()
+        self.sides = sides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = [slice(before, x.shape[axis] - after) for axis, (before, after) in enumerate(self.sides, start=2)]
+        return x[(slice(None), slice(None), *kept)]
 
 
 class LayerScale(nn.Module):
@@ -192,22 +248,28 @@ class KitchenSink(nn.Module):
         self.dwconv1 = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu61 = nn.ReLU6(inplace=True)
+        self.pad1 = nn.ZeroPad2d(2)
+        self.center_crop1 = Crop(((2, 2), (2, 2)))
+        self.pad2 = nn.ZeroPad2d((0, 1, 1, 0))
+        self.crop1 = Crop(((1, 0), (0, 1)))
+        self.conv1 = PaddedConv2d(16, 16, 3, sides=(1, 1, 2, 0))
+        self.frozen_bn1 = FrozenBatchNorm(16)
         self.pwconv1 = nn.Conv2d(16, 24, 1)
         self.gn1 = nn.GroupNorm(4, 24)
         self.leaky_relu1 = nn.LeakyReLU(0.1, inplace=True)
         self.relu1 = nn.ReLU()
-        self.conv1 = nn.Conv2d(24, 24, 3, padding=1)
+        self.conv2 = nn.Conv2d(24, 24, 3, padding=1)
         self.ln1 = ChannelLayerNorm(24, eps=1e-05)
         self.gelu1 = nn.GELU()
         self.layerscale1 = LayerScale(24, 0.1)
         self.droppath1 = DropPath(0.1)
-        self.conv2 = nn.Conv2d(24, 32, 3, stride=2, padding=1, bias=False)
+        self.conv3 = nn.Conv2d(24, 32, 3, stride=2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(32)
         self.downsample = nn.Sequential(nn.Conv2d(24, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
-        self.conv3 = nn.Conv2d(32, 8, 1)
+        self.conv4 = nn.Conv2d(32, 8, 1)
         self.b2 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(32, 8, 1))
         self.avgpool1 = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-        self.conv4 = nn.Conv2d(32, 8, 1)
+        self.conv5 = nn.Conv2d(32, 8, 1)
         self.silu1 = nn.SiLU()
         self.hardswish1 = nn.Hardswish()
         self.tiny_se1 = TinySe(24)
@@ -249,26 +311,32 @@ class KitchenSink(nn.Module):
         x = self.dwconv1(x)  # [16, 32, 32]
         x = self.bn1(x)  # [16, 32, 32]
         x = self.relu61(x)  # [16, 32, 32]
+        x = self.pad1(x)  # [16, 36, 36]
+        x = self.center_crop1(x)  # [16, 32, 32]
+        x = self.pad2(x)  # [16, 33, 33]
+        x = self.crop1(x)  # [16, 32, 32]
+        x = self.conv1(x)  # [16, 32, 32]
+        x = self.frozen_bn1(x)  # [16, 32, 32]
         x = self.pwconv1(x)  # [24, 32, 32]
         x = self.gn1(x)  # [24, 32, 32]
         x = self.leaky_relu1(x)  # [24, 32, 32]
         identity = x
         x = self.relu1(identity)  # [24, 32, 32]
-        x = self.conv1(x)  # [24, 32, 32]
+        x = self.conv2(x)  # [24, 32, 32]
         x = self.ln1(x)  # [24, 32, 32]
         x = self.gelu1(x)  # [24, 32, 32]
         x = self.layerscale1(x)  # [24, 32, 32]
         x = self.droppath1(x)  # [24, 32, 32]
         x = x + identity  # [24, 32, 32]
         identity2 = x
-        x = self.conv2(identity2)  # [32, 16, 16]
+        x = self.conv3(identity2)  # [32, 16, 16]
         x = self.bn2(x)  # [32, 16, 16]
         shortcut = self.downsample(identity2)  # [32, 16, 16]
         x += shortcut  # [32, 16, 16]
-        branch = self.conv3(x)  # [8, 16, 16]
+        branch = self.conv4(x)  # [8, 16, 16]
         branch2 = self.b2(x)  # [8, 16, 16]
         branch3 = self.avgpool1(x)  # [32, 16, 16]
-        branch3 = self.conv4(branch3)  # [8, 16, 16]
+        branch3 = self.conv5(branch3)  # [8, 16, 16]
         x = torch.cat([branch, branch2, branch3], dim=1)  # [24, 16, 16]
         branch4 = self.silu1(x)  # [24, 16, 16]
         branch5 = self.hardswish1(x)  # [24, 16, 16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from math import gcd, prod
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl.ir.expr import equals, is_symbolic, op, where
 from archdsl.ir.field import Field, ratio
+from archdsl.ir.layers.borders import torch_order
 from archdsl.ir.layers.formulas import Window, effective_kernel, resolve_same, sliding_output, transposed_size
 from archdsl.ir.layers.record import (
     Args,
@@ -17,6 +19,7 @@ from archdsl.ir.layers.record import (
     LayerKind,
     Message,
     Shaped,
+    ShapeError,
     Warning_,
     make,
     nd,
@@ -24,13 +27,15 @@ from archdsl.ir.layers.record import (
     register,
     size,
 )
-from archdsl.ir.layers.signature import Param, boolean, integer, padding, per_axis
+from archdsl.ir.layers.signature import Param, boolean, integer, padding, padding_or_sides, per_axis
 from archdsl.ir.tensor import TensorType
 
 SPATIAL = (1, 2, 3)
 KERNEL = Param("k", per_axis(1), doc="kernel size")
 STRIDE = Param("s", per_axis(1), 1, "stride")
 PADDING = Param("p", padding, 0, "zero padding on each side, or `same`")
+CONV_PADDING = Param("p", padding_or_sides, 0, "zero padding on each side, `same`, `causal` (1-D: the past only), or "
+                     "((before, after), ...) per axis")
 DILATION = Param("d", per_axis(1), 1, "dilation")
 GROUPS = Param("groups", integer(1), 1, "channel groups")
 BIAS = Param("bias", boolean, True, "add a learned bias")
@@ -72,13 +77,35 @@ def _wide_padding(kind: str, window: Window) -> tuple[Warning_, ...]:
     return ()
 
 
+def one_sided(kind: str, args: Args) -> tuple[tuple[Any, Any], ...] | None:
+    """The sides a convolution pads apart, ``causal`` worked out; None where each axis pads both sides alike."""
+    p = args["p"]
+    if p == "causal":
+        k, d = args["k"], args.get("d") or (1,) * len(args["k"])
+        if len(k) != 1:
+            raise ShapeError(codes.PADDING, f"{kind} p=causal pads the past of a sequence: it needs 1 spatial axis, "
+                             f"got {len(k)}", "give the sides of each axis: p=((before, after), ...)")
+        return ((d[0] * (k[0] - 1), 0),)
+    return p if isinstance(p, tuple) and p and isinstance(p[0], tuple) else None
+
+
 def _convolve(kind: str, args: Args, t: TensorType, checks: Checks, out_channels: Any, groups: Any) -> Shaped:
+    sides = one_sided(kind, args)
+    looked_at = t  # the input the window slides over: padded first where the sides differ
+    if sides is not None:
+        looked_at = t.with_shape(t.channels, tuple(n + b + a for n, (b, a) in zip(t.spatial, sides, strict=True)))
+        args = {**args, "p": (0,) * t.rank}
     window = window_of(kind, args, checks)
-    spatial, warnings = sliding_output(kind, t, window, checks)
+    spatial, warnings = sliding_output(kind, looked_at, window, checks)
+    if sides is not None:
+        warnings = ()  # the rows a stride skips at the end may be padding: the formula cannot tell
     output = t.with_shape(out_channels, spatial)
     check_groups(kind, groups, t.channels, out_channels, output, checks)
-    weights = out_channels * (t.channels // groups) * prod(window.k)
-    return Shaped(output, weights + where(args["bias"], out_channels, 0), 0, warnings + _wide_padding(kind, window))
+    return Shaped(output, _weights(args, t, out_channels, groups), 0, warnings + _wide_padding(kind, window))
+
+
+def _weights(args: Args, t: TensorType, out_channels: Any, groups: Any) -> Any:
+    return out_channels * (t.channels // groups) * prod(args["k"]) + where(args["bias"], out_channels, 0)
 
 
 def conv_padding(args: Args, checks: Checks | None = None) -> Any:
@@ -100,7 +127,7 @@ def sliding_field(args: Args, t: TensorType, o: TensorType, field: Field) -> Fie
 
 
 def describe_window(args: Args, o: TensorType, channels: bool = True) -> str:
-    """``7x7 /2 d2 g32 ceil, 64``: kernel, stride, dilation, groups and ceil mode where they are not 1."""
+    """``7x7 /2 d2 g32 ceil, 64``: kernel, stride, dilation, groups, ceil mode and causal padding where used."""
     k = args["k"]
     parts = [size(k)]
     stride = args["s"] if args.get("s") is not None else k
@@ -112,13 +139,21 @@ def describe_window(args: Args, o: TensorType, channels: bool = True) -> str:
         parts.append(f"g{args['groups']}")
     if args.get("ceil"):
         parts.append("ceil")
+    if args.get("p") == "causal":
+        parts.append("causal")
     text = " ".join(parts)
     return f"{text}, {o.channels}" if channels else text
 
 
-def _conv_module(args: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
-    return make(nd("Conv", t), t.channels, args["out"], args["k"], stride=args["s"], padding=conv_padding(args),
-                dilation=args["d"], groups=args["groups"], bias=args["bias"])
+def convolution(args: Args, t: TensorType, out_channels: Any, groups: Any) -> Constructor:
+    """``nn.Conv2d``, or ``PaddedConv1d`` where the sides pad apart (PyTorch's own pad both sides alike)."""
+    sides = one_sided("conv", args)
+    padding = {"padding": conv_padding(args)} if sides is None else {}
+    made = make(nd("Conv", t) if sides is None else nd("Conv", t).replace("nn.", "Padded"), t.channels, out_channels,
+                args["k"], stride=args["s"], **padding, dilation=args["d"], groups=groups, bias=args["bias"])
+    if sides is None:
+        return made
+    return replace(made, kwargs=(*made.kwargs, ("sides", torch_order(sides))))  # F.pad wants every side
 
 
 def _conv(args: Args, t: TensorType, checks: Checks) -> Shaped:
@@ -127,8 +162,9 @@ def _conv(args: Args, t: TensorType, checks: Checks) -> Shaped:
 
 register(LayerKind(
     "conv", "Convolution; 1-D, 2-D or 3-D by the input's rank",
-    (OUT, KERNEL, STRIDE, PADDING, DILATION, GROUPS, BIAS), SPATIAL,
-    shape=_conv, module=_conv_module, flops=conv_flops, extra_ops=no_ops, receptive=sliding_field,
+    (OUT, KERNEL, STRIDE, CONV_PADDING, DILATION, GROUPS, BIAS), SPATIAL,
+    shape=_conv, module=lambda a, t, o, inplace: convolution(a, t, a["out"], a["groups"]), flops=conv_flops,
+    extra_ops=no_ops, receptive=sliding_field,
     family="convolution", describe=describe_window, fresh=True, has_bias=True))
 
 
@@ -136,15 +172,10 @@ def _dwconv(args: Args, t: TensorType, checks: Checks) -> Shaped:
     return _convolve("dwconv", args, t, checks, t.channels * args["mult"], t.channels)
 
 
-def _dwconv_module(args: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
-    return make(nd("Conv", t), t.channels, o.channels, args["k"], stride=args["s"], padding=conv_padding(args),
-                dilation=args["d"], groups=t.channels, bias=args["bias"])
-
-
 register(LayerKind(
     "dwconv", "Depth-wise convolution: one filter (or `mult` filters) per input channel",
-    (KERNEL, STRIDE, PADDING, DILATION, Param("mult", integer(1), 1, "channel multiplier"), BIAS), SPATIAL,
-    shape=_dwconv, module=_dwconv_module,
+    (KERNEL, STRIDE, CONV_PADDING, DILATION, Param("mult", integer(1), 1, "channel multiplier"), BIAS), SPATIAL,
+    shape=_dwconv, module=lambda a, t, o, inplace: convolution(a, t, o.channels, t.channels),
     flops=lambda a, t, o: ("conv", o.channels * prod(a["k"]) * prod(o.spatial)),
     extra_ops=no_ops, receptive=sliding_field, family="convolution", describe=describe_window, fresh=True,
     has_bias=True))

@@ -62,6 +62,19 @@ register(LayerKind(
     cancels_bias=_every_channel))
 
 
+def _frozen_bn(args: Args, t: TensorType, checks: Checks) -> Shaped:
+    return Shaped(t, 0, 4 * t.channels)
+
+
+register(LayerKind(
+    "frozen_bn", "Batch norm with fixed statistics and affine terms, all buffers (detection backbones)",
+    (EPS,), (0, 1, 2, 3), shape=_frozen_bn,
+    module=lambda a, t, o, inplace: make("FrozenBatchNorm", t.channels, eps=a["eps"]),
+    flops=lambda a, t, o: None,  # a scale and a shift per element: fvcore counts neither
+    extra_ops=lambda a, t, o: 2 * t.numel, receptive=keeps_field, family="normalisation",
+    describe=lambda a, o: "frozen", fresh=True))
+
+
 def _ln_module(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
     if t.rank == 0:
         return make("nn.LayerNorm", t.channels, eps=a["eps"], elementwise_affine=a["affine"])

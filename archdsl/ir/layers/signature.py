@@ -168,6 +168,72 @@ def padding(value: Any, rank: int | None, guard: Guarding) -> Any:
         raise ArgumentError(error.message.replace("must be", "must be `same`,", 1)) from None
 
 
+def sides(value: Any, rank: int | None, guard: Guarding) -> Any:
+    """Amounts before and after each spatial axis, as ``((before, after), ...)``: one integer for every side,
+    one per axis for both its sides, or a (before, after) pair per axis; in 1-D a bare pair (as Keras writes)."""
+    axes = rank or 1
+    here = f"{axes} axes here" if axes > 1 else "1 axis here; a bare (before, after) pair too"
+    wanted = ("must be integers of at least 0: one for every side, a tuple of one per axis or a tuple of "
+              f"(before, after) pairs, one per axis ({here})")
+
+    def side(item: Any) -> Any:
+        if is_symbolic(item):
+            typed = _typed(item, (int,))
+            if typed is False:
+                raise ArgumentError(f"{wanted}, got {_shown(value)}")
+            holds = op(">=", item, 0)
+            guard(holds if typed else op("and", op("is_int", item), holds),
+                  ("must be at least 0 on every side, got ", value))
+            return item
+        if not is_int(item) or item < 0:
+            raise ArgumentError(f"{wanted}, got {_shown(value)}")
+        return item
+
+    items = _items(value)
+    if items is None:
+        return ((side(value), side(value)),) * axes
+    if axes == 1 and len(items) == 2 and all(_items(item) is None for item in items):
+        return ((side(items[0]), side(items[1])),)
+    if rank is not None and len(items) != rank:
+        raise ArgumentError(f"{wanted}, got {_shown(value)}")
+    found = []
+    for item in items:
+        pair = _items(item)
+        if pair is not None and len(pair) != 2:
+            raise ArgumentError(f"{wanted}, got {_shown(value)}")
+        found.append((side(item), side(item)) if pair is None else (side(pair[0]), side(pair[1])))
+    return tuple(found)
+
+
+def _items(value: Any) -> tuple[Any, ...] | None:
+    """The items of a tuple, known or symbolic; None where ``value`` is not a tuple."""
+    if isinstance(value, tuple):
+        return value
+    known = type_of(value) if is_symbolic(value) else None
+    return tuple(op("index", value, i) for i in range(len(known))) if isinstance(known, tuple) else None
+
+
+def _shown(value: Any) -> str:
+    return type_name_of(value) if is_symbolic(value) and not isinstance(value, tuple) else show(value)
+
+
+def padding_or_sides(value: Any, rank: int | None, guard: Guarding) -> Any:
+    """A convolution's padding: ``same``, ``causal``, equal sides per axis (as pooling takes), or the sides
+    of each axis apart (``((before, after), ...)``, see ``sides``; where every pair is equal, per axis)."""
+    if is_symbolic(value) and type_of(value) is str:
+        raise ArgumentError("must be `same`, `causal` or numbers, known where the class is written")
+    if value in ("same", "causal"):
+        return value
+    try:
+        return padding(value, rank, guard)
+    except ArgumentError:
+        try:
+            pairs = sides(value, rank, guard)
+        except ArgumentError as error:
+            raise ArgumentError(error.message.replace("must be", "must be `same`, `causal`,", 1)) from None
+        return tuple(b for b, _ in pairs) if all(b == a for b, a in pairs) else pairs
+
+
 @dataclass(frozen=True, slots=True)
 class BindError:
     kind: str  # "unknown" | "arity" | "duplicate"
