@@ -35,7 +35,7 @@ def layer_signature(name: str) -> str:
         if param.required:
             parts.append(param.name)
         else:
-            default = "k" if param.default is None else show(param.default)  # type: ignore[arg-type]
+            default = param.shown or show(param.default)  # type: ignore[arg-type]
             parts.append(f"{param.name}={default}")
     return f"{name}({', '.join(parts)})" if parts else name
 

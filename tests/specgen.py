@@ -834,7 +834,7 @@ def _add(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | Non
     if w == shape.c:
         options += ["identity", "relu", "dwconv(3, p=1)"]
     branches = [f"branch {{ {rng.choice(options)} }}" for _ in range(rng.randint(2, 3))]
-    _join(g, out, f"{g.label(scope)}add", branches)
+    _join(g, out, g.label(scope) + rng.choice(["add", "add", "mul"]), branches)
     return shape.with_channels(w)
 
 

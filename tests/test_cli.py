@@ -125,8 +125,8 @@ def test_list_text() -> None:
     lines = run.stdout.splitlines()
     assert len(lines) == len(SPECS) + 3
     assert "densenet121(classes=1000, growth=32, bn_size=4)  specs/densenet121.arch:4" in lines
-    assert lines[-3:] == [f"kitchen_sink(classes=10)  {KITCHEN_SINK}:7", f"signal(classes=4)  {KITCHEN_SINK}:36",
-                          f"volume(classes=3)  {KITCHEN_SINK}:45"]
+    assert lines[-3:] == [f"kitchen_sink(classes=10)  {KITCHEN_SINK}:7", f"signal(classes=4)  {KITCHEN_SINK}:37",
+                          f"volume(classes=3)  {KITCHEN_SINK}:46"]
 
 
 def test_list_json() -> None:

@@ -82,6 +82,19 @@ network nl(w=4) {
     }
 }
 """,
+    "M: a projection that exists for some arguments, then one that always does": """
+network nm(w=16) {
+    input [16, 8, 8]
+    residual(shortcut=project) { conv(w, 3, p=1) }
+    residual(shortcut=project) { conv(24, 3, p=1) }
+}
+""",
+    "N: a 3-D average pool whose input depth is a parameter's": """
+network nn_(k=2) { input [2, 4, 8, 8]; conv(4, (k, 1, 1)); avgpool(3, s=1, p=1) }
+""",
+    "O: a projection over a body that pads and crops, its channels a parameter": """
+network no(width=8) { input [4, 8, 8]; residual(shortcut=project) { conv(width, 3, p=1); pad(1); crop(1) } }
+""",
 }
 
 

@@ -148,3 +148,22 @@ def test_crops_cut_what_they_say_and_refuse_too_much() -> None:
     larger = archdsl.check(source="network n { input [2, 10, 10]; center_crop(12) }").diagnostics
     assert [(d.code.id, d.message) for d in larger] == [
         ("E209", "center_crop to height 12 needs at least that much input, got 10")]
+
+
+def test_upsample_to_a_size_with_aligned_corners_is_torchs_interpolate() -> None:
+    spec = 'network n { input [3, 7, 9]; upsample(size=(15, 20), mode="linear", align_corners=true) }'
+    model = archdsl.build(source=spec).eval()
+    x = torch.randn(2, 3, 7, 9)
+    expected = torch.nn.functional.interpolate(x, size=(15, 20), mode="bilinear", align_corners=True)
+    assert torch.equal(model(x), expected)
+    network = archdsl.load_network(source=spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fvcore.nn import FlopCountAnalysis
+
+        assert FlopCountAnalysis(model, x[:1]).total() == build_report(network).flops == 4 * 3 * 15 * 20
+    assert build_report(network).rows[-1].jump == pytest.approx((7 / 15, 9 / 20), abs=1e-3)  # shown rounded
+    both = archdsl.check(source="network n { input [3, 7, 9]; upsample(2, size=4) }").diagnostics
+    assert [(d.code.id, d.message) for d in both] == [("E105", "upsample takes `scale` or `size`, not both")]
+    nearest = archdsl.check(source="network n { input [3, 7, 9]; upsample(2, align_corners=true) }").diagnostics
+    assert [(d.code.id, d.message) for d in nearest] == [("E105", 'upsample align_corners=true needs mode="linear"')]

@@ -40,7 +40,7 @@ def test_one_node_per_layer_plus_joins_input_and_output() -> None:
     assert len(_nodes(dot)) == len(layers) + len(joins)
     assert "input" in dot and 'label="output\\n10"' in dot
     assert '"conv 3x3, 16"' in dot  # kind and key hyper-parameters
-    assert joins.count("×") == 2  # the SE block and the spatial attention gate
+    assert joins.count("×") == 3  # the SE block, the spatial attention gate and the mul
     assert dot.count("subgraph cluster_") >= 4  # block instances and named groups
 
 

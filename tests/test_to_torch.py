@@ -220,3 +220,12 @@ def test_distributed_data_parallel_training_step(tmp_path: Path) -> None:
         mp.spawn(_ddp_step, args=(2, str(tmp_path / "store"), results), nprocs=2, join=True)
         first, second = results[0], results[1]
     assert torch.equal(first, second), "gradients were averaged across the two processes"
+
+
+def test_mul_multiplies_its_branches_and_checks_their_shapes() -> None:
+    model = archdsl.build(source="network n { input [4, 16]; mul { branch { tanh }; branch { sigmoid } } }")
+    x = torch.randn(2, 4, 16)
+    assert torch.equal(model(x), torch.tanh(x) * torch.sigmoid(x))
+    bad = archdsl.check(source="network n { input [4, 16]; mul { branch { conv(8, 1) }; branch { relu } } }")
+    assert [(d.code.id, d.message) for d in bad.diagnostics] == [
+        ("E205", "mul branches differ in shape: [8, 16], [4, 16]")]

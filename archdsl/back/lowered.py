@@ -14,7 +14,7 @@ def writes_fresh(node: ir.Node | None) -> bool:
     """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep."""
     if isinstance(node, ir.Group):  # a sub-module returns what its last step wrote
         return bool(node.children) and writes_fresh(node.children[-1])
-    return isinstance(node, (ir.Residual, ir.Concat, ir.Add, ir.Gate, ir.Dense)) or (
+    return isinstance(node, (ir.Residual, ir.Concat, ir.Elementwise, ir.Gate, ir.Dense)) or (
         isinstance(node, ir.Layer) and LAYERS[node.kind].fresh)
 
 

@@ -212,7 +212,7 @@ class ClassWriter(RuleWriter):
         if isinstance(node, (ir.Layer, ir.Group)):
             self.module(node, self.construct(node, previous), source, target)
             return target
-        handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Add: self.join, ir.Gate: self.gate,
+        handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Elementwise: self.join, ir.Gate: self.gate,
                    ir.Dense: self.dense, ir.Choice: self.choice, ir.Loop: self.loop}.get(type(node))
         if handler is None:
             raise TypeError(f"the Python back end cannot write IR node {type(node).__name__}")
@@ -378,6 +378,8 @@ class ClassWriter(RuleWriter):
             if isinstance(other, Op) and other.name == "name" and name.startswith(other.args[0]) and \
                     name[len(other.args[0]):].isdigit():
                 return None
+            if isinstance(other, Op) and name in walk(other):  # a name chosen where it runs: it may be this one
+                return None
         return optional
 
     def _optional(self, condition: Any, module: ir.Layer | ir.Group) -> None:
@@ -387,9 +389,10 @@ class ClassWriter(RuleWriter):
         with self.init.indent():
             call_line(self.init, f"self.{module.name} = ", [self.construct(module, None)], "")
 
-    def join(self, node: ir.Concat | ir.Add, source: str, target: str) -> str:
+    def join(self, node: ir.Concat | ir.Elementwise, source: str, target: str) -> str:
         outputs = [self.steps(path, source, self.locals.create("branch"), None) for path in node.branches]
-        joined = f"torch.cat([{', '.join(outputs)}], dim=1)" if isinstance(node, ir.Concat) else " + ".join(outputs)
+        joined = (f"torch.cat([{', '.join(outputs)}], dim=1)" if isinstance(node, ir.Concat)
+                  else f" {node.op} ".join(outputs))
         self.forward.line(f"{target} = {joined}{self.comment(node)}")
         return target
 

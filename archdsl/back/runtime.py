@@ -92,6 +92,19 @@ class Crop(nn.Module):
         return x[(slice(None), slice(None), *kept)]
 
 
+class CenterCrop(nn.Module):
+    """Cuts each spatial axis to ``size`` about its centre, an odd remainder after (U-Net's skip connections)."""
+
+    def __init__(self, size: int | tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = self.size if isinstance(self.size, tuple) else (self.size,) * (x.dim() - 2)
+        kept = [slice((n - size) // 2, (n - size) // 2 + size) for n, size in zip(x.shape[2:], sizes, strict=True)]
+        return x[(slice(None), slice(None), *kept)]
+
+
 class LayerScale(nn.Module):
     """Multiplies each channel by a learned scale, initialised small (ConvNeXt, CaiT)."""
 

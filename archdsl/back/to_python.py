@@ -92,7 +92,8 @@ def _doc(template: Template, network: ir.Network, renamed: dict[str, str]) -> st
     if template.kind == "network":
         words = [f"The `{template.definition}` network: {network.input} -> {network.output}."]
     else:
-        words = [f"Block `{template.definition}` of the spec, on inputs with {template.rank} spatial axes."]
+        words = [f"Block `{template.definition}` of the spec, on inputs with {template.rank} spatial "
+                 f"{'axis' if template.rank == 1 else 'axes'}."]
     if renamed:
         pairs = ", ".join(f"`{name}` is `{local}`" for name, local in renamed.items())
         words.append(f"Parameter {pairs} here: Python reserves the spec's name or the file needs it.")

@@ -42,11 +42,11 @@ class ArchModule(nn.Module):
                 x = self._run(step[1], x).add_(shortcut) if step[3] else self._run(step[1], x) + shortcut
             elif op == "concat":
                 x = torch.cat([self._run(path, x) for path in step[1]], dim=1)
-            elif op == "add":
+            elif op in ("+", "*"):
                 outputs = [self._run(path, x) for path in step[1]]
                 x = outputs[0]
                 for other in outputs[1:]:
-                    x = x + other
+                    x = x + other if op == "+" else x * other
             elif op == "gate":
                 x = x * self._run(step[1], x)
             elif op == "dense":
@@ -93,8 +93,8 @@ class _Builder:
                 return ("residual", plan, short, adds_in_place(node))
             case ir.Concat(branches=branches):
                 return ("concat", tuple(self.path(b, owner) for b in branches))
-            case ir.Add(branches=branches):
-                return ("add", tuple(self.path(b, owner) for b in branches))
+            case ir.Elementwise(op=operator, branches=branches):
+                return (operator, tuple(self.path(b, owner) for b in branches))
             case ir.Gate(body=body):
                 return ("gate", self.path(body, owner))
             case ir.Dense(layers=layers):

@@ -1,4 +1,4 @@
-"""Elaboration of the combinators, by a table: seq, concat, add, gate, dense here, residual in ``residual.py``.
+"""Elaboration of the combinators, by a table: seq, concat, add, mul, gate, dense here, residual in ``residual.py``.
 
 Unnamed combinators are transparent: their steps are named in the enclosing
 module. A named one (``stage1: residual { }``) becomes one indexed sub-module, and
@@ -107,20 +107,23 @@ def _concat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     return [ir.Concat(tuple(tuple(p) for p in paths), t, t_out, call.span)], t_out
 
 
-def _add(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
+def _elementwise(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
+    """``add`` or ``mul``: branches of one shape, summed or multiplied element by element."""
+    kind = call.callee
     paths, types, spans = _branches(el, call, scope, t)
     if t is None or not types or any(b is None for b in types):
         return [], None
     outs: list[TensorType] = types  # type: ignore[assignment]
     if is_symbolic(tuple(o.shape for o in outs)):
         for out, span in zip(outs[1:], spans[1:], strict=True):
-            agree(el, out, outs[0], codes.JOIN_SHAPE, span, lambda: ("add branches differ in shape",))
+            agree(el, out, outs[0], codes.JOIN_SHAPE, span, lambda: (f"{kind} branches differ in shape",))
     elif len(set(outs)) > 1:
         odd = _odd_one(outs)
-        el.error(codes.JOIN_SHAPE, "add branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],
+        el.error(codes.JOIN_SHAPE, f"{kind} branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],
                   f"branch {odd + 1} gives {outs[odd]}; every branch must produce the same shape", scope)
         return [], outs[1 if odd == 0 else 0]  # later steps are still checked
-    return [ir.Add(tuple(tuple(p) for p in paths), t, outs[0], call.span)], outs[0]
+    operator = "+" if kind == "add" else "*"
+    return [ir.Elementwise(operator, tuple(tuple(p) for p in paths), t, outs[0], call.span)], outs[0]
 
 
 def broadcasts(small: TensorType, big: TensorType) -> Any:
@@ -222,13 +225,14 @@ def _dense_unrolled(el: Elaborating, call: ast.Call, scope: Scope, t: Type, n: i
 
 
 def _misplaced(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    where_ = "a concat or add" if call.callee == "branch" else "a residual"
+    where_ = "a concat, add or mul" if call.callee == "branch" else "a residual"
     el.error(codes.MISPLACED, f"`{call.callee}` can only be used inside {where_}", call.callee_span, scope=scope)
     return [], None
 
 
 _HANDLERS: dict[str, Callable[[Elaborating, ast.Call, Scope, Type], Result]] = {
-    "seq": _seq, "residual": residual, "concat": _concat, "add": _add, "gate": _gate, "dense": _dense,
+    "seq": _seq, "residual": residual, "concat": _concat, "add": _elementwise, "mul": _elementwise, "gate": _gate,
+    "dense": _dense,
     "branch": _misplaced, "shortcut": _misplaced,
 }
 

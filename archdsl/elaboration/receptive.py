@@ -53,7 +53,7 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
             case ir.Residual(body=body, shortcut=shortcut):
                 short = f if shortcut is None else path(shortcut, f)
                 out = join(node, [path(body, f), short], [node.output.spatial] * 2)
-            case ir.Concat(branches=branches) | ir.Add(branches=branches):
+            case ir.Concat(branches=branches) | ir.Elementwise(branches=branches):
                 out = join(node, [path(b, f) for b in branches], [node.output.spatial] * len(branches))
             case ir.Gate(body=body):
                 gate_out = body[-1].output.spatial if body else node.input.spatial

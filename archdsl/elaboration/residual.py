@@ -115,7 +115,7 @@ def _projection(el: Elaborating, call: ast.Call, scope: Scope, t: TensorType, ta
                   "is flat", call.span, f"give the shortcut yourself: `shortcut {{ linear({target.channels}) }}`",
                   scope)
         return None, None
-    symbolic = is_symbolic((t.shape, target.shape))
+    symbolic = is_symbolic((t.spatial, target.spatial))  # symbolic channels leave the stride to the numbers
     stride = path_stride(body, t.rank) if symbolic else projection_stride(t, target)
     if stride is None and symbolic:  # sizes changed otherwise than by strides: written for the compiled ones
         stride = projection_stride(*(TensorType(el.assume(x.shape, call.span)) for x in (t, target)))
@@ -158,6 +158,9 @@ def path_stride(nodes: tuple[ir.Node, ...] | list[ir.Node], rank: int) -> tuple[
     None where the path changes sizes in another way (up-sampling, adaptive pooling).
     """
     total: tuple[Any, ...] = (1,) * rank
+    steps = [node for node in nodes if not isinstance(node, ir.Require)]
+    if steps and steps[0].input.spatial == steps[-1].output.spatial:  # whatever happens between (pad, then crop)
+        return total
     for node in nodes:
         step = _stride(node, rank)
         if step is None:

@@ -79,9 +79,10 @@ class Concat:
 
 
 @dataclass(frozen=True, slots=True)
-class Add:
-    """Parallel branches on the same input, summed."""
+class Elementwise:
+    """Parallel branches on the same input, summed (``op`` "+", ``add``) or multiplied ("*", ``mul``)."""
 
+    op: str
     branches: tuple[tuple[Node, ...], ...]
     input: TensorType
     output: TensorType
@@ -165,7 +166,7 @@ class Require:
     span: Span | None
 
 
-Node = Layer | Group | Residual | Concat | Add | Gate | Dense | Choice | Loop | Require
+Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,7 @@ def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
             return (children,)
         case Residual(body=body, shortcut=shortcut):
             return (body,) if shortcut is None else (body, shortcut)
-        case Concat(branches=branches) | Add(branches=branches):
+        case Concat(branches=branches) | Elementwise(branches=branches):
             return branches
         case Dense(layers=layers):
             return tuple((layer,) for layer in layers)

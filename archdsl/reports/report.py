@@ -103,7 +103,7 @@ class _Collector:
         for path in ir.paths(node):
             for i, value in enumerate(self.nodes(path, prefix, depth)):
                 sums[i] += value
-        if isinstance(node, (ir.Residual, ir.Add, ir.Gate)):
+        if isinstance(node, (ir.Residual, ir.Elementwise, ir.Gate)):
             sums[3] += node.output.numel * max(1, len(ir.paths(node)) - 1)  # the adds or the multiply
         return sums[0], sums[1], sums[2], sums[3], sums[4]
 

@@ -87,12 +87,12 @@ class _Drawer:
                 short_exit, short_t = (entry, t) if shortcut is None else self.path(graph, shortcut, entry, t, level,
                                                                                     prefix)
                 return self.join(graph, "+", [(body_exit, body_t), (short_exit, short_t)], node.output)
-            case ir.Concat(branches=branches) | ir.Add(branches=branches):
+            case ir.Concat(branches=branches) | ir.Elementwise(branches=branches):
                 exits = [self.path(graph, b, entry, t, level, prefix) for b in branches]
                 if isinstance(node, ir.Concat):
                     return self.join(graph, "concat", exits, node.output, shape="box", fixedsize="false",
                                      style="rounded,filled", width="0", fontsize="9")
-                return self.join(graph, "+", exits, node.output)
+                return self.join(graph, "+" if node.op == "+" else "×", exits, node.output)
             case ir.Gate(body=body):
                 weights = self.path(graph, body, entry, t, level, prefix)
                 return self.join(graph, "×", [(entry, t), weights], node.output)

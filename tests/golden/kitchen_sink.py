@@ -95,6 +95,19 @@ class Crop(nn.Module):
         return x[(slice(None), slice(None), *kept)]
 
 
+class CenterCrop(nn.Module):
+    """Cuts each spatial axis to ``size`` about its centre, an odd remainder after (U-Net's skip connections)."""
+
+    def __init__(self, size: int | tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = self.size if isinstance(self.size, tuple) else (self.size,) * (x.dim() - 2)
+        kept = [slice((n - size) // 2, (n - size) // 2 + size) for n, size in zip(x.shape[2:], sizes, strict=True)]
+        return x[(slice(None), slice(None), *kept)]
+
+
 class LayerScale(nn.Module):
     """Multiplies each channel by a learned scale, initialised small (ConvNeXt, CaiT)."""
 
@@ -249,7 +262,7 @@ class KitchenSink(nn.Module):
         self.bn1 = nn.BatchNorm2d(16)
         self.relu61 = nn.ReLU6(inplace=True)
         self.pad1 = nn.ZeroPad2d(2)
-        self.center_crop1 = Crop(((2, 2), (2, 2)))
+        self.center_crop1 = CenterCrop(32)
         self.pad2 = nn.ZeroPad2d((0, 1, 1, 0))
         self.crop1 = Crop(((1, 0), (0, 1)))
         self.conv1 = PaddedConv2d(16, 16, 3, sides=(1, 1, 2, 0))
@@ -272,6 +285,8 @@ class KitchenSink(nn.Module):
         self.conv5 = nn.Conv2d(32, 8, 1)
         self.silu1 = nn.SiLU()
         self.hardswish1 = nn.Hardswish()
+        self.tanh1 = nn.Tanh()
+        self.sigmoid1 = nn.Sigmoid()
         self.tiny_se1 = TinySe(24)
         self.spatial_attention1 = SpatialAttention(24)
         for item in range(2):
@@ -294,7 +309,7 @@ class KitchenSink(nn.Module):
         self.upsample1 = nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=False)
         self.instancenorm1 = nn.InstanceNorm2d(16, affine=True)
         self.hardsigmoid1 = nn.Hardsigmoid(inplace=True)
-        self.tanh1 = nn.Tanh()
+        self.tanh2 = nn.Tanh()
         self.adaptive_avgpool1 = nn.AdaptiveAvgPool2d(4)
         self.adaptive_maxpool1 = nn.AdaptiveMaxPool2d((2, 1))
         self.flatten1 = nn.Flatten(1)
@@ -341,6 +356,9 @@ class KitchenSink(nn.Module):
         branch4 = self.silu1(x)  # [24, 16, 16]
         branch5 = self.hardswish1(x)  # [24, 16, 16]
         x = branch4 + branch5  # [24, 16, 16]
+        branch6 = self.tanh1(x)  # [24, 16, 16]
+        branch7 = self.sigmoid1(x)  # [24, 16, 16]
+        x = branch6 * branch7  # [24, 16, 16]
         x = self.tiny_se1(x)  # [24, 16, 16]
         x = self.spatial_attention1(x)  # [24, 16, 16]
         features = [x]
@@ -355,7 +373,7 @@ class KitchenSink(nn.Module):
         x = self.upsample1(x)  # [16, 16, 16]
         x = self.instancenorm1(x)  # [16, 16, 16]
         x = self.hardsigmoid1(x)  # [16, 16, 16]
-        x = self.tanh1(x)  # [16, 16, 16]
+        x = self.tanh2(x)  # [16, 16, 16]
         x = self.adaptive_avgpool1(x)  # [16, 4, 4]
         x = self.adaptive_maxpool1(x)  # [16, 2, 1]
         x = self.flatten1(x)  # [32]

@@ -71,11 +71,6 @@ register(LayerKind(
     receptive=keeps_field, family="reshape", describe=_describe_sides))
 
 
-def centred(t: TensorType, wanted: tuple[Any, ...]) -> tuple[tuple[Any, Any], ...]:
-    """The sides that cut ``t`` to ``wanted`` about its centre; an odd remainder is cut after."""
-    return tuple(((n - w) // 2, n - w - (n - w) // 2) for n, w in zip(t.spatial, wanted, strict=True))
-
-
 def _center_crop(args: Args, t: TensorType, checks: Checks) -> Shaped:
     for axis, n, wanted in zip(t.axis_names, t.spatial, args["size"], strict=True):
         checks.require(n >= wanted, codes.TOO_SMALL,
@@ -91,5 +86,5 @@ def _crop_help(axis: str) -> str:
 register(LayerKind(
     "center_crop", "Cuts each spatial axis to a size about its centre (U-Net's skip connections)",
     (Param("size", per_axis(1), doc="the size kept per spatial axis"),), SPATIAL, shape=_center_crop,
-    module=lambda a, t, o, inplace: Constructor("Crop", (centred(t, a["size"]),)), flops=no_flops,
+    module=lambda a, t, o, inplace: make("CenterCrop", a["size"]), flops=no_flops,
     extra_ops=no_ops, receptive=keeps_field, family="reshape", describe=lambda a, o: size(a["size"])))

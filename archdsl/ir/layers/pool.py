@@ -6,7 +6,6 @@ from functools import partial
 from math import prod
 
 from archdsl import errorcodes as codes
-from archdsl.ir.expr import is_symbolic
 from archdsl.ir.field import Field, ratio
 from archdsl.ir.layers.conv import DILATION, KERNEL, PADDING, SPATIAL, describe_window, sliding_field, window_of
 from archdsl.ir.layers.formulas import sliding_output
@@ -17,7 +16,6 @@ from archdsl.ir.layers.record import (
     LayerKind,
     Message,
     Shaped,
-    ShapeError,
     make,
     nd,
     no_flops,
@@ -28,7 +26,7 @@ from archdsl.ir.layers.record import (
 from archdsl.ir.layers.signature import Param, boolean, per_axis
 from archdsl.ir.tensor import TensorType
 
-POOL_STRIDE = Param("s", per_axis(1), None, "stride (default: the kernel size)")
+POOL_STRIDE = Param("s", per_axis(1), None, "stride (default: the kernel size)", shown="k")
 CEIL = Param("ceil", boolean, False, "round the output size up (PyTorch's ceil_mode)")
 
 
@@ -37,12 +35,12 @@ def _pool(kind: str, args: Args, t: TensorType, checks: Checks) -> Shaped:
     for ki, pi in zip(window.k, window.p, strict=True):  # PyTorch's rule, on the kernel size before dilation
         too_wide = Message((f"{kind} padding ", pi, " is more than half its kernel ", ki))
         checks.require(2 * pi <= ki, codes.PADDING, too_wide, partial("PyTorch allows at most {} here".format, ki // 2))
-    small = [(axis, n, ki) for axis, n, ki in zip(t.axis_names, t.spatial, window.k, strict=True)
-             if not is_symbolic((n, ki)) and n < ki]
-    if kind == "avgpool" and t.rank == 3 and small:  # PyTorch's 3-D average pooling ignores the padding here
-        axis, n, ki = small[0]
-        raise ShapeError(codes.OUTPUT_TOO_SMALL, f"3-D avgpool needs an input at least as large as its kernel: "
-                         f"the {axis} is {n}, the kernel {ki}", "PyTorch's avg_pool3d refuses it even with padding")
+    if kind == "avgpool" and t.rank == 3:  # PyTorch's 3-D average pooling ignores the padding here
+        for axis, n, ki in zip(t.axis_names, t.spatial, window.k, strict=True):
+            checks.require(n >= ki, codes.OUTPUT_TOO_SMALL,
+                           Message(("3-D avgpool needs an input at least as large as its kernel: the ", axis, " is ",
+                                    n, ", the kernel ", ki)),
+                           lambda: "PyTorch's avg_pool3d refuses it even with padding")
     spatial, warnings = sliding_output(kind, t, window, checks, ceil=args["ceil"])
     return Shaped(t.with_shape(t.channels, spatial), warnings=warnings)
 

@@ -17,6 +17,7 @@ from archdsl.ir.layers.record import (
     LayerKind,
     Message,
     Shaped,
+    ShapeError,
     keeps_field,
     make,
     no_flops,
@@ -53,21 +54,34 @@ def _scaled(n: Any, factor: Any) -> Any:
     return op("int", n * factor) if is_symbolic((n, factor)) else floor(n * factor)  # sizes are positive
 
 
+def _scale(args: Args, t: TensorType) -> tuple[Any, ...]:
+    return args["scale"] if args["scale"] is not None else (2,) * t.rank
+
+
 def _upsample(args: Args, t: TensorType, checks: Checks) -> Shaped:
-    return Shaped(t.with_shape(t.channels, tuple(_scaled(n, f) for n, f in zip(t.spatial, args["scale"], strict=True))))
+    if args["size"] is not None and args["scale"] is not None:
+        raise ShapeError(codes.ARGUMENT_TYPE, "upsample takes `scale` or `size`, not both",
+                         "give the factor (scale=2) or the output size (size=(28, 28))")
+    linear = equals(args["mode"], "linear")
+    checks.require(op("or", op("not", args["align_corners"]), linear), codes.ARGUMENT_TYPE,
+                   Message(('upsample align_corners=true needs mode="linear"',)))
+    if args["size"] is not None:
+        return Shaped(t.with_shape(t.channels, args["size"]))
+    return Shaped(t.with_shape(t.channels, tuple(_scaled(n, f) for n, f in zip(t.spatial, _scale(args, t),
+                                                                               strict=True))))
 
 
 _INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def _upsample_module(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:
-    smooth = _INTERPOLATION[t.rank]
-    mode = where(equals(a["mode"], "linear"), smooth, "nearest")
-    scale = tuple(op("float", s) if is_symbolic(s) else float(s) for s in a["scale"])
+    linear = equals(a["mode"], "linear")
+    mode = where(linear, _INTERPOLATION[t.rank], "nearest")
+    to = ({"size": a["size"]} if a["size"] is not None else
+          {"scale_factor": tuple(op("float", s) if is_symbolic(s) else float(s) for s in _scale(a, t))})
     if is_symbolic(mode):
-        return make("nn.Upsample", scale_factor=scale, mode=mode,
-                    align_corners=where(equals(a["mode"], "linear"), False, None))
-    return make("nn.Upsample", scale_factor=scale, mode=mode, **({"align_corners": False} if mode != "nearest" else {}))
+        return make("nn.Upsample", **to, mode=mode, align_corners=where(linear, a["align_corners"], None))
+    return make("nn.Upsample", **to, mode=mode, **({"align_corners": a["align_corners"]} if mode != "nearest" else {}))
 
 
 def _upsample_flops(a: Args, t: TensorType, o: TensorType) -> tuple[str, int] | None:
@@ -78,17 +92,24 @@ def _upsample_flops(a: Args, t: TensorType, o: TensorType) -> tuple[str, int] | 
 
 
 def _upsample_field(a: Args, t: TensorType, o: TensorType, field: Field) -> Field:
-    return field.rescaled(tuple(Fraction(s).limit_denominator() for s in a["scale"]))
+    if a["size"] is not None:
+        return field.rescaled(tuple(Fraction(out, n) for out, n in zip(o.spatial, t.spatial, strict=True)))
+    return field.rescaled(tuple(Fraction(s).limit_denominator() for s in _scale(a, t)))
 
 
 def _describe_upsample(a: Args, o: TensorType) -> str:
-    return f"x{size(tuple(s if s != int(s) else int(s) for s in a['scale']))} {a['mode']}"
+    if a["size"] is not None:
+        return f"to {size(a['size'])} {a['mode']}"
+    return f"x{size(tuple(s if s != int(s) else int(s) for s in _scale(a, o)))} {a['mode']}"
 
 
 register(LayerKind(
     "upsample", "Up-sampling by interpolation",
-    (Param("scale", per_axis(1, allow_float=True), 2, "factor per spatial axis"),
-     Param("mode", choice("nearest", "linear"), "nearest", "interpolation (linear: bi-/trilinear by rank)")), SPATIAL,
+    (Param("scale", per_axis(1, allow_float=True), None, "factor per spatial axis (2 unless `size` is given)",
+           shown="2"),
+     Param("size", per_axis(1), None, "the output size per spatial axis, in place of `scale`", shown="…"),
+     Param("mode", choice("nearest", "linear"), "nearest", "interpolation (linear: bi-/trilinear by rank)"),
+     Param("align_corners", boolean, False, "linear only: the corner pixels of input and output align")), SPATIAL,
     shape=_upsample, module=_upsample_module, flops=_upsample_flops, extra_ops=no_ops, receptive=_upsample_field,
     family="pooling", describe=_describe_upsample, fresh=True))
 

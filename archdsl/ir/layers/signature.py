@@ -34,6 +34,7 @@ class Param:
     check: Checker
     default: object = REQUIRED
     doc: str = ""
+    shown: str = ""  # how a default of None reads in signatures, where another argument decides it ("k")
 
     @property
     def required(self) -> bool:
