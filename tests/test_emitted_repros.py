@@ -95,6 +95,13 @@ network nn_(k=2) { input [2, 4, 8, 8]; conv(4, (k, 1, 1)); avgpool(3, s=1, p=1) 
     "O: a projection over a body that pads and crops, its channels a parameter": """
 network no(width=8) { input [4, 8, 8]; residual(shortcut=project) { conv(width, 3, p=1); pad(1); crop(1) } }
 """,
+    "P: a label `downsample` in one branch of an `if`, then a projection": """
+network np_(deep=true) {
+    input [8, 8, 8]
+    if deep { downsample: conv(8, 3, p=1) }
+    residual(shortcut=project) { conv(4, 3, p=1) }
+}
+""",
 }
 
 

@@ -167,3 +167,12 @@ def test_upsample_to_a_size_with_aligned_corners_is_torchs_interpolate() -> None
     assert [(d.code.id, d.message) for d in both] == [("E105", "upsample takes `scale` or `size`, not both")]
     nearest = archdsl.check(source="network n { input [3, 7, 9]; upsample(2, align_corners=true) }").diagnostics
     assert [(d.code.id, d.message) for d in nearest] == [("E105", 'upsample align_corners=true needs mode="linear"')]
+
+
+def test_a_stride_that_skips_input_rows_is_reported_with_sides_apart_too() -> None:
+    found = archdsl.check(source="network n { input [3, 16]; conv(8, 3, s=2, d=2, p=causal) }").diagnostics
+    assert [(d.code.id, d.message) for d in found] == [
+        ("W301", "conv's stride skips the last 1 position of the input along length")]
+    assert "(16 + 4 + 0 - 5) % 2 = 1, 0 of them padding" in (found[0].help or "")
+    kept = archdsl.check(source="network n { input [3, 16, 16]; conv(8, 3, s=2, p=((1, 0), (1, 1))) }")
+    assert kept.diagnostics == []

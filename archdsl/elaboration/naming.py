@@ -131,6 +131,8 @@ class Namespace:
 
     def claim(self, preferred: str) -> Any:
         """``preferred`` itself when free, else ``preferred`` with the next free counter."""
+        if preferred in self.used or preferred in self.reserved:  # a label anywhere in the definition reserves it
+            return self._next(preferred, preferred)
         if preferred in self.maybe:  # taken where a choice went one way: numbered there, itself otherwise
             taken = self.maybe.pop(preferred)
             before = self.counters.get(preferred, 0)
@@ -141,10 +143,8 @@ class Namespace:
                 self.maybe[numbered] = taken
             self.used.add(preferred)
             return where(taken, numbered, preferred)
-        if preferred not in self.used and preferred not in self.reserved:
-            self.used.add(preferred)
-            return preferred
-        return self._next(preferred, preferred)
+        self.used.add(preferred)
+        return preferred
 
     def _next(self, prefix: str, counter: str) -> Any:
         """The next generated name: counters count the names handed out; numbering skips labels."""

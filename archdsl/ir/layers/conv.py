@@ -91,14 +91,10 @@ def one_sided(kind: str, args: Args) -> tuple[tuple[Any, Any], ...] | None:
 
 def _convolve(kind: str, args: Args, t: TensorType, checks: Checks, out_channels: Any, groups: Any) -> Shaped:
     sides = one_sided(kind, args)
-    looked_at = t  # the input the window slides over: padded first where the sides differ
-    if sides is not None:
-        looked_at = t.with_shape(t.channels, tuple(n + b + a for n, (b, a) in zip(t.spatial, sides, strict=True)))
+    if sides is not None:  # padded apart first, then a window without padding of its own
         args = {**args, "p": (0,) * t.rank}
     window = window_of(kind, args, checks)
-    spatial, warnings = sliding_output(kind, looked_at, window, checks)
-    if sides is not None:
-        warnings = ()  # the rows a stride skips at the end may be padding: the formula cannot tell
+    spatial, warnings = sliding_output(kind, t, window, checks, sides=sides)
     output = t.with_shape(out_channels, spatial)
     check_groups(kind, groups, t.channels, out_channels, output, checks)
     return Shaped(output, _weights(args, t, out_channels, groups), 0, warnings + _wide_padding(kind, window))

@@ -53,38 +53,44 @@ class Window:
     d: tuple[Any, ...]
 
 
-def sliding_output(kind: str, tensor: TensorType, window: Window, checks: Checks, ceil: bool = False
-                   ) -> tuple[tuple[Any, ...], tuple[Warning_, ...]]:
+def sliding_output(kind: str, tensor: TensorType, window: Window, checks: Checks, ceil: bool = False,
+                   sides: tuple[tuple[Any, Any], ...] | None = None) -> tuple[tuple[Any, ...], tuple[Warning_, ...]]:
     """Spatial output of a conv or pool; E201 when an axis would be empty, W301 when input rows are dropped.
 
     The stride skips ``(L + 2p - eff_k) % s`` positions at the end; only those beyond the right
     padding are input rows, so the usual ``conv(k=3, s=2, p=1)`` on an even size drops nothing.
-    Where windows leave gaps (``eff_k < s``), only a tail longer than a gap counts.
+    Where windows leave gaps (``eff_k < s``), only a tail longer than a gap counts. ``sides``: the
+    padding before and after each axis where they differ (the window's own padding is then 0).
     """
     sizes: list[Any] = []
     dropped_axes: list[tuple[str, int, str]] = []
-    for axis, length, k, s, p, d in zip(tensor.axis_names, tensor.spatial, window.k, window.s, window.p,
-                                        window.d, strict=True):
-        size = pool_ceil_size(length, k, s, p, d) if ceil else conv_size(length, k, s, p, d)
+    for index, (axis, length, k, s, p, d) in enumerate(zip(tensor.axis_names, tensor.spatial, window.k, window.s,
+                                                           window.p, window.d, strict=True)):
+        before, after = sides[index] if sides is not None else (p, p)
+        if sides is not None:
+            size = conv_size(length + before + after, k, s, 0, d)
+        else:
+            size = pool_ceil_size(length, k, s, p, d) if ceil else conv_size(length, k, s, p, d)
         checks.require(
             size >= 1, codes.OUTPUT_TOO_SMALL,
             Message((f"{kind} output {axis} is ", size, ": the input is ", length, " but the kernel spans ",
                      effective_kernel(k, d))),
             partial(_size_help, length, k, s, p, d, size, ceil))
         sizes.append(size)
-        if ceil or is_symbolic((length, k, s, p, d)):
+        if ceil or is_symbolic((length, k, s, before, after, d)):
             continue
-        skipped = (length + 2 * p - effective_kernel(k, d)) % s
+        skipped = (length + before + after - effective_kernel(k, d)) % s
         # The rows after the last window, beyond the right padding, are lost; a kernel narrower than its
         # stride leaves a gap of s - e rows between any two windows by design (a 1x1 stride-2 projection),
         # so only a tail longer than that gap is worth a warning.
-        if skipped - p > max(0, s - effective_kernel(k, d)):
-            formula = f"({length} + 2*{p} - {effective_kernel(k, d)}) % {s} = {skipped}, {p} of them padding"
-            dropped_axes.append((axis, skipped - p, formula))
-    return tuple(sizes), _stride_warning(kind, dropped_axes)
+        if skipped - after > max(0, s - effective_kernel(k, d)):
+            padded = f"2*{p}" if sides is None else f"{before} + {after}"
+            formula = f"({length} + {padded} - {effective_kernel(k, d)}) % {s} = {skipped}, {after} of them padding"
+            dropped_axes.append((axis, skipped - after, formula))
+    return tuple(sizes), _stride_warning(kind, dropped_axes, "before + after" if sides is not None else "2p")
 
 
-def _stride_warning(kind: str, dropped: list[tuple[str, int, str]]) -> tuple[Warning_, ...]:
+def _stride_warning(kind: str, dropped: list[tuple[str, int, str]], padding: str) -> tuple[Warning_, ...]:
     if not dropped:
         return ()
     names = [axis for axis, _, _ in dropped]
@@ -95,7 +101,7 @@ def _stride_warning(kind: str, dropped: list[tuple[str, int, str]]) -> tuple[War
     return (Warning_(codes.STRIDE_DROPS,
                      f"{kind}'s stride skips the last {amount} position{'s' if counts[-1] > 1 else ''} of the input "
                      f"along {axes}",
-                     f"(L + 2p - (d(k-1)+1)) % s = {formulas}; adjust the padding or input size to use them"),)
+                     f"(L + {padding} - (d(k-1)+1)) % s = {formulas}; adjust the padding or input size to use them"),)
 
 
 def resolve_same(kind: str, k: Sequence[Any], d: Sequence[Any], checks: Checks) -> tuple[Any, ...]:

@@ -72,7 +72,7 @@ register(LayerKind(
     module=lambda a, t, o, inplace: make("FrozenBatchNorm", t.channels, eps=a["eps"]),
     flops=lambda a, t, o: None,  # a scale and a shift per element: fvcore counts neither
     extra_ops=lambda a, t, o: 2 * t.numel, receptive=keeps_field, family="normalisation",
-    describe=lambda a, o: "frozen", fresh=True))
+    describe=lambda a, o: "", fresh=True))
 
 
 def _ln_module(a: Args, t: TensorType, o: TensorType, inplace: bool) -> Constructor:

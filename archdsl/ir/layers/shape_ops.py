@@ -61,7 +61,7 @@ def _scale(args: Args, t: TensorType) -> tuple[Any, ...]:
 def _upsample(args: Args, t: TensorType, checks: Checks) -> Shaped:
     if args["size"] is not None and args["scale"] is not None:
         raise ShapeError(codes.ARGUMENT_TYPE, "upsample takes `scale` or `size`, not both",
-                         "give the factor (scale=2) or the output size (size=(28, 28))")
+                         "give either the factor per spatial axis (scale=) or the output size per axis (size=)")
     linear = equals(args["mode"], "linear")
     checks.require(op("or", op("not", args["align_corners"]), linear), codes.ARGUMENT_TYPE,
                    Message(('upsample align_corners=true needs mode="linear"',)))
