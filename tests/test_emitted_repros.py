@@ -102,6 +102,12 @@ network np_(deep=true) {
     residual(shortcut=project) { conv(4, 3, p=1) }
 }
 """,
+    "Q: a rule that divides by what a parameter divided, inside a nested residual": """
+network nq_(width=4) {
+    input [1, 12, 12]
+    residual(when=in.h >= 11) { conv(4 // width, 1); residual { dwconv(3, p=1) } }
+}
+""",
 }
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pyforms import bound, conditional, indented, unnamed
 from archdsl.back.pysource import Shown, call_line, formatted
-from archdsl.ir.expr import Sym, is_symbolic, symbols
+from archdsl.ir.expr import Op, Sym, is_symbolic, op, symbols, walk
 
 
 class RuleWriter:
@@ -107,6 +108,8 @@ class RuleWriter:
                 break
             out, seen = writer, outer_seen
         if node.holds not in seen:
+            for guard in _divisions(node):  # a divisor is tested before the rule that divides by it
+                self._checked(guard, out, seen)
             seen.add(node.holds)
             self._require(out, node)
 
@@ -132,3 +135,14 @@ class RuleWriter:
         if then.lines or otherwise.lines:
             conditional(out, self.py(node.condition), then.lines, otherwise.lines)
 
+
+def _divisions(rule: ir.Require) -> list[ir.Require]:
+    """The rule that each symbolic divisor in ``rule`` is not zero, in the checker's words."""
+    found = []
+    for value in (rule.holds, *rule.message):
+        for part in walk(getattr(value, "value", value)):
+            if isinstance(part, Op) and part.name in ("/", "//", "%") and is_symbolic(part.args[1]):
+                found.append(ir.Require(op("!=", part.args[1], 0), codes.BAD_VALUE,
+                                        ("division by zero in `", part.args[0], f" {part.name} ", part.args[1], "`"),
+                                        rule.input, rule.output, rule.span))
+    return found
