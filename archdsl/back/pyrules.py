@@ -17,7 +17,7 @@ from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pyforms import bound, conditional, indented, unnamed
 from archdsl.back.pysource import Shown, call_line, formatted
-from archdsl.ir.expr import Op, Sym, is_symbolic, op, symbols, walk
+from archdsl.ir.expr import Op, Sym, is_symbolic, nonzero_divisor, symbols, walk
 
 
 class RuleWriter:
@@ -142,7 +142,6 @@ def _divisions(rule: ir.Require) -> list[ir.Require]:
     for value in (rule.holds, *rule.message):
         for part in walk(getattr(value, "value", value)):
             if isinstance(part, Op) and part.name in ("/", "//", "%") and is_symbolic(part.args[1]):
-                found.append(ir.Require(op("!=", part.args[1], 0), codes.BAD_VALUE,
-                                        ("division by zero in `", part.args[0], f" {part.name} ", part.args[1], "`"),
-                                        rule.input, rule.output, rule.span))
+                holds, message = nonzero_divisor(part.args[0], part.name, part.args[1])
+                found.append(ir.Require(holds, codes.BAD_VALUE, message, rule.input, rule.output, rule.span))
     return found

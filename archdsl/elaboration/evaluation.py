@@ -14,7 +14,7 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import did_you_mean
 from archdsl.front import syntax as ast
-from archdsl.ir.expr import is_symbolic, op
+from archdsl.ir.expr import is_symbolic, nonzero_divisor, op
 from archdsl.ir.tensor import TensorType
 from archdsl.ir.values import (
     CONSTANTS,
@@ -138,7 +138,7 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 if contains_unknown(a) or contains_unknown(b):
                     return UNKNOWN
                 if name in ("/", "//", "%") and require is not None and is_symbolic(b):
-                    require(op("!=", b, 0), ("division by zero in `", a, f" {name} ", b, "`"), span)
+                    require(*nonzero_divisor(a, name, b), span)
                 return _operate(name, (a, b), span)
             case ast.Conditional(then=then, cond=cond, orelse=orelse):
                 test = ev(cond)

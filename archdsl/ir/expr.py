@@ -291,6 +291,11 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def nonzero_divisor(dividend: Any, operator: str, divisor: Any) -> tuple[Any, tuple[Any, ...]]:
+    """What must hold for ``dividend operator divisor`` to compute, and the checker's words where it does not."""
+    return op("!=", divisor, 0), ("division by zero in `", dividend, f" {operator} ", divisor, "`")
+
+
 def equals(a: Any, b: Any) -> Any:
     """``a == b`` as a condition: a bool where both are known (``==`` on expressions compares their form)."""
     return op("==", a, b) if isinstance(a, Expr) or isinstance(b, Expr) else a == b
