@@ -108,6 +108,31 @@ network nq_(width=4) {
     residual(when=in.h >= 11) { conv(4 // width, 1); residual { dwconv(3, p=1) } }
 }
 """,
+    "R: forward decides by channels a loop left, where a later name may take the projection's": """
+network nr_(n=2) {
+    input [3, 16, 16]
+    conv(8, 3, p=1)
+    repeat(n) { conv(16, 1) }
+    residual(shortcut=project) { conv(16, 3, p=1) }
+    residual(shortcut=project) { conv(24, 3, p=1) }
+    gap; flatten
+    linear(10)
+}
+""",
+    "S: a projection over a body that crops to a fixed size, where the input already has it": """
+network ns_(p=1) {
+    input [6, 4, 4]
+    conv(6, 3, p=p)
+    residual(shortcut=project) { conv(6, 3, p=1); pad((1, 2)); center_crop((4, 4)) }
+}
+""",
+    "T: a projection over a strided body that pads and crops, on a size a division gave": """
+network nt_(width=16) {
+    input [4, 8]
+    conv(32, 5, p=32 // width)
+    residual(shortcut=project) { conv(24, 3, s=2, p=1); pad(1); crop(1) }
+}
+""",
 }
 
 
@@ -188,3 +213,10 @@ def test_a_name_one_branch_took_is_numbered_only_where_that_branch_runs() -> Non
     source, cls = _emitted(key)
     assert '"downsample1" if n > 2 else "downsample"' in source
     assert "downsample.0.weight" in cls(n=1).state_dict() and "downsample1.0.weight" in cls(n=3).state_dict()
+
+
+def test_forward_reads_the_channels_a_loop_left_as_the_constructor_kept_them() -> None:
+    source, cls = _emitted(next(k for k in REPROS if k.startswith("R")))
+    assert "        self.channels = channels\n" in source and "        if self.channels != 16:\n" in source
+    assert [n for n, _ in cls(n=1).named_children() if n.startswith("downsample")] == ["downsample"]
+    assert [n for n, _ in cls(n=0).named_children() if n.startswith("downsample")] == ["downsample", "downsample1"]

@@ -4,13 +4,13 @@ the spec's expressions, an ``if`` on them a Python ``if``, a loop a ``for``; gro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.lowered import adds_in_place, constructor_of
 from archdsl.back.pycomment import shape_comment
+from archdsl.back.pyfile import Emitted, Parameter
 from archdsl.back.pyforms import (
     chain,
     comprehended,
@@ -30,34 +30,9 @@ from archdsl.back.pynames import Names, class_name, parameter_names
 from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line, constructor_call, flat
 from archdsl.elaboration.naming import module_attributes
-from archdsl.elaboration.templates import REQUIRED, Template, carries, check_symbols, construction_symbols
+from archdsl.elaboration.templates import REQUIRED, carries, check_symbols, construction_symbols
 from archdsl.ir.expr import HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
 from archdsl.ir.layers import RUNTIME_CLASSES
-
-
-@dataclass
-class Emitted:
-    """What the classes of one file share: the names of the classes and what they use from the runtime."""
-
-    calls: dict[int, Template]  # id() of a block call's ir.Group -> the class it builds
-    init: ir.Init  # how the network's weights start
-    classes: dict[int, str] = field(default_factory=dict)  # id() of a template -> its class name
-    names: set[str] = field(default_factory=set)  # every class name, nested classes too
-    runtime: set[str] = field(default_factory=set)
-    helpers: set[str] = field(default_factory=set)
-    nested: list[str] = field(default_factory=list)  # the source of classes for groups, written before their user
-    nested_names: dict[str, str] = field(default_factory=dict)  # a nested class's text, unnamed -> its name
-    rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
-
-
-@dataclass(frozen=True)
-class Parameter:
-    local: str
-    symbol: Sym
-    default: Any  # REQUIRED, a value, or an expression of the parameters before it
-    example: Any  # a value the parameter took, or the type its values have
-
-
 
 
 class ClassWriter(RuleWriter):
@@ -85,6 +60,8 @@ class ClassWriter(RuleWriter):
         self.conditions: list[Any] = []
         self.guarded = 0  # inside conditions or loops that depend on arguments, whose rules the checker may not see
         self.stored: dict[Any, str] = {}  # values forward needs, kept as attributes
+        self.kept: dict[tuple[Sym, CodeWriter], str] = {}  # loop state forward reads, kept where __init__ has it
+        self.passes = 0  # depth of the loops being written: their state changes pass by pass
         self.hoists: list[tuple[CodeWriter, set[Any], set[Any]]] = []  # loops around: outside, its rules, binds
         self.mentioned: set[Any] = set()  # the symbols the code written so far reads
         self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
@@ -121,14 +98,24 @@ class ClassWriter(RuleWriter):
         self.py(value)  # notes the helpers it calls
 
         def forward_name(sym: Sym) -> str:
-            if sym.role in (LOOP, STATE):
+            if sym.role == LOOP or (sym.role == STATE and self.passes):
                 return self.name_of(sym)
+            if sym.role == STATE:
+                return f"self.{self._kept(sym)}"
             if sym not in self.stored:  # an axis of the input's size is kept by its name: ``self.height``
                 axis = {"d": "depth", "h": "height", "w": "width", "l": "length"}.get(sym.name)
                 self.stored[sym] = self.attributes.create(axis if sym.role == INPUT and axis else self.name_of(sym))
             return f"self.{self.stored[sym]}"
 
         return python(value, forward_name)
+
+    def _kept(self, sym: Sym) -> str:
+        """The attribute holding a loop's state as ``__init__`` has it here, for ``forward``: ``self.channels``."""
+        key = (sym, self.init)
+        if key not in self.kept:
+            self.kept[key] = self.attributes.create(self.name_of(sym))
+            self.init.line(f"self.{self.kept[key]} = {self.name_of(sym)}")
+        return self.kept[key]
 
     def write(self, out: CodeWriter) -> None:
         while True:  # until every loop whose results the tests read is written
@@ -462,7 +449,9 @@ class ClassWriter(RuleWriter):
         """A loop over what the class is given; channels and sizes that change pass by pass are variables."""
         init, forward = self.init, self.forward
         self.init, self.forward = CodeWriter(), CodeWriter()
+        self.passes += 1
         result = self.steps(node.body, target, target, None)  # each pass reads what the pass before wrote
+        self.passes -= 1
         body_init, body_forward = self.init.lines, self.forward.lines
         self.init, self.forward = init, forward
         self._loop(node, self.used, body_init, self.init)

@@ -14,7 +14,8 @@ from importlib import resources
 
 from archdsl import __version__, ir
 from archdsl.back.codewriter import CodeWriter
-from archdsl.back.pyclass import ClassWriter, Emitted, Parameter
+from archdsl.back.pyclass import ClassWriter
+from archdsl.back.pyfile import Emitted, Parameter
 from archdsl.back.pynames import class_name, parameter_names
 from archdsl.elaboration.templates import Template, Templates
 

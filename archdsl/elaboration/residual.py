@@ -15,7 +15,7 @@ from archdsl.elaboration import control
 from archdsl.elaboration.bodies import agree, differ, flatten, path, shape_parts
 from archdsl.elaboration.scope import Elaborating, Nodes, Result, Scope, Type
 from archdsl.front import syntax as ast
-from archdsl.ir.expr import equals, is_symbolic, op, where
+from archdsl.ir.expr import Sym, equals, is_symbolic, op, substitute, where
 from archdsl.ir.layers.formulas import conv_size
 from archdsl.ir.tensor import TensorType
 from archdsl.ir.values import show
@@ -100,7 +100,7 @@ def _residual_body(el: Elaborating, call: ast.Call, scope: Scope, t: Type, mode:
                   call.span, hint, scope)
         return [], t_body  # what the body makes flows on, so later steps are still checked
     projects = mode == "project" and not shortcut_calls
-    steps = None if shortcut is None else tuple(shortcut)
+    steps = tuple(shortcut) if shortcut else None  # an empty shortcut is the identity
     return [ir.Residual(tuple(body), steps, t, t_body, call.span, projects)], t_body
 
 
@@ -117,13 +117,25 @@ def _projection(el: Elaborating, call: ast.Call, scope: Scope, t: TensorType, ta
         return None, None
     symbolic = is_symbolic((t.spatial, target.spatial))  # symbolic channels leave the stride to the numbers
     stride = path_stride(body, t.rank) if symbolic else projection_stride(t, target)
-    if stride is None and symbolic:  # sizes changed otherwise than by strides: written for the compiled ones
-        stride = projection_stride(*(TensorType(el.assume(x.shape, call.span)) for x in (t, target)))
+    if stride is None and symbolic:  # sizes changed otherwise than by strides: the stride their ratio gives
+        stride = tuple(_ratio_stride(length, size) for length, size in zip(t.spatial, target.spatial, strict=True))
     if stride is None:
         el.error(codes.RESIDUAL_SHAPE, f"no 1x1 projection maps the input {t} to the body's {target}",
                   call.span, "the spatial sizes must differ by a whole stride", scope)
         return None, None
     differs = op("or", op("!=", t.channels, target.channels), _any_stride(stride))
+
+    def reaches(t_from: TensorType, known: dict[Sym, Any]) -> None:
+        """Where the sizes are symbolic, the rule that the shortcut's spatial size is the body's."""
+        for size, wanted in zip(t_from.spatial, target.spatial, strict=True):
+            holds = equals(substitute(size, known), substitute(wanted, known))
+            el.require(holds, codes.RESIDUAL_SHAPE, ("no 1x1 projection maps the input ", *shape_parts(t),
+                                                     " to the body's ", *shape_parts(target)), call.span)
+
+    def keep(inner: Scope, t_in: Type) -> Result:
+        assert isinstance(t_in, TensorType)
+        reaches(t_in, {s: 1 for s in stride if isinstance(s, Sym)})  # no projection: every stride is 1
+        return [], t_in
 
     def project(inner: Scope, t_in: Type) -> Result:
         # The body already warned about its own stride; the projection mirrors it.
@@ -133,16 +145,19 @@ def _projection(el: Elaborating, call: ast.Call, scope: Scope, t: TensorType, ta
         norm, t2 = el.primitive("bn", {}, t1, call, inner, name="1", generated=True) if t1 is not None else (None, None)
         if conv is None or norm is None or t2 is None:
             return [], None
-        for size, wanted in zip(t2.spatial, target.spatial, strict=True):
-            el.require(equals(size, wanted), codes.RESIDUAL_SHAPE,
-                       ("no 1x1 projection maps the input to the body's shape",), call.span)
+        reaches(t2, {})
         name = inner.namespace.claim("downsample")
         return [ir.Group("seq", name, (conv, norm), t_in, t2, call.span, indexed=True)], t2
 
-    if not is_symbolic(differs):
-        return project(scope, t)
-    nodes, t_short = control.choice(el, differs, project, lambda s, t_in: ([], t_in), scope, t, call.span)
+    if not is_symbolic(differs):  # decided once the sizes were assumed: the input may need no projection
+        return project(scope, t) if differs else keep(scope, t)
+    nodes, t_short = control.choice(el, differs, project, keep, scope, t, call.span)
     return nodes, target if t_short is not None else None
+
+
+def _ratio_stride(length: Any, target: Any) -> Any:
+    """``projection_stride`` along one axis as an expression: ``max(1, ceil(length / target))``."""
+    return op("max", 1, op("neg", op("//", op("neg", length), target)))
 
 
 def _any_stride(stride: tuple[Any, ...]) -> Any:
@@ -199,7 +214,7 @@ def projection_stride(t_in: TensorType, t_out: TensorType) -> tuple[int, ...] | 
         return None
     strides = []
     for length, target in zip(t_in.spatial, t_out.spatial, strict=True):
-        stride = max(1, -(-length // target))
+        stride = _ratio_stride(length, target)
         if conv_size(length, 1, stride, 0, 1) != target:
             return None
         strides.append(stride)

@@ -195,6 +195,9 @@ def _fold(name: str, args: tuple[Any, ...]) -> Any:
     if name in ("==", "!=", "<", "<=", ">", ">=") and a != b and (difference := _linear(op("-", a, b))) is not None \
             and not difference[0]:
         return apply_binary(name, difference[1], 0)  # x - 1 >= x + 1 is false for every x
+    if name in (">=", ">", "!=") and type(b) is int and isinstance(a, Op) and a.name == "max" and any(
+            type(c) is int and apply_binary(">" if name == "!=" else name, c, b) for c in a.args):
+        return True  # max(1, x) >= 1 and max(1, x) != 0 for every x
     if name in ("==", "<=", ">=") and a == b:
         return True
     if name in ("!=", "<", ">") and a == b:
