@@ -101,11 +101,14 @@ class Scope:
     labels: set[str] = field(default_factory=set)
     in_loop: bool = False
     depth: int = 0
+    tensors: dict[str, Shape] = field(default_factory=dict)  # the labelled outputs steps here may read
+    taken: str | None = None  # the label the step being written took
 
     def inner(self, *, module: bool = False, loop: bool = False) -> Scope:
-        """The scope of a combinator's body: a new module only for a named combinator."""
+        """The scope of a combinator's body: a new module only for a named combinator; the labelled tensors
+        seen outside are seen inside, and those labelled inside stay there."""
         labels = set() if module else self.labels
-        return Scope(self.input, self.env, labels, self.in_loop or loop, self.depth + 1)
+        return Scope(self.input, self.env, labels, self.in_loop or loop, self.depth + 1, dict(self.tensors))
 
 
 def _call(name: str, positional: Sequence[str] = (), keywords: dict[str, str] | None = None) -> str:
@@ -574,6 +577,7 @@ class _Generator:
             return ""
         name = self.rng.choice(free)
         scope.labels.add(name)
+        scope.taken = name
         return f"{name}: "
 
     def steps(self, out: _Writer, scope: Scope, shape: Shape, count: int, keep: bool = False) -> Shape:
@@ -583,9 +587,12 @@ class _Generator:
         while written < count and attempts < count * 6 and self.budget > 0:
             attempts += 1
             chooser = self.rng.choice(KEEPING if keep else STEPS)
+            scope.taken = None
             result = chooser(self, out, scope, shape)
             if result is None:
                 continue
+            if scope.taken is not None:  # the step's label names its output (a shape-keeping last statement)
+                scope.tensors[scope.taken] = result
             if keep and result != shape:
                 raise AssertionError(f"{chooser.__name__} changed {shape} to {result}")
             shape = result
@@ -728,7 +735,7 @@ def _pointwise(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape
         # torch's 3-D average pooling wants the input at least as large as the kernel
         "avgpool(3, s=1, p=1, count_include_pad=false)" if g.rank < 3 or shape.smallest >= 3 else "identity",
     ])
-    out.line(g.label(scope) + step)
+    out.line(("" if step.startswith("pad(") else g.label(scope)) + step)  # a label would name the padded tensor
     return shape
 
 
@@ -915,6 +922,7 @@ def _if(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None
         condition, holds = g.condition(scope)
         head = ("if " if i == 0 else "} else if ") + condition
         branch = _Writer(depth=out.depth + 1)
+        inner.tensors = dict(scope.tensors)  # what an arm labels stays in it
         got = g.steps(branch, inner, shape, rng.randint(1, 2))
         out.line(head + " {")
         out.lines += branch.lines
@@ -923,6 +931,7 @@ def _if(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None
     if rng.random() < 0.6 or result is None:
         out.line("} else {")
         branch = _Writer(depth=out.depth + 1)
+        inner.tensors = dict(scope.tensors)
         got = g.steps(branch, inner, shape, rng.randint(1, 2))
         out.lines += branch.lines or ["    " * (out.depth + 1) + "identity"]
         if result is None:
@@ -971,8 +980,50 @@ def _prelude(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape |
     return result
 
 
+def _from(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
+    """Steps that start at a labelled tensor: ``from(@c2) { ... }``, or ``from(@c2)`` alone."""
+    if not scope.tensors or scope.depth >= 3:
+        return None
+    name, start = g.rng.choice(sorted(scope.tensors.items()))
+    label = g.label(scope)
+    if g.rng.random() < 0.25:
+        out.line(f"{label}from(@{name})")
+        return start
+    return g.body(out, f"{label}from(@{name})", scope.inner(module=bool(label)), start, g.rng.randint(1, 2))
+
+
+def _join_tensors(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
+    """A join of labelled tensors (``add(@a, @b)``), with branches that start at one (``branch(@a) { }``) or at
+    the current tensor."""
+    rng = g.rng
+    kind = rng.choice(["add", "mul", "concat"])
+    fits = (lambda s: s.spatial == shape.spatial) if kind == "concat" else (lambda s: s == shape)
+    names = sorted(name for name, seen in scope.tensors.items() if fits(seen))
+    if not names:
+        return None
+    given = rng.sample(names, min(len(names), rng.randint(1, 2)))
+    branches: list[str] = []
+    channels = [scope.tensors[name].c for name in given]
+    for _ in range(rng.randint(0 if len(given) > 1 else 1, 2)):
+        start = rng.choice([None, *names])
+        c = shape.c if start is None else scope.tensors[start].c
+        w = c if kind != "concat" else rng.choice([c, 4])
+        text = rng.choice([f"conv({w}, 1)", f"conv({w}, 3, p=1); relu"] + (["identity", "relu"] if w == c else []))
+        branches.append(f"branch{'' if start is None else f'(@{start})'} {{ {text} }}")
+        channels.append(w)
+    if (kind != "concat" and len({*channels, shape.c}) > 1) or sum(channels) > MAX_CHANNELS:
+        return None
+    head = g.label(scope) + f"{kind}({', '.join(f'@{name}' for name in given)})"
+    if branches:
+        _join(g, out, head, branches)
+    else:
+        out.line(head)
+    return shape.with_channels(sum(channels)) if kind == "concat" else shape
+
+
 STEPS: tuple[Step, ...] = (_conv, _conv, _conv, _pointwise, _pointwise, _pool, _residual, _residual, _concat, _add,
-                           _gate, _dense, _seq, _repeat, _for, _if, _call_block, _call_block, _call_block, _prelude)
+                           _gate, _dense, _seq, _repeat, _for, _if, _call_block, _call_block, _call_block, _prelude,
+                           _from, _join_tensors, _join_tensors)
 
 
 def _keep_conv(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:

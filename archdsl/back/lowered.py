@@ -11,7 +11,8 @@ from archdsl.ir.layers import LAYERS, Constructor
 
 
 def writes_fresh(node: ir.Node | None) -> bool:
-    """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep."""
+    """Whether ``node``'s output is a new tensor that nothing else reads and autograd does not keep (a kept
+    or read tensor is read by name elsewhere)."""
     if isinstance(node, ir.Group):  # a sub-module returns what its last step wrote
         return bool(node.children) and writes_fresh(node.children[-1])
     return isinstance(node, (ir.Residual, ir.Concat, ir.Elementwise, ir.Gate, ir.Dense)) or (

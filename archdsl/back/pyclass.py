@@ -8,34 +8,29 @@ from typing import Any
 
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
-from archdsl.back.lowered import adds_in_place, constructor_of
+from archdsl.back.lowered import adds_in_place
 from archdsl.back.pycomment import shape_comment
 from archdsl.back.pyfile import Emitted, Parameter
 from archdsl.back.pyforms import (
-    chain,
-    comprehended,
     conditional,
     indented,
     optional_module,
     parameters_behind,
     plain_attribute,
-    positional,
-    rerolled,
     static_names,
     symbols_in,
-    unnamed,
 )
 from archdsl.back.pylocals import LOCAL, Locals
-from archdsl.back.pynames import Names, class_name, parameter_names
+from archdsl.back.pymodules import ModuleWriter
+from archdsl.back.pynames import Names, class_name
 from archdsl.back.pyrules import RuleWriter
-from archdsl.back.pysource import Call, annotation, call_line, constructor_call, flat
+from archdsl.back.pysource import Call, annotation, call_line
 from archdsl.elaboration.naming import module_attributes
 from archdsl.elaboration.templates import REQUIRED, carries, check_symbols, construction_symbols
 from archdsl.ir.expr import HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
-from archdsl.ir.layers import RUNTIME_CLASSES
 
 
-class ClassWriter(RuleWriter):
+class ClassWriter(ModuleWriter, RuleWriter):
     """Writes one class: the template's modules in ``__init__`` and its dataflow in ``forward``."""
 
     def __init__(self, name: str, kind: str, emitted: Emitted, body: ir.Group, params: Sequence[Parameter],
@@ -46,7 +41,10 @@ class ClassWriter(RuleWriter):
         self.helpers = emitted.helpers
         self.body = body
         self.doc = doc
-        self.locals = Names({"in_channels", "in_size", *(p.local for p in params)})
+        self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params)})
+        # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
+        self.tensors = {label: self.locals.create(label) for label in ir.outer_reads(body)}
+        self.given = list(self.tensors.values())
         self.params = list(params)
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
         self.channels = "in_channels" if takes_channels else None
@@ -148,7 +146,8 @@ class ClassWriter(RuleWriter):
                     changed = self.emitted.init.changed()
                     out.line("init_weights(self" + "".join(f", {k}={literal(v)}" for k, v in changed.items()) + ")")
             out.blank()
-            out.line("def forward(self, x: torch.Tensor) -> torch.Tensor:")
+            call_line(out, "def forward(", ["self", *(f"{name}: torch.Tensor" for name in ["x", *self.given])],
+                      ") -> torch.Tensor:")
             with out.indent():
                 for line in self.forward.lines:
                     out.line(line)
@@ -180,13 +179,30 @@ class ClassWriter(RuleWriter):
     def steps(self, nodes: Sequence[ir.Node], source: str, target: str, previous: ir.Node | None) -> str:
         """Writes ``nodes`` reading ``source`` into ``target``; returns the variable holding the result."""
         current = source
-        for node in nodes:
+        for position, node in enumerate(nodes):
             if isinstance(node, ir.Require):
                 self.require(node)
                 continue
-            current = self.step(node, current, target, previous)
+            if isinstance(node, ir.Keep):
+                current = self.keep(node, current)
+            else:  # a step whose output is kept writes it under its label: `c3 = self.layer2(c2)`
+                following = nodes[position + 1] if position + 1 < len(nodes) else None
+                current = self.step(node, current, self.tensor(following.label) if isinstance(
+                    following, ir.Keep) else target, previous)
             previous = node
         return current
+
+    def tensor(self, label: str) -> str:
+        """The forward's variable for a labelled tensor."""
+        if label not in self.tensors:
+            self.tensors[label] = self.locals.create(label)
+        return self.tensors[label]
+
+    def keep(self, node: ir.Keep, current: str) -> str:
+        kept = self.tensor(node.label)
+        if current != kept:
+            self.forward.line(f"{kept} = {current}")
+        return kept
 
     def require(self, node: ir.Require) -> None:
         """What a block was written for (an assumption) it tests where it builds; the network tests every rule
@@ -199,6 +215,8 @@ class ClassWriter(RuleWriter):
         if isinstance(node, (ir.Layer, ir.Group)):
             self.module(node, self.construct(node, previous), source, target)
             return target
+        if isinstance(node, ir.Read):
+            return self.tensor(node.label)
         handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Elementwise: self.join, ir.Gate: self.gate,
                    ir.Dense: self.dense, ir.Choice: self.choice, ir.Loop: self.loop}.get(type(node))
         if handler is None:
@@ -210,6 +228,8 @@ class ClassWriter(RuleWriter):
 
     def module(self, node: ir.Layer | ir.Group, made: Call | str, source: str, target: str) -> None:
         name = node.name
+        if isinstance(node, ir.Group):  # a sub-module that reads labelled tensors is given them
+            source = ", ".join([source, *(self.tensor(label) for label in ir.outer_reads(node))])
         if plain_attribute(name):
             call_line(self.init, f"self.{name} = ", [made], "")
             self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
@@ -218,85 +238,6 @@ class ClassWriter(RuleWriter):
         call_line(self.init, "self.add_module(", [text, made], ")")
         forward_name = literal(name) if isinstance(name, str) else self.fpy(name)
         self.forward.line(f"{target} = getattr(self, {forward_name})({source}){self.comment(node)}")
-
-    def construct(self, node: ir.Layer | ir.Group, previous: ir.Node | None) -> Call | str:
-        if isinstance(node, ir.Layer):
-            made = constructor_of(node, previous)
-            if made.cls in RUNTIME_CLASSES:
-                self.emitted.runtime.add(made.cls)
-            return constructor_call(made, self.py)
-        if node.kind == "block":
-            return self.block_call(node)
-        return self.group(node)
-
-    def block_call(self, group: ir.Group) -> Call:
-        template = self.emitted.calls[id(group)]
-        parts: list[Call | str] = [self.py(group.input.channels)]
-        if template.reads_size:
-            parts.append(f"in_size={self.py(tuple(group.input.spatial))}")
-        bound, locals_ = dict(group.args), parameter_names([p.name for p in template.params])
-        parts += [f"{locals_[name]}={self.py(bound[name])}" for name in group.passed]
-        return Call(self.emitted.classes[id(template)], parts)
-
-    def group(self, group: ir.Group) -> Call:
-        """A named seq: ``nn.Sequential`` where its steps form a chain, else a class of its own."""
-        steps = chain(group)
-        if steps is None:
-            if comprehended(group.children, self.used):
-                return Call("nn.Sequential", [self.comprehension(node) if isinstance(node, ir.Loop) else
-                                              self.construct(node, None) for node in group.children
-                                              if isinstance(node, (ir.Loop, ir.Layer, ir.Group))])
-            return self.listed(group) if positional(group.children) else self.nested_class(group)
-        parts = [self.construct(child, previous) for child, previous in steps]
-        names = [child.name for child, _ in steps]
-        if all(n == str(i) for i, n in enumerate(names)):
-            return Call("nn.Sequential", rerolled(parts))
-        pairs: list[Call | str] = [Call("", [literal(name), part]) for name, part in zip(names, parts, strict=True)]
-        return Call("nn.Sequential", [Call("OrderedDict", [Call("", pairs, brackets="[]")])])
-
-    def comprehension(self, loop: ir.Loop) -> str:
-        """A loop that makes one module a pass, as an argument: ``*[Block(96, drop=drop * i / 17) for i in ...]``."""
-        (module,) = [node for node in loop.body if not isinstance(node, ir.Require)]
-        assert isinstance(module, (ir.Layer, ir.Group))
-        header = self._header(loop, unnamed(loop, self.used), self.py).removesuffix(":")
-        return f"*[{flat(self.construct(module, None))} {header}]"
-
-    def listed(self, group: ir.Group) -> Call:
-        """A named seq of numbered steps, some only under a condition: torchvision's ``layers`` list."""
-        if len(self.lists) == self.listing:  # one variable per depth: lists nest, and branches share names
-            self.lists.append(self.locals.create("layers"))
-        layers = self.lists[self.listing]
-        self.init.line(f"{layers}: list[nn.Module] = []")
-        self.listing += 1
-        self._append(group.children, layers)
-        self.listing -= 1
-        return Call("nn.Sequential", [f"*{layers}"])
-
-    def _append(self, nodes: Sequence[ir.Node], layers: str) -> None:
-        previous: ir.Node | None = None
-        for node in nodes:
-            if isinstance(node, ir.Require):
-                self.require(node)
-            elif isinstance(node, ir.Choice):
-                init, branches = self.init, []
-                for branch in (node.then, node.otherwise):
-                    self.init = CodeWriter()
-                    self._append(branch, layers)
-                    branches.append(self.init.lines)
-                self.init, (then, otherwise) = init, branches
-                if then or otherwise:
-                    conditional(self.init, self.py(node.condition), then, otherwise)
-                previous = node
-            elif isinstance(node, ir.Loop):
-                init, self.init = self.init, CodeWriter()
-                self._append(node.body, layers)
-                body, self.init = self.init.lines, init
-                self._loop(node, unnamed(node, self.used), body, self.init)
-                previous = node
-            else:
-                assert isinstance(node, (ir.Layer, ir.Group))
-                call_line(self.init, f"{layers}.append(", [self.construct(node, previous)], ")")
-                previous = node
 
     def nested_class(self, group: ir.Group) -> Call:
         """A class for a named group that is not a chain (a named residual, a dense layer)."""

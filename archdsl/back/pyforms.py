@@ -79,11 +79,16 @@ def chain(group: ir.Group) -> list[tuple[ir.Layer | ir.Group, ir.Node | None]] |
     for child in group.children:
         if isinstance(child, ir.Require) and child.code is not None:
             continue
-        if not isinstance(child, (ir.Layer, ir.Group)) or not isinstance(child.name, str):
+        if not isinstance(child, (ir.Layer, ir.Group)) or not isinstance(child.name, str) or _given_tensors(child):
             return None
         steps.append((child, previous))
         previous = child
     return steps
+
+
+def _given_tensors(node: ir.Layer | ir.Group) -> bool:
+    """Whether a module is called with labelled tensors beside its input (nn.Sequential passes one)."""
+    return isinstance(node, ir.Group) and bool(ir.outer_reads(node))
 
 
 def positional(nodes: Sequence[ir.Node]) -> bool:
@@ -98,7 +103,7 @@ def positional(nodes: Sequence[ir.Node]) -> bool:
         elif isinstance(node, (ir.Layer, ir.Group)):
             name = node.name
             if not ((isinstance(name, str) and name.isdigit()) or (isinstance(name, Op) and name.name == "name"
-                    and name.args[0] == "")):
+                    and name.args[0] == "")) or _given_tensors(node):
                 return False
         elif not isinstance(node, ir.Require):
             return False

@@ -22,33 +22,41 @@ Plan = tuple[Any, ...]
 
 
 class ArchModule(nn.Module):
-    """One IR group: named children, run in the order and wiring of ``plan``."""
+    """One IR group: named children, run in the order and wiring of ``plan``, which keeps labelled tensors for
+    the steps that read them."""
 
     def __init__(self, plan: Plan, output_shape: tuple[int, ...]) -> None:
         super().__init__()
         self._plan = plan
         self._output_shape = output_shape
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self._plan, x)
+    def forward(self, x: torch.Tensor, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``tensors``: those the enclosing module kept, where this one reads them (its own stay here)."""
+        return self._run(self._plan, x, {} if tensors is None else dict(tensors))
 
-    def _run(self, plan: Plan, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, plan: Plan, x: torch.Tensor, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         for step in plan:
             op = step[0]
             if op == "call":
-                x = self._modules[step[1]](x)  # type: ignore[misc]
+                module = self._modules[step[1]]
+                x = module(x, tensors) if step[2] else module(x)  # type: ignore[misc]
+            elif op == "keep":
+                tensors[step[1]] = x
+            elif op == "read":
+                x = tensors[step[1]]
             elif op == "residual":
-                shortcut = x if step[2] is None else self._run(step[2], x)
-                x = self._run(step[1], x).add_(shortcut) if step[3] else self._run(step[1], x) + shortcut
+                shortcut = x if step[2] is None else self._run(step[2], x, tensors)
+                body = self._run(step[1], x, tensors)
+                x = body.add_(shortcut) if step[3] else body + shortcut
             elif op == "concat":
-                x = torch.cat([self._run(path, x) for path in step[1]], dim=1)
+                x = torch.cat([self._run(path, x, tensors) for path in step[1]], dim=1)
             elif op in ("+", "*"):
-                outputs = [self._run(path, x) for path in step[1]]
+                outputs = [self._run(path, x, tensors) for path in step[1]]
                 x = outputs[0]
                 for other in outputs[1:]:
                     x = x + other if op == "+" else x * other
             elif op == "gate":
-                x = x * self._run(step[1], x)
+                x = x * self._run(step[1], x, tensors)
             elif op == "dense":
                 features = [x]
                 for name in step[1]:
@@ -83,10 +91,14 @@ class _Builder:
         match node:
             case ir.Layer():
                 owner.add_module(node.name, instantiate(constructor_of(node, previous)))
-                return ("call", node.name)
+                return ("call", node.name, False)
             case ir.Group():
                 owner.add_module(node.name, self.group(node))
-                return ("call", node.name)
+                return ("call", node.name, bool(ir.outer_reads(node)))
+            case ir.Keep(label=label):
+                return ("keep", label)
+            case ir.Read(label=label):
+                return ("read", label)
             case ir.Residual(body=body, shortcut=shortcut):
                 plan = self.path(body, owner)  # body first: modules register in dataflow order
                 short = None if shortcut is None else self.path(shortcut, owner)

@@ -13,7 +13,7 @@ from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
-from archdsl.elaboration import control
+from archdsl.elaboration import control, tensors
 from archdsl.elaboration.naming import Namespace, labels_in
 from archdsl.elaboration.scope import Elaborating, Result, Scope, Type
 from archdsl.front import syntax as ast
@@ -69,18 +69,28 @@ def _taken(el: Elaborating, stmt: ast.If, scope: Scope) -> tuple[ast.Stmt, ...]:
 
 
 def path(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    """A `branch` or `shortcut`: transparent, or one indexed sub-module when named."""
-    el.arguments(call, scope, [], [])
+    """A `branch` or `shortcut`: transparent, or one indexed sub-module when named; ``branch(@x) { }`` starts
+    at the labelled tensor ``@x``, ahead of that module."""
+    values = el.arguments(call, scope, ["start"], [False])
     if call.body is None:
         el.error(codes.MISPLACED, f"`{call.callee}` needs a `{{ }}` body", call.span, scope=scope)
         return [], None
+    if values is None:
+        return [], None
+    read: list[ir.Node] = []
+    if "start" in values:
+        read, t = tensors.reading(el, values["start"], call.args[0].span, call, scope, t)
+        if t is None:
+            return [], None
     if call.label is None:
-        return el.sequence(call.body, scope, t)
+        nodes, t_out = el.sequence(call.body, scope, t)
+        return [*read, *nodes], t_out
     inner = replace(scope, namespace=Namespace(labels_in(call.body, indexed=True), indexed=True))
     nodes, t_out = el.sequence(call.body, inner, t)
     if t is None or t_out is None:
         return [], None
-    return [ir.Group("seq", el.name(call, scope, "seq"), tuple(nodes), t, t_out, call.span, indexed=True)], t_out
+    return [*read, ir.Group("seq", el.name(call, scope, "seq"), tuple(nodes), t, t_out, call.span,
+                            indexed=True)], t_out
 
 
 def differ(a: TensorType, b: TensorType) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
+from archdsl.elaboration import control, tensors
 from archdsl.elaboration.bodies import agree, flatten, path
 from archdsl.elaboration.naming import Namespace, labels_in
 from archdsl.elaboration.residual import residual
@@ -30,7 +31,11 @@ from archdsl.span import Span
 
 
 def combine(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    if call.body is None:
+    if call.callee == "from":  # labelled, its steps are one module the tensor flows into: p5 = self.p5(c5)
+        return tensors.from_(el, call, scope, t, lambda t_in: _labelled(
+            el, call, scope, t_in, lambda inner: el.sequence(call.body or (), inner, t_in))
+            if call.label is not None else el.sequence(call.body or (), scope, t_in))
+    if call.body is None and not (call.callee in ("concat", "add", "mul") and call.args):
         el.error(codes.MISPLACED, f"`{call.callee}` needs a `{{ }}` body", call.span, scope=scope)
         return [], None
     handler = _HANDLERS[call.callee]
@@ -39,10 +44,18 @@ def combine(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     nested_element = call.callee == "seq" and scope.namespace.indexed
     if call.label is None and not nested_element:
         return handler(el, call, scope, t)
-    inner = replace(scope, namespace=Namespace(labels_in(call.body, indexed=True), indexed=True))
-    nodes, t_out = handler(el, call, inner, t)
+    return _labelled(el, call, scope, t, lambda inner: handler(el, call, inner, t))
+
+
+def _labelled(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Scope], Result]) -> Result:
+    """``steps`` as one indexed sub-module named by the call's label (or numbered, in an indexed group); steps
+    that make no module (``m3: add(@a, @b)``) stay as they are, the label naming their output only."""
+    inner = replace(scope, namespace=Namespace(labels_in(call.body or (), indexed=True), indexed=True))
+    nodes, t_out = steps(inner)
     if t is None or t_out is None:
         return [], None
+    if not any(isinstance(n, (ir.Layer, ir.Group)) for node in nodes for n in ir.walk(node)):
+        return [*el.take_pending(), *nodes], t_out
     return [ir.Group("seq", el.name(call, scope, "seq"), (*el.take_pending(), *nodes), t, t_out, call.span,
                      indexed=True)], t_out
 
@@ -52,14 +65,27 @@ def _seq(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     return el.sequence(call.body or (), scope, t)
 
 
-def _branches(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> tuple[list[Nodes], list[Type], list[Span]]:
-    """Each branch's nodes, output type and span."""
-    el.arguments(call, scope, [], [])
+def _branches(el: Elaborating, call: ast.Call, scope: Scope, t: Type
+              ) -> tuple[list[Nodes], list[Type], list[Span], list[str]]:
+    """Each branch's nodes, output type, span and name in messages: the tensors given (``add(@a, @b)``), then
+    the ``branch { }`` bodies."""
     paths: list[Nodes] = []
     types: list[Type] = []
     spans: list[Span] = []
+    names: list[str] = []
+    for arg in call.args:
+        if arg.name is not None:
+            el.error(codes.UNKNOWN_PARAMETER, f"`{call.callee}` takes no parameter `{arg.name}`", arg.span,
+                     "give the tensors to join by position: `add(@a, @b)`", scope)
+            continue
+        nodes, t_read = tensors.reading(el, el.value(arg.value, scope), arg.span, call, scope, t)
+        paths.append(nodes)
+        types.append(t_read)
+        spans.append(arg.span)
+        names.append(f"`@{nodes[0].label}`" if nodes else "?")  # type: ignore[union-attr]
     for inner_call, inner_scope in flatten(el, call.body or (), scope):
         spans.append(inner_call.span)
+        names.append(f"branch {len(names) + 1}")
         if inner_call.callee != "branch":
             el.error(codes.MISPLACED, f"only `branch {{ }}` may stand inside {call.callee}, not "
                       f"`{inner_call.callee}`", inner_call.callee_span, "wrap the steps in `branch { }`", scope)
@@ -70,7 +96,14 @@ def _branches(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> tuple[l
         types.append(t_out)
     if not types:
         el.error(codes.MISPLACED, f"{call.callee} has no branches", call.span, "add `branch { }` bodies", scope)
-    return paths, types, spans
+    return paths, types, spans, names
+
+
+def _shapes(call: ast.Call, outs: list[TensorType], names: list[str]) -> str:
+    """The branches' shapes for a message, each after its tensor's name where the join was given tensors."""
+    if not call.args:
+        return ", ".join(str(o) for o in outs)
+    return ", ".join(f"{name} {o}" for name, o in zip(names, outs, strict=True))
 
 
 def _odd_one(keys: list[Any]) -> int:
@@ -81,7 +114,7 @@ def _odd_one(keys: list[Any]) -> int:
 
 
 def _concat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    paths, types, spans = _branches(el, call, scope, t)
+    paths, types, spans, names = _branches(el, call, scope, t)
     if t is None or not types or any(b is None for b in types):
         return [], None
     outs: list[TensorType] = types  # type: ignore[assignment]
@@ -91,10 +124,9 @@ def _concat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
             agree(el, out.with_shape(outs[0].channels), outs[0], codes.JOIN_SHAPE, span,
                    lambda: ("concat branches differ in spatial size",))
     elif len({(o.rank, o.spatial) for o in outs}) > 1:
-        shapes = ", ".join(str(o) for o in outs)
         odd = _odd_one([(o.rank, o.spatial) for o in outs])
-        el.error(codes.JOIN_SHAPE, f"concat branches differ in spatial size: {shapes}", spans[odd],
-                  f"branch {odd + 1} gives {outs[odd]}; every branch must keep the same spatial size: "
+        el.error(codes.JOIN_SHAPE, f"concat branches differ in spatial size: {_shapes(call, outs, names)}",
+                  spans[odd], f"{names[odd]} gives {outs[odd]}; every branch must keep the same spatial size: "
                   "check strides and padding", scope)
         usual = outs[1 if odd == 0 else 0]
         return [], usual.with_shape(sum(o.channels for o in outs))  # later steps are still checked
@@ -110,7 +142,7 @@ def _concat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
 def _elementwise(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     """``add`` or ``mul``: branches of one shape, summed or multiplied element by element."""
     kind = call.callee
-    paths, types, spans = _branches(el, call, scope, t)
+    paths, types, spans, names = _branches(el, call, scope, t)
     if t is None or not types or any(b is None for b in types):
         return [], None
     outs: list[TensorType] = types  # type: ignore[assignment]
@@ -119,8 +151,8 @@ def _elementwise(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Resu
             agree(el, out, outs[0], codes.JOIN_SHAPE, span, lambda: (f"{kind} branches differ in shape",))
     elif len(set(outs)) > 1:
         odd = _odd_one(outs)
-        el.error(codes.JOIN_SHAPE, f"{kind} branches differ in shape: " + ", ".join(str(o) for o in outs), spans[odd],
-                  f"branch {odd + 1} gives {outs[odd]}; every branch must produce the same shape", scope)
+        el.error(codes.JOIN_SHAPE, f"{kind} branches differ in shape: {_shapes(call, outs, names)}", spans[odd],
+                  f"{names[odd]} gives {outs[odd]}; every branch must produce the same shape", scope)
         return [], outs[1 if odd == 0 else 0]  # later steps are still checked
     operator = "+" if kind == "add" else "*"
     return [ir.Elementwise(operator, tuple(tuple(p) for p in paths), t, outs[0], call.span)], outs[0]
@@ -232,7 +264,7 @@ def _misplaced(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result
 
 _HANDLERS: dict[str, Callable[[Elaborating, ast.Call, Scope, Type], Result]] = {
     "seq": _seq, "residual": residual, "concat": _concat, "add": _elementwise, "mul": _elementwise, "gate": _gate,
-    "dense": _dense,
+    "dense": _dense, "repeat": control.repeat,  # an unlabelled repeat is elaborated as a statement
     "branch": _misplaced, "shortcut": _misplaced,
 }
 

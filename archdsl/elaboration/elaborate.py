@@ -22,7 +22,7 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
-from archdsl.elaboration import control
+from archdsl.elaboration import control, tensors
 from archdsl.elaboration.combine import combine
 from archdsl.elaboration.evaluation import evaluate
 from archdsl.elaboration.init_statement import init_scheme, states_init
@@ -79,7 +79,7 @@ class Elaborator:
         scheme, rest = init_scheme(self, body[1:])
         if scheme is None:
             return None
-        scope = Scope(values, None, Namespace(labels_in(rest), indexed=False))
+        scope = Scope(values, None, Namespace(labels_in(rest), indexed=False), **tensors.of_definition(rest))
         if input_shape and len(input_shape) != len(body[0].dims):
             sizes = {1: "C", 2: "C, L", 3: "C, H, W", 4: "C, D, H, W"}.get(len(body[0].dims), "C, ...")
             self.error(codes.ARGUMENT_TYPE, f"the input given, {list(input_shape)}, has {len(input_shape)} sizes; "
@@ -107,7 +107,8 @@ class Elaborator:
 
         A network's input type comes from its `input` line (symbolic where it reads a parameter).
         """
-        scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False))
+        scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False),
+                      **tensors.of_definition(definition.body))
         for value in values.values():
             if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
                 length = len(value.type)
@@ -192,7 +193,7 @@ class Elaborator:
     def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
         outer, self.pending = self.pending, []  # guards of the step this sequence is part of stay with it
         nodes: Nodes = []
-        for stmt in stmts:
+        for position, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Input):
                 self.error(codes.MISPLACED, "`input` may only be the first line of a network", stmt.span)
                 continue
@@ -204,23 +205,15 @@ class Elaborator:
                 made, t = control.repeat(self, stmt, scope, t)
             else:
                 made, t = self.call(stmt, scope, t)
+                if stmt.label is not None:
+                    scope = scope.labelled(stmt.label, t)
+                    if stmt.label in scope.read and t is not None:
+                        made = [*made, ir.Keep(stmt.label, t, t, stmt.label_span or stmt.span)]
+                    elif position < len(stmts) - 1:
+                        tensors.unread(self, stmt, made, scope)
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
         return nodes, t
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
     def trial(self, attempt: Any) -> Any:
         """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
@@ -398,7 +391,8 @@ class Elaborator:
         if values is None:
             return None, None
         inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
-                      (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee))
+                      (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee),
+                      **tensors.of_definition(definition.body))
         bound: dict[str, Any] = {}
         for param in definition.params:
             if param.name in values:
@@ -468,7 +462,8 @@ class Elaborator:
     def value(self, expr: ast.Expr, scope: Scope) -> Any:
         try:
             return evaluate(expr, scope.values, scope.block_input,  # type: ignore[arg-type]
-                            lambda holds, message, span: self.require(holds, codes.BAD_VALUE, message, span))
+                            lambda holds, message, span: self.require(holds, codes.BAD_VALUE, message, span),
+                            lambda name, span: tensors.read(name, span, scope.tensors, scope.labels))
         except EvalError as error:
             self.sink.add(self._traced(error.diagnostic, scope))
             return UNKNOWN

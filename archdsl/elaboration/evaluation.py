@@ -15,7 +15,7 @@ from archdsl import errorcodes as codes
 from archdsl.diagnostics import did_you_mean
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import is_symbolic, nonzero_divisor, op
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.tensor import Named, TensorType
 from archdsl.ir.values import (
     CONSTANTS,
     FUNCTIONS,
@@ -71,12 +71,13 @@ _UNARY = {"-": "neg", "+": "pos", "not": "not"}
 
 
 def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unknown | None,
-             require: Callable[[Any, tuple[Any, ...], Span], None] | None = None) -> Any:
+             require: Callable[[Any, tuple[Any, ...], Span], None] | None = None,
+             named: Callable[[str, Span], Any] | None = None) -> Any:
     """The value of ``expr`` (symbolic where it reads a symbol); ``tensor`` is what ``in`` means here.
 
     ``tensor`` is None outside any block (no ``in``), UNKNOWN after an earlier error. ``require``
     is given what must hold for a symbolic expression to compute (a divisor that is not zero), in
-    the words the checker would refuse it with.
+    the words the checker would refuse it with; ``named`` reads a labelled tensor, ``@name``.
     """
 
     def ev(e: ast.Expr) -> Any:
@@ -94,10 +95,16 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 if tensor is None:
                     raise EvalError(codes.MISPLACED, "`in` is only defined inside a block or network", span)
                 return tensor
+            case ast.TensorRef(name=name, span=span):
+                if named is None:
+                    raise EvalError(codes.MISPLACED, f"`@{name}` reads a tensor: only a step may", span)
+                return named(name, span)
             case ast.Attribute(value=inner, attr=attr, span=span):
                 base = ev(inner)
                 if base is UNKNOWN:
                     return UNKNOWN
+                if isinstance(base, Named):  # @skip.c: the labelled tensor's size
+                    base = base.type
                 if not isinstance(base, TensorType):
                     raise EvalError(codes.ARGUMENT_TYPE, f"{type_name(base)} has no attribute `{attr}`", span)
                 return _tensor_attribute(base, attr, span)

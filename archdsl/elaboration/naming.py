@@ -18,7 +18,7 @@ from archdsl.front import syntax as ast
 from archdsl.ir.expr import is_symbolic, op, where
 from archdsl.ir.helpers import skip
 
-TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "mul", "branch", "gate", "seq", "repeat"})
+TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "mul", "branch", "gate", "seq", "repeat", "from"})
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """Receptive field and jump (effective stride) of every node, per spatial axis (see ``field``).
 
 Each layer's rule is its record's; at a join ``r`` is the widest path's, and paths
-arriving with different ``j`` are reported.
+arriving with different ``j`` are reported. A path that starts at a labelled tensor starts
+from that tensor's field, so a field is taken along every path of a graph.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def _layer(layer: ir.Layer, f: Field) -> Field:
 def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Field]:
     """The output field of every node, keyed by ``id(node)``."""
     result: dict[int, Field] = {}
+    kept: list[dict[str, Field]] = [{}]  # the fields of the labelled tensors each module in the walk sees
 
     def path(nodes: tuple[ir.Node, ...], f: Field) -> Field:
         for node in nodes:
@@ -49,7 +51,13 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
             case ir.Layer():
                 out = _layer(node, f)
             case ir.Group(children=children):
+                kept.append({} if node.kind == "block" else dict(kept[-1]))  # its labels stay in it
                 out = path(children, f)
+                kept.pop()
+            case ir.Keep(label=label):
+                out = kept[-1][label] = f
+            case ir.Read(label=label):
+                out = kept[-1][label]
             case ir.Residual(body=body, shortcut=shortcut):
                 short = f if shortcut is None else path(shortcut, f)
                 out = join(node, [path(body, f), short], [node.output.spatial] * 2)

@@ -7,7 +7,7 @@ services they call, so that they need not import the elaborator (which calls the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from archdsl import errorcodes as codes
@@ -16,7 +16,7 @@ from archdsl.diagnostics import Sink
 from archdsl.elaboration.naming import Namespace
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import Sym
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.tensor import Named, TensorType
 from archdsl.span import Frame, Span
 
 Type = TensorType | None  # None: unknown after an earlier error
@@ -30,9 +30,16 @@ class Scope:
     namespace: Namespace
     trace: tuple[Frame, ...] = ()
     stack: tuple[str, ...] = ()
+    tensors: Mapping[str, Named | None] = field(default_factory=dict)  # the labelled outputs seen here
+    labels: Mapping[str, Span] = field(default_factory=dict)  # every label of the definition, and where
+    read: frozenset[str] = frozenset()  # the labels the definition reads as tensors: their steps keep them
 
     def bind(self, names: Mapping[str, Any]) -> Scope:
         return replace(self, values={**self.values, **names})
+
+    def labelled(self, label: str, t: TensorType | None) -> Scope:
+        """This scope after a step labelled ``label`` made ``t``."""
+        return replace(self, tensors={**self.tensors, label: None if t is None else Named(label, t)})
 
 
 Result = tuple[Nodes, Type]

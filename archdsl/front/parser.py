@@ -229,6 +229,9 @@ class _ToAst(Transformer_NonRecursive):
     def input_ref(self, meta: Any, token: Token) -> ast.InputRef:
         return ast.InputRef(self._span(meta))
 
+    def tensor_ref(self, meta: Any, token: Token) -> ast.TensorRef:
+        return ast.TensorRef(str(token)[1:], self._span(meta))
+
     def function_call(self, meta: Any, name: Token, *args: Any) -> ast.FunctionCall:
         items = tuple(a for a in args if a is not None)
         return self._nested(ast.FunctionCall(str(name), items, self._span(meta)), *items)

@@ -34,6 +34,14 @@ class InputRef:
 
 
 @dataclass(frozen=True, slots=True)
+class TensorRef:
+    """``@name``: the output of the step labelled ``name``, earlier in the definition."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Attribute:
     value: Expr
     attr: str
@@ -83,7 +91,8 @@ class FunctionCall:
     span: Span
 
 
-Expr = Literal | Name | InputRef | Attribute | Index | Sequence | Unary | Binary | Conditional | FunctionCall
+Expr = (Literal | Name | InputRef | TensorRef | Attribute | Index | Sequence | Unary | Binary | Conditional
+        | FunctionCall)
 
 # Statements -------------------------------------------------------------------
 

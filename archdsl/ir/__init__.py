@@ -148,6 +148,26 @@ class Loop:
 
 
 @dataclass(frozen=True, slots=True)
+class Keep:
+    """The current tensor, kept as ``label`` for the steps after it that read ``@label``."""
+
+    label: str
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The tensor kept as ``label`` earlier in the definition: the path goes on from there."""
+
+    label: str
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Quoted:
     """A message part that shows an expression's text, not its value."""
 
@@ -166,7 +186,7 @@ class Require:
     span: Span | None
 
 
-Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require
+Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require | Keep | Read
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +247,7 @@ def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
             return (then, otherwise)
         case Loop(body=body):
             return (body,)
-        case Require():
+        case Require() | Keep() | Read():
             return ()
     raise TypeError(f"not an IR node: {node!r}")
 
@@ -240,6 +260,26 @@ def walk(node: Node) -> Iterator[Node]:
         yield current
         for path in reversed(paths(current)):
             stack.extend(reversed(path))
+
+
+def outer_reads(group: Group) -> tuple[str, ...]:
+    """The labelled tensors the steps of ``group``, a sub-module of a definition, read but do not keep themselves,
+    in the order first read: what the sub-module is given beside its input. None for a block's instance."""
+    if group.kind == "block":
+        return ()
+    kept: set[str] = set()
+    read: list[str] = []
+    stack = list(reversed(group.children))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Keep):
+            kept.add(node.label)
+        elif isinstance(node, Read) and node.label not in kept and node.label not in read:
+            read.append(node.label)
+        if not (isinstance(node, Group) and node.kind == "block"):
+            for path in reversed(paths(node)):
+                stack.extend(reversed(path))
+    return tuple(read)
 
 
 def layers_in(node: Node) -> Iterator[Layer]:

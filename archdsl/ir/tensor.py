@@ -41,3 +41,14 @@ class TensorType:
 
     def __str__(self) -> str:
         return "[" + ", ".join(str(n) for n in self.shape) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A labelled step's output as a value: ``@c4`` is ``Named("c4", its type)``."""
+
+    label: str
+    type: TensorType
+
+    def __str__(self) -> str:
+        return f"@{self.label}"

@@ -2,7 +2,8 @@
 
 One node per layer (its kind and key hyper-parameters), edges labelled with the
 shape flowing along them, combinators drawn as joins (+, concat, x), block
-instances as labelled clusters; below ``depth`` a block is a single node. Node ids
+instances as labelled clusters; below ``depth`` a block is a single node. A labelled
+tensor that later steps read is drawn once: its edges fan out to every reader, named. Node ids
 are handed out in dataflow order, so the same spec gives the same DOT text.
 """
 
@@ -52,6 +53,8 @@ class _Drawer:
     counter: int = 0
     families: set[str] = field(default_factory=set)
     reshaping: set[str] = field(default_factory=set)  # nodes whose output shape differs from their input's
+    named: dict[str, str] = field(default_factory=dict)  # node id -> the label its output is kept as
+    kept: list[dict[str, tuple[str, TensorType]]] = field(default_factory=lambda: [{}])  # per module in the walk
 
     def new_id(self) -> str:
         self.counter += 1
@@ -60,6 +63,8 @@ class _Drawer:
     def edge(self, tail: str, head: str, t: TensorType, **attrs: str) -> None:
         """An edge, labelled with its shape where the shape has just changed (the rest would repeat it)."""
         label = {"label": f" {shape_label(t)}"} if tail in self.reshaping else {}
+        if tail in self.named:  # a labelled tensor: every edge it flows along says so
+            label = {"label": f" @{self.named[tail]} {shape_label(t)}"}
         self.root.edge(tail, head, **label, **{k: v for k, v in attrs.items() if v})
 
     def path(self, graph: graphviz.Digraph, nodes: tuple[ir.Node, ...], entry: str, t: TensorType,
@@ -81,7 +86,16 @@ class _Drawer:
                     self.reshaping.add(node_id)
                 return node_id, node.output
             case ir.Group():
-                return self.group(graph, node, entry, t, level + 1, prefix)
+                self.kept.append({} if node.kind == "block" else dict(self.kept[-1]))  # its labels stay in it
+                drawn = self.group(graph, node, entry, t, level + 1, prefix)
+                self.kept.pop()
+                return drawn
+            case ir.Keep(label=label):
+                self.kept[-1][label] = (entry, t)
+                self.named.setdefault(entry, label)
+                return entry, t
+            case ir.Read(label=label):
+                return self.kept[-1][label]
             case ir.Residual(body=body, shortcut=shortcut):
                 body_exit, body_t = self.path(graph, body, entry, t, level, prefix)
                 short_exit, short_t = (entry, t) if shortcut is None else self.path(graph, shortcut, entry, t, level,

@@ -1,0 +1,104 @@
+"""Named tensors: a labelled step's output, read later in its definition as ``@name``.
+
+A label is seen by the steps after it in its own body and in the bodies nested there: not
+before it, not after the body it stands in has ended, and not inside the blocks it calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from archdsl import errorcodes as codes
+from archdsl import ir
+from archdsl.diagnostics import closest
+from archdsl.elaboration.scope import Elaborating, Result, Scope, Type
+from archdsl.front import syntax as ast
+from archdsl.ir.tensor import Named
+from archdsl.ir.values import UNKNOWN, EvalError, _Unknown, contains_unknown, show
+from archdsl.span import Span
+
+
+def of_definition(body: tuple[ast.Stmt, ...]) -> dict[str, Any]:
+    """What a definition's scope knows of its tensors from the start: every label and where it stands, and the
+    labels some step reads (``Scope.labels``, ``Scope.read``)."""
+    return {"labels": labelled_steps(body), "read": frozenset(_references(body))}
+
+
+def _references(node: Any) -> Iterator[str]:
+    """The labels every ``@name`` under a syntax node reads."""
+    if isinstance(node, ast.TensorRef):
+        yield node.name
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _references(item)
+    elif is_dataclass(node) and not isinstance(node, Span):
+        for f in fields(node):
+            yield from _references(getattr(node, f.name))
+
+
+def labelled_steps(stmts: tuple[ast.Stmt, ...]) -> dict[str, Span]:
+    """Where each label of a definition's body stands, however deep (the first, where one repeats)."""
+    found: dict[str, Span] = {}
+    stack = list(reversed(stmts))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.For):
+            stack.extend(reversed(stmt.body))
+        elif isinstance(stmt, ast.If):
+            stack.extend(reversed([s for body in stmt.bodies() for s in body]))
+        elif isinstance(stmt, ast.Call):
+            if stmt.label is not None:
+                found.setdefault(stmt.label, stmt.label_span or stmt.span)
+            stack.extend(reversed(stmt.body or ()))
+    return found
+
+
+def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mapping[str, Span]) -> Named | _Unknown:
+    """``@name`` where ``seen`` are the tensors this step may read and ``labels`` every label of the definition."""
+    if name in seen:
+        named = seen[name]
+        return UNKNOWN if named is None else named
+    if name in labels:
+        at = labels[name]
+        if (at.line, at.col) > (span.line, span.col):
+            raise EvalError(codes.UNKNOWN_TENSOR, f"`@{name}` is made later, at line {at.line}", span,
+                            "a step reads only tensors made before it")
+        raise EvalError(codes.UNKNOWN_TENSOR, f"`@{name}` is not seen here: it is labelled at line {at.line}, "
+                        "inside a body that has ended", span,
+                        "read it inside that body, or label a step of this body")
+    match = closest(name, seen)
+    raise EvalError(codes.UNKNOWN_TENSOR, f"unknown tensor `@{name}`", span,
+                    f"did you mean `@{match}`?" if match else
+                    f"label a step (`{name}: conv(...)`) to read its output as `@{name}`")
+
+
+def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scope, t: Type) -> Result:
+    """A path that starts at the tensor ``value`` names (``@x``), where the current one is ``t``."""
+    if contains_unknown(value):
+        return [], None
+    if not isinstance(value, Named):
+        el.error(codes.ARGUMENT_TYPE, f"`{call.callee}` reads a labelled tensor, `@name`, not {show(value)}", span,
+                 "label a step (`skip: conv(...)`) and pass `@skip`", scope)
+        return [], None
+    return [ir.Read(value.label, value.type if t is None else t, value.type, span)], value.type
+
+
+def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Type], Result]) -> Result:
+    """``from(@x) { ... }``: ``steps`` on the labelled tensor ``@x`` instead of the current one."""
+    values = el.arguments(call, scope, ["tensor"], [True])
+    if values is None:
+        return [], None
+    read, t_read = reading(el, values["tensor"], call.args[0].span, call, scope, t)
+    if t_read is None or call.body is None:
+        return read, t_read
+    nodes, t_out = steps(t_read)
+    return [*read, *nodes], t_out
+
+
+def unread(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope) -> None:
+    """W305 for a label that names no module (``m3: add(@a, @b)``) on a tensor that no step reads."""
+    if made and not any(isinstance(n, (ir.Layer, ir.Group)) for node in made for n in ir.walk(node)):
+        el.error(codes.UNREAD_TENSOR, f"`{call.label}` names a tensor that no step reads", call.label_span or call.span,
+                 f"read it as `@{call.label}`, or drop the label", scope)

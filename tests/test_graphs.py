@@ -1,0 +1,168 @@
+"""Named tensors (issue 11): labels name outputs, `@name` reads them, `from(@x) { }` and `branch(@x) { }` start
+at them, joins take them. Each back end against torch on hand-written graphs; generated graphs are in
+``test_emitted_property`` (``specgen`` writes `from`, `branch(@x)` and joins of tensors)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from emitting import network_class, problems
+
+import archdsl
+from archdsl.api import python_source
+from archdsl.reports.report import build_report
+from archdsl.reports.to_dot import to_dot
+
+ROOT = Path(__file__).resolve().parent.parent
+FPN = ROOT / "examples" / "tiny_fpn.arch"
+
+SHADOWED = """
+network shadowed {
+    input [3, 8, 8]
+    a: conv(4, 1)
+    s: seq { a: conv(8, 1); from(@a) { relu } }
+    concat(@a, @s)
+}
+"""
+
+IN_PLACE = """
+network kept {
+    input [2, 6, 6]
+    a: conv(4, 3, p=1)
+    relu
+    b: conv(4, 1)
+    relu
+    add(@a, @b)
+    residual { from(@a) { relu } }
+}
+"""
+
+BLOCK = """
+block down(out) {
+    a: conv(out, 3, s=2, p=1); relu
+    b: conv(out, 3, p=1)
+    add(@a, @b)
+}
+network g(w=8) {
+    input [3, 32, 32]
+    c2: down(w)
+    c3: down(2 * w)
+    p3: from(@c3) { conv(w, 1) }
+    m2: add(@c2) { branch(@p3) { upsample(2) } }
+    head: seq { conv(w, 3, p=1); add(@m2) { branch { relu } } }
+    x: conv(4, 1)
+    from(@x) { relu }
+}
+"""
+
+LABELLED = """
+network labelled(n=2, deep=true) {
+    input [3, 8, 8]
+    r: repeat(n) { conv(3, 1); relu }
+    if deep { t: conv(3, 1) } else { t: relu }
+    add(@r) { branch { relu } }
+    d: dense(2) { conv(4, 1) }
+    q: residual(when=deep) { conv(11, 1) }
+    concat(@q, @d, @r)
+}
+"""
+
+
+def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    c2 = model.c2(x)
+    c3 = model.c3(c2)
+    c4 = model.c4(c3)
+    m3 = model.inner3(c3) + F.interpolate(model.inner4(c4), size=c3.shape[-2:])
+    m2 = model.inner2(c2) + F.interpolate(m3, size=c2.shape[-2:])
+    return model.p2(m2)
+
+
+def test_the_built_pyramid_computes_what_torchvision_style_code_does() -> None:
+    torch.manual_seed(0)
+    model = archdsl.build(FPN).eval()
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.equal(model(x), _fpn_by_hand(model, x))
+    assert [name for name, _ in model.named_children()] == ["c2", "c3", "c4", "inner4", "inner3", "top3", "inner2",
+                                                            "top2", "p2"], "a label without a module makes none"
+
+
+def test_the_emitted_forward_names_each_tensor_by_its_label() -> None:
+    checked = archdsl.check([FPN])
+    source = python_source(checked, checked.networks[0], FPN.name)
+    forward = source[source.index("class TinyFpn"):].split("def forward", 1)[1]
+    assert re.findall(r"^        (\w+) = (.+?)  #", forward, flags=re.MULTILINE) == [
+        ("c2", "self.c2(x)"), ("c3", "self.c3(c2)"), ("c4", "self.c4(c3)"), ("inner4", "self.inner4(c4)"),
+        ("inner3", "self.inner3(c3)"), ("top3", "self.top3(inner4)"), ("m3", "inner3 + top3"),
+        ("inner2", "self.inner2(c2)"), ("top2", "self.top2(m3)"), ("m2", "inner2 + top2"), ("x", "self.p2(m2)")]
+    torch.manual_seed(0)
+    emitted = network_class(source)().eval()
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.equal(emitted(x), _fpn_by_hand(emitted, x))
+
+
+def test_the_readme_shows_the_forward_compile_writes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- emitted forward of examples/tiny_fpn.arch -->\n```py\n", 1)[1].split("```")[0]
+    checked = archdsl.check([FPN])
+    assert shown in python_source(checked, checked.networks[0], FPN.name)
+
+
+def test_emitted_classes_equal_build_for_every_argument() -> None:
+    for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, FPN.read_text()):
+        assert list(problems(text)) == [], text
+
+
+def test_a_nested_label_shadows_the_outer_one_only_inside() -> None:
+    model = archdsl.build(source=SHADOWED).eval()
+    x = torch.randn(1, 3, 8, 8)
+    a = model.a(x)
+    inner = model.s(a)  # conv then relu of that conv's output
+    assert torch.equal(model(x), torch.cat([a, inner], dim=1))
+    assert archdsl.check(source=SHADOWED).networks[0].output.shape == (12, 8, 8)
+
+
+def test_a_kept_tensor_is_never_overwritten_in_place() -> None:
+    model = archdsl.build(source=IN_PLACE).eval()
+    x = torch.randn(1, 2, 6, 6)
+    a = model.a(x)
+    joined = a + model.b(torch.relu(a))
+    assert torch.equal(model(x), joined + torch.relu(a))
+    assert not any(getattr(m, "inplace", False) for m in model.modules()), "both activations read a kept tensor"
+
+
+def test_a_graph_traces_whole_with_compile_and_export() -> None:
+    model = archdsl.build(source=BLOCK).eval()
+    x = torch.randn(1, 3, 32, 32)
+    expected = model(x)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    assert torch.allclose(compiled(x), expected)
+    exported = torch.export.export(model, (x,))
+    assert torch.allclose(exported.module()(x), expected)
+    meta = archdsl.build(source=BLOCK).to("meta")
+    assert meta(x.to("meta")).shape == expected.shape
+
+
+def test_a_path_from_a_labelled_tensor_has_that_tensors_receptive_field() -> None:
+    report = build_report(archdsl.load_network(source="""network n {
+        input [1, 32, 32]
+        a: conv(4, 3, p=1)                 # r 3
+        conv(4, 3, p=1); conv(4, 3, p=1)   # r 7
+        from(@a) { conv(4, 3, p=1) }       # r 5: it starts at @a, not at the r 7 tensor
+    }"""))
+    assert [(r.name, r.receptive_field) for r in report.rows] == [
+        ("a", (3, 3)), ("conv1", (5, 5)), ("conv2", (7, 7)), ("conv3", (5, 5))]
+
+
+def test_the_diagram_draws_each_labelled_tensor_once_with_an_edge_to_every_reader() -> None:
+    dot = to_dot(archdsl.load_network(FPN))
+    ids = dict((tip, node) for node, tip in re.findall(r'(n\d+) \[label=.*? tooltip="([\w.]+)"', dot))
+    edges = re.findall(rf'^\s*{ids["c3.relu2"]} -> (n\d+) \[label=" @c3 48x16x16"\]', dot, flags=re.MULTILINE)
+    assert sorted(edges) == sorted([ids["c4.conv1"], ids["inner3.0"]]), "the stage after it and the lateral conv"
+
+
+def test_a_labelled_repeat_is_one_sub_module() -> None:
+    model = archdsl.build(source=LABELLED, n=3)  # a labelled repeat was a KeyError traceback
+    assert [name for name, _ in model.r.named_children()] == [str(i) for i in range(6)]
