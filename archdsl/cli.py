@@ -101,7 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         warnings = result.warning_counts[id(network)]
         note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
         where = f" in {network.file}" if names[network.name] > 1 else ""  # same name in several files
-        print(f"{network.name}{where}: {network.input} -> {network.output}{note}")
+        print(f"{network.name}{where}: {network.input} -> {network.shown_output()}{note}")
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
         print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
@@ -180,7 +180,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     source = api.python_source(result, network, args.file)
     write_output(args.output, source, [spec, *result.sources])
     if args.output != "-":
-        print(f"{network.name}: {network.input} -> {network.output} written to {args.output}")
+        print(f"{network.name}: {network.input} -> {network.shown_output()} written to {args.output}")
     return 0
 
 
@@ -302,7 +302,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         except MissingDot:
             write_output(f"{base}.dot", _drawing(network, "dot", args.depth), inputs)
             written.append((f"{base}.dot", "diagram as DOT text (install Graphviz for SVG)"))
-        print(f"{network.name}: {network.input} -> {network.output}, {human(report.params)} parameters, "
+        print(f"{network.name}: {network.input} -> {network.shown_output()}, {human(report.params)} parameters, "
               f"{human(report.flops)} FLOPs")
         for path, what in written:
             print(f"  {path:<28} {what}")

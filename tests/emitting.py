@@ -35,9 +35,31 @@ def difference(built: nn.Module, emitted: nn.Module, shape: tuple[int, ...]) -> 
     x = torch.randn(2, *shape)  # two: a group norm over one value per group fails on a batch of one
     with torch.no_grad():
         expected, got = built.eval()(x), emitted.eval()(x)
-    if expected.shape != got.shape or not torch.allclose(expected, got, rtol=1e-4, atol=1e-5):
-        return "outputs differ for the same weights"
+        if structure(expected) != structure(got):
+            return f"the outputs differ in structure: build {structure(expected)}, emitted {structure(got)}"
+        if not all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(tensors_of(expected), tensors_of(got),
+                                                                               strict=True)):
+            return "outputs differ for the same weights"
+        trained = structure(built.train()(x)), structure(emitted.train()(x))  # dropout: the structure only
+    if trained[0] != trained[1]:
+        return f"in train() the outputs differ in structure: build {trained[0]}, emitted {trained[1]}"
     return None
+
+
+def structure(output: Any) -> Any:
+    """An output's structure: the type and names of its containers, and each tensor's shape."""
+    if isinstance(output, torch.Tensor):
+        return tuple(output.shape)
+    if isinstance(output, dict):
+        return type(output).__name__, [(key, structure(value)) for key, value in output.items()]
+    fields = getattr(output, "_fields", None)  # a namedtuple
+    return type(output).__name__ if fields else "tuple", fields, [structure(value) for value in output]
+
+
+def tensors_of(output: Any) -> list[torch.Tensor]:
+    if isinstance(output, torch.Tensor):
+        return [output]
+    return [t for value in (output.values() if isinstance(output, dict) else output) for t in tensors_of(value)]
 
 
 def other_values(value: Any) -> list[Any]:

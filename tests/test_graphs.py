@@ -5,6 +5,7 @@ at them, joins take them. Each back end against torch on hand-written graphs; ge
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -71,22 +72,27 @@ network labelled(n=2, deep=true) {
 """
 
 
-def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     c2 = model.c2(x)
     c3 = model.c3(c2)
     c4 = model.c4(c3)
     m3 = model.inner3(c3) + F.interpolate(model.inner4(c4), size=c3.shape[-2:])
     m2 = model.inner2(c2) + F.interpolate(m3, size=c2.shape[-2:])
-    return model.p2(m2)
+    return {"p2": model.p2(m2), "p3": model.p3(m3)}
+
+
+def _equal(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> bool:
+    return type(got) is OrderedDict and list(got) == list(expected) and all(
+        torch.equal(got[key], value) for key, value in expected.items())
 
 
 def test_the_built_pyramid_computes_what_torchvision_style_code_does() -> None:
     torch.manual_seed(0)
     model = archdsl.build(FPN).eval()
     x = torch.randn(2, 3, 64, 64)
-    assert torch.equal(model(x), _fpn_by_hand(model, x))
+    assert _equal(model(x), _fpn_by_hand(model, x))
     assert [name for name, _ in model.named_children()] == ["c2", "c3", "c4", "inner4", "inner3", "top3", "inner2",
-                                                            "top2", "p2"], "a label without a module makes none"
+                                                            "top2", "p3", "p2"], "a label without a module makes none"
 
 
 def test_the_emitted_forward_names_each_tensor_by_its_label() -> None:
@@ -96,11 +102,13 @@ def test_the_emitted_forward_names_each_tensor_by_its_label() -> None:
     assert re.findall(r"^        (\w+) = (.+?)  #", forward, flags=re.MULTILINE) == [
         ("c2", "self.c2(x)"), ("c3", "self.c3(c2)"), ("c4", "self.c4(c3)"), ("inner4", "self.inner4(c4)"),
         ("inner3", "self.inner3(c3)"), ("top3", "self.top3(inner4)"), ("m3", "inner3 + top3"),
-        ("inner2", "self.inner2(c2)"), ("top2", "self.top2(m3)"), ("m2", "inner2 + top2"), ("x", "self.p2(m2)")]
+        ("inner2", "self.inner2(c2)"), ("top2", "self.top2(m3)"), ("m2", "inner2 + top2"), ("p3", "self.p3(m3)"),
+        ("p2", "self.p2(m2)")]
+    assert forward.endswith('        return OrderedDict([("p2", p2), ("p3", p3)])\n')
     torch.manual_seed(0)
     emitted = network_class(source)().eval()
     x = torch.randn(1, 3, 64, 64)
-    assert torch.equal(emitted(x), _fpn_by_hand(emitted, x))
+    assert _equal(emitted(x), _fpn_by_hand(emitted, x))
 
 
 def test_the_readme_shows_the_forward_compile_writes() -> None:
@@ -166,3 +174,66 @@ def test_the_diagram_draws_each_labelled_tensor_once_with_an_edge_to_every_reade
 def test_a_labelled_repeat_is_one_sub_module() -> None:
     model = archdsl.build(source=LABELLED, n=3)  # a labelled repeat was a KeyError traceback
     assert [name for name, _ in model.r.named_children()] == [str(i) for i in range(6)]
+
+
+HEADS = """
+network heads(w=8) {
+    input [3, 16, 16]
+    c1: conv(w, 3, s=2, p=1); relu
+    c2: conv(2 * w, 3, s=2, p=1); relu
+    aux: from(@c1) { gap; flatten; linear(5) }
+    logits: from(@c2) { gap; flatten; linear(10) }
+    output(logits=@logits, aux=train(@aux))
+}
+"""
+
+
+def test_training_only_outputs_are_a_namedtuple_in_train_and_absent_in_eval() -> None:
+    model = archdsl.build(source=HEADS)
+    x = torch.randn(2, 3, 16, 16)
+    trained = model.train()(x)
+    assert type(trained).__name__ == "HeadsOutputs" and trained._fields == ("logits", "aux")
+    assert [tuple(t.shape) for t in trained] == [(2, 10), (2, 5)]
+    assert tuple(model.eval()(x).shape) == (2, 10)
+    checked = archdsl.check(source=HEADS)
+    assert checked.networks[0].shown_output() == "(logits=[10], aux=[5] in train)"
+    source = python_source(checked, checked.networks[0], "heads.arch")
+    assert 'HeadsOutputs = namedtuple("HeadsOutputs", ["logits", "aux"])' in source
+    assert "        if self.training:\n            return HeadsOutputs(logits, aux)\n        return logits\n" in source
+
+
+def test_outputs_as_a_tuple_and_every_form_equal_in_both_back_ends() -> None:
+    tuple_form = HEADS.replace("output(logits=@logits, aux=train(@aux))", "output(@logits, @aux)")
+    model = archdsl.build(source=tuple_form).eval()
+    given = model(torch.randn(1, 3, 16, 16))
+    assert type(given) is tuple and [tuple(t.shape) for t in given] == [(1, 10), (1, 5)]
+    for text in (HEADS, tuple_form, HEADS.replace("aux=train(@aux)", "aux=@aux")):
+        assert list(problems(text)) == [], text
+
+
+def test_graph_outputs_trace_whole_with_compile_and_export() -> None:
+    model = archdsl.build(FPN).eval()
+    x = torch.randn(1, 3, 64, 64)
+    expected = model(x)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    assert all(torch.allclose(a, b) for a, b in zip(compiled(x).values(), expected.values(), strict=True))
+    exported = torch.export.export(model, (x,)).module()(x)
+    assert list(exported) == ["p2", "p3"]
+
+
+def test_an_output_line_that_cannot_be_is_a_located_error() -> None:
+    cases = {
+        "output(@logits)\n    relu": ("E109", "`output(...)` may only be the last line of a network"),
+        "output(@logits, aux=@aux)": ("E105", "`output(...)` gives a tuple or named tensors, not both"),
+        "output(@logits, train(@aux))": ("E105", "a training-only output needs a name"),
+        "output(a=train(@logits), b=train(@aux))": ("E105", "every output is training-only: `eval()` would give "
+                                                            "nothing"),
+        "output(logits=@logits, lambda=train(@aux))": ("E111", "`lambda` cannot name an output of a namedtuple"),
+        "output(a=@logits, a=@aux)": ("E106", "two outputs are named `a`"),
+        "output(@logits, 3)": ("E105", "`output(...)` gives labelled tensors, `@name`, not 3"),
+        "output(@logit)": ("E112", "unknown tensor `@logit`"),
+    }
+    for line, (code, message) in cases.items():
+        text = HEADS.replace("output(logits=@logits, aux=train(@aux))", line)
+        found = [(d.code.id, d.message) for d in archdsl.check(source=text).diagnostics]
+        assert (code, message) in found, (line, found)

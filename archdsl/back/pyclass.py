@@ -10,7 +10,7 @@ from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.lowered import adds_in_place
 from archdsl.back.pycomment import shape_comment
-from archdsl.back.pyfile import Emitted, Parameter
+from archdsl.back.pyfile import Emitted, Parameter, returned_annotation, write_returns
 from archdsl.back.pyforms import (
     conditional,
     indented,
@@ -146,12 +146,16 @@ class ClassWriter(ModuleWriter, RuleWriter):
                     changed = self.emitted.init.changed()
                     out.line("init_weights(self" + "".join(f", {k}={literal(v)}" for k, v in changed.items()) + ")")
             out.blank()
+            outputs = self.emitted.outputs if self.kind == "network" else None
             call_line(out, "def forward(", ["self", *(f"{name}: torch.Tensor" for name in ["x", *self.given])],
-                      ") -> torch.Tensor:")
+                      f") -> {returned_annotation(outputs, self.emitted.outputs_class)}:")
             with out.indent():
                 for line in self.forward.lines:
                     out.line(line)
-                out.line(f"return {result}")
+                if outputs is None:
+                    out.line(f"return {result}")
+                else:
+                    write_returns(out, outputs, self.emitted.outputs_class, self.tensor)
 
     def _signature(self) -> list[str]:
         parts = ["self"]

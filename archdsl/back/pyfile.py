@@ -1,13 +1,15 @@
-"""What the classes of one emitted file share, and the parameters each class takes."""
+"""What the classes of one emitted file share, the parameters each class takes, and what the network gives."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl import ir
+from archdsl.back.codewriter import CodeWriter
 from archdsl.elaboration.templates import Template
-from archdsl.ir.expr import Sym
+from archdsl.ir.expr import Sym, literal
 
 
 @dataclass
@@ -23,6 +25,8 @@ class Emitted:
     nested: list[str] = field(default_factory=list)  # the source of classes for groups, written before their user
     nested_names: dict[str, str] = field(default_factory=dict)  # a nested class's text, unnamed -> its name
     rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
+    outputs: ir.Outputs | None = None  # what the network's forward gives, where it says (`output(...)`)
+    outputs_class: str | None = None  # the namedtuple of the outputs train() gives, where some are only there
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,33 @@ class Parameter:
     symbol: Sym
     default: Any  # REQUIRED, a value, or an expression of the parameters before it
     example: Any  # a value the parameter took, or the type its values have
+
+
+def returned_annotation(outputs: ir.Outputs | None, train_class: str | None) -> str:
+    """What a forward returns, as an annotation."""
+    if outputs is None or outputs.form == "tensor":
+        return "torch.Tensor"
+    if outputs.form == "tuple":
+        return "tuple[torch.Tensor, ...]"
+    if outputs.form == "dict":
+        return "dict[str, torch.Tensor]"
+    rest = "torch.Tensor" if len(outputs.given(False)) == 1 else "dict[str, torch.Tensor]"
+    return f"{train_class} | {rest}"
+
+
+def write_returns(out: CodeWriter, outputs: ir.Outputs, train_class: str | None, tensor: Callable[[str], str]
+                  ) -> None:
+    """The network's ``return``: a tensor, a tuple, a dict in spec order; the namedtuple in ``train()`` where
+    some outputs are training-only, as torchvision's GoogLeNet gives ``GoogLeNetOutputs``."""
+    if outputs.form == "train":
+        out.line("if self.training:")
+        with out.indent():
+            out.line(f"return {train_class}({', '.join(tensor(o.label) for o in outputs.items)})")
+    given = outputs.given(False)
+    if outputs.form == "tuple":
+        out.line("return " + ", ".join(tensor(o.label) for o in given))
+    elif len(given) == 1 and outputs.form != "dict":
+        out.line(f"return {tensor(given[0].label)}")
+    else:
+        pairs = ", ".join(f"({literal(str(o.key))}, {tensor(o.label)})" for o in given)
+        out.line(f"return OrderedDict([{pairs}])")

@@ -8,6 +8,7 @@ plan of the group's dataflow. The plan is plain tuples, so ``torch.compile`` and
 
 from __future__ import annotations
 
+from collections import OrderedDict, namedtuple
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 from archdsl import ir
 from archdsl.back import runtime
 from archdsl.back.lowered import adds_in_place, constructor_of
+from archdsl.back.pynames import class_name
 from archdsl.ir.layers import Constructor
 
 Plan = tuple[Any, ...]
@@ -29,10 +31,30 @@ class ArchModule(nn.Module):
         super().__init__()
         self._plan = plan
         self._output_shape = output_shape
+        self._outputs: ir.Outputs | None = None  # a network's output(...): what forward gives
+        self._train_outputs: Any = None  # the namedtuple of the outputs train() gives, where some are only there
 
-    def forward(self, x: torch.Tensor, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def gives(self, outputs: ir.Outputs, name: str) -> None:
+        """Makes forward give ``outputs`` of the network ``name`` instead of its last step's tensor."""
+        self._outputs = outputs
+        if outputs.form == "train":
+            self._train_outputs = namedtuple(f"{class_name(name, set())}Outputs",  # type: ignore[misc]
+                                             [str(o.key) for o in outputs.items])
+
+    def forward(self, x: torch.Tensor, tensors: dict[str, torch.Tensor] | None = None) -> Any:
         """``tensors``: those the enclosing module kept, where this one reads them (its own stay here)."""
-        return self._run(self._plan, x, {} if tensors is None else dict(tensors))
+        kept = {} if tensors is None else dict(tensors)
+        y = self._run(self._plan, x, kept)
+        if self._outputs is None:
+            return y
+        given = self._outputs.given(self.training)
+        if self._train_outputs is not None and self.training:
+            return self._train_outputs(*(kept[o.label] for o in given))
+        if self._outputs.form in ("tuple",):
+            return tuple(kept[o.label] for o in given)
+        if len(given) == 1 and self._outputs.form != "dict":
+            return kept[given[0].label]
+        return OrderedDict((o.key, kept[o.label]) for o in given)
 
     def _run(self, plan: Plan, x: torch.Tensor, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         for step in plan:
@@ -120,6 +142,8 @@ def build_module(network: ir.Network, init: bool = True) -> nn.Module:
     """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
     false."""
     module = _Builder().group(network.root)
+    if network.outputs is not None:
+        module.gives(network.outputs, network.name)
     if init:
         scheme = network.init
         runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)

@@ -22,7 +22,7 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
-from archdsl.elaboration import control, tensors
+from archdsl.elaboration import control, outputs, tensors
 from archdsl.elaboration.combine import combine
 from archdsl.elaboration.evaluation import evaluate
 from archdsl.elaboration.init_statement import init_scheme, states_init
@@ -60,6 +60,8 @@ class Elaborator:
         self.param_count = 0
         self.fresh = 0
         self._site: Span | None = None  # the argument being checked, for its guards
+        self.ending: ast.Call | None = None  # the network's `output(...)` line
+        self.outputs: ir.Outputs | None = None  # what it gives
 
     # -- entry points ---------------------------------------------------------------
 
@@ -91,6 +93,7 @@ class Elaborator:
         scope = replace(scope, block_input=t_in)
         if self._too_many_layers(rest):
             return None
+        self._ends(rest)
         try:
             children, t_out = self.sequence(rest, scope, t_in)
         except Abort:
@@ -99,7 +102,13 @@ class Elaborator:
             return None
         root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
-        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme)
+        return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme, self.outputs)
+
+    def _ends(self, body: tuple[ast.Stmt, ...]) -> None:
+        """Where the network's `output(...)` may stand: its body's last line."""
+        last = body[-1] if body else None
+        self.ending = last if isinstance(last, ast.Call) and last.callee == "output" else None
+        self.outputs = None
 
     def template(self, definition: ast.Definition, values: Mapping[str, Any],
                  block_input: TensorType | None) -> ir.Group | None:
@@ -119,6 +128,7 @@ class Elaborator:
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
             scope, body = replace(scope, block_input=t_in), body[1 + states_init(body[1:]):]
+            self._ends(body)
         else:
             t_in = block_input
         if t_in is None:
@@ -203,6 +213,14 @@ class Elaborator:
                 made, t = control.for_(self, stmt, scope, t)
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
                 made, t = control.repeat(self, stmt, scope, t)
+            elif stmt.callee == "output":
+                made = []
+                if stmt is not self.ending:
+                    self.error(codes.MISPLACED, "`output(...)` may only be the last line of a network", stmt.span,
+                               "a block gives its last step's tensor", scope)
+                    t = None
+                else:
+                    self.outputs, t = outputs.declare(self, stmt, scope)
             else:
                 made, t = self.call(stmt, scope, t)
                 if stmt.label is not None:

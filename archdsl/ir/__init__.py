@@ -214,12 +214,45 @@ INIT_BIASES = ("zeros", "default")
 
 
 @dataclass(frozen=True, slots=True)
+class Output:
+    """One tensor a network gives: the label it was kept under, its key (None in a tuple) and whether only
+    ``train()`` gives it (an auxiliary head)."""
+
+    key: str | None
+    label: str
+    type: TensorType
+    train_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """What a network's ``output(...)`` gives: one tensor, a tuple, or named tensors (a dict; a namedtuple in
+    ``train()`` where some are training-only, the others alone in ``eval()``)."""
+
+    form: str  # "tensor" | "tuple" | "dict" | "train"
+    items: tuple[Output, ...]
+    span: Span
+
+    def given(self, training: bool) -> tuple[Output, ...]:
+        return self.items if training else tuple(o for o in self.items if not o.train_only)
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     name: str
     file: str
     args: Args
     root: Group
     init: Init = Init()
+    outputs: Outputs | None = None  # None: the last step's tensor
+
+    def shown_output(self) -> str:
+        """The output type, or each output's: ``(p2=[32, 16, 16], aux=[10] in train)``."""
+        if self.outputs is None or self.outputs.form == "tensor":
+            return str(self.output)
+        return "(" + ", ".join(("" if o.key is None else f"{o.key}=") + str(o.type) + (" in train" if o.train_only
+                                                                                        else "")
+                               for o in self.outputs.items) + ")"
 
     @property
     def input(self) -> TensorType:

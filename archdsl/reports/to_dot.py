@@ -181,8 +181,15 @@ def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB
     graph.node("input", f"input\\n{shape_label(network.input)}", shape="box", style="filled", fillcolor="#ffffff")
     drawer.reshaping.add("input")
     exit_id, t = drawer.path(graph, network.root.children, "input", network.input, 0, "")
-    graph.node("output", f"output\\n{shape_label(network.output)}", shape="box", style="filled", fillcolor="#ffffff")
-    drawer.edge(exit_id, "output", t)
+    if network.outputs is None:
+        graph.node("output", f"output\\n{shape_label(network.output)}", shape="box", style="filled",
+                   fillcolor="#ffffff")
+        drawer.edge(exit_id, "output", t)
+    for position, given in enumerate(() if network.outputs is None else network.outputs.items):
+        name = "output" if given.key is None else f"output {given.key}"  # train-only outputs drawn dashed
+        graph.node(f"output{position}", f"{name}\\n{shape_label(given.type)}", shape="box", fillcolor="#ffffff",
+                   style="filled,dashed" if given.train_only else "filled")
+        drawer.edge(drawer.kept[-1][given.label][0], f"output{position}", given.type)
     rows = "".join(f'<TR><TD BGCOLOR="{FAMILIES[name]}">{name}</TD></TR>' for name in FAMILIES
                    if name in drawer.families)
     graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{rows}</TABLE>>',
