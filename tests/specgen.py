@@ -992,6 +992,19 @@ def _from(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | No
     return g.body(out, f"{label}from(@{name})", scope.inner(module=bool(label)), start, g.rng.randint(1, 2))
 
 
+def _split(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
+    """``parts: split((a, b))``: the channels in two labelled parts, read later as ``@parts[0]``, ``@parts[1]``."""
+    free = [name for name in LABELS if name not in scope.labels]
+    if shape.c < 2 or scope.in_loop or not free:
+        return None
+    name = g.rng.choice(free)
+    scope.labels.add(name)
+    first = g.rng.randint(1, shape.c - 1)
+    out.line(f"{name}: split(({g.int_expr(first, scope)}, {shape.c - first}))")
+    scope.tensors.update({f"{name}[0]": shape.with_channels(first), f"{name}[1]": shape.with_channels(shape.c - first)})
+    return shape
+
+
 def _join_tensors(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
     """A join of labelled tensors (``add(@a, @b)``), with branches that start at one (``branch(@a) { }``) or at
     the current tensor."""
@@ -1023,7 +1036,7 @@ def _join_tensors(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Sh
 
 STEPS: tuple[Step, ...] = (_conv, _conv, _conv, _pointwise, _pointwise, _pool, _residual, _residual, _concat, _add,
                            _gate, _dense, _seq, _repeat, _for, _if, _call_block, _call_block, _call_block, _prelude,
-                           _from, _join_tensors, _join_tensors)
+                           _from, _join_tensors, _join_tensors, _split)
 
 
 def _keep_conv(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:

@@ -1,6 +1,6 @@
 """Named tensors (issue 11): labels name outputs, `@name` reads them, `from(@x) { }` and `branch(@x) { }` start
 at them, joins take them. Each back end against torch on hand-written graphs; generated graphs are in
-``test_emitted_property`` (``specgen`` writes `from`, `branch(@x)` and joins of tensors)."""
+``test_emitted_property`` (``specgen`` writes `from`, `branch(@x)`, joins of tensors and splits)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import archdsl
 from archdsl.api import python_source
 from archdsl.reports.report import build_report
 from archdsl.reports.to_dot import to_dot
+from archdsl.reports.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 FPN = ROOT / "examples" / "tiny_fpn.arch"
@@ -71,6 +72,15 @@ network labelled(n=2, deep=true) {
 }
 """
 
+SPLIT_INSIDE = """
+network split_inside(width=16) {
+    input [1, 8, 8]
+    trunk: bn
+    layer: from(@trunk) { conv(24, 3, p=1); mix: split((width // 2, 16)); concat(@mix[1], @mix[0]) }
+    concat(@layer, @trunk)
+}
+"""
+
 
 def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     c2 = model.c2(x)
@@ -119,7 +129,7 @@ def test_the_readme_shows_the_forward_compile_writes() -> None:
 
 
 def test_emitted_classes_equal_build_for_every_argument() -> None:
-    for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, FPN.read_text()):
+    for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, SPLIT_INSIDE, FPN.read_text()):  # SPLIT_INSIDE: seed 842845
         assert list(problems(text)) == [], text
 
 
@@ -237,3 +247,62 @@ def test_an_output_line_that_cannot_be_is_a_located_error() -> None:
         text = HEADS.replace("output(logits=@logits, aux=train(@aux))", line)
         found = [(d.code.id, d.message) for d in archdsl.check(source=text).diagnostics]
         assert (code, message) in found, (line, found)
+
+
+SHUFFLE = """
+network shuffle_unit(c=16) {
+    input [32, 8, 8]
+    halves: split((c, 32 - c))
+    concat(@halves[0]) {
+        branch(@halves[1]) { conv(32 - c, 1, bias=false); bn; relu; dwconv(3, p=1, bias=false); bn }
+    }
+    channel_shuffle(2)
+}
+"""
+
+
+def test_a_channel_split_is_torch_split_and_its_parts_are_read_by_index() -> None:
+    model = archdsl.build(source=SHUFFLE, c=12).eval()
+    x = torch.randn(2, 32, 8, 8)
+    first, second = torch.split(x, [12, 20], dim=1)
+    branch = torch.nn.Sequential(*list(model.children())[:5])
+    assert torch.equal(model(x), model.channel_shuffle1(torch.cat([first, branch(second)], dim=1)))
+    checked = archdsl.check(source=SHUFFLE)
+    source = python_source(checked, checked.networks[0], "shuffle.arch")
+    assert "        halves = torch.split(x, [self.c, 32 - self.c], dim=1)\n" in source
+    assert "x = torch.cat([halves[0], branch2], dim=1)" in source
+    assert list(problems(SHUFFLE)) == []
+
+
+def test_a_split_that_cannot_be_is_a_located_error() -> None:
+    cases = [
+        (("halves: split((c, 32 - c))", "halves: split((c, 30 - c))"),
+         ("E105", "split sizes add up to 30, but the input [32, 8, 8] has 32 channels")),
+        (("halves: split((c, 32 - c))", "split((c, 32 - c))"),
+         ("E109", "a split names its parts by a label, and takes no `{ }` body")),
+        (("concat(@halves[0])", "concat(@halves)"), ("E105", "`@halves` is split in 2 parts: read one")),
+        (("concat(@halves[0])", "concat(@halves[2])"), ("E108", "index 2 is out of range for 2 items")),
+    ]
+    for (old, new), expected in cases:
+        found = [(d.code.id, d.message) for d in archdsl.check(source=SHUFFLE.replace(old, new)).diagnostics]
+        assert expected in found, (new, found)
+
+
+def test_eval_skips_the_steps_only_training_only_outputs_need_and_the_report_counts_eval() -> None:
+    network = archdsl.load_network(source=HEADS)
+    model = archdsl.build(source=HEADS)
+    ran: list[str] = []
+    model.aux.register_forward_hook(lambda *_: ran.append("aux"))
+    model.eval()(torch.randn(1, 3, 16, 16))
+    assert ran == [], "the auxiliary head does not run in eval()"
+    model.train()(torch.randn(2, 3, 16, 16))
+    assert ran == ["aux"]
+    report = build_report(network)
+    assert {r.name: r.flops for r in report.rows}["aux.2"] == 0 and report.params == sum(
+        p.numel() for p in model.parameters()), "its parameters count, its operations do not"
+    assert verify(network, report) == []
+    checked = archdsl.check(source=HEADS)
+    source = python_source(checked, checked.networks[0], "heads.arch")
+    training = ["        if self.training:", "            x = self.relu2(c2)  # [2 * w, 4, 4]",
+                "            aux = self.aux(c1)  # [5]"]
+    assert "\n".join(training) in source

@@ -3,6 +3,7 @@ the spec's expressions, an ``if`` on them a Python ``if``, a loop a ``for``; gro
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         self.body = body
         self.doc = doc
         self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params)})
+        self.training_only = ir.training_only(body.children, emitted.outputs) if kind == "network" else frozenset()
         # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
         self.tensors = {label: self.locals.create(label) for label in ir.outer_reads(body)}
         self.given = list(self.tensors.values())
@@ -187,8 +189,23 @@ class ClassWriter(ModuleWriter, RuleWriter):
             if isinstance(node, ir.Require):
                 self.require(node)
                 continue
+            if id(node) in self.training_only:  # only training-only outputs need it: `if self.training:`
+                if position and id(nodes[position - 1]) in self.training_only:
+                    continue  # written with the steps before it
+                run = list(itertools.takewhile(lambda n: id(n) in self.training_only, nodes[position:]))
+                (forward, self.forward), (skipped, self.training_only) = (self.forward, CodeWriter()), (
+                    self.training_only, frozenset())
+                current = self.steps(run, current, target, previous)
+                (lines, self.forward), self.training_only = (self.forward.lines, forward), skipped
+                if lines:
+                    self.forward.line("if self.training:")
+                    indented(self.forward, lines)
+                previous = run[-1]
+                continue
             if isinstance(node, ir.Keep):
                 current = self.keep(node, current)
+            elif isinstance(node, ir.Split):
+                self.split(node, current)
             else:  # a step whose output is kept writes it under its label: `c3 = self.layer2(c2)`
                 following = nodes[position + 1] if position + 1 < len(nodes) else None
                 current = self.step(node, current, self.tensor(following.label) if isinstance(
@@ -207,6 +224,14 @@ class ClassWriter(ModuleWriter, RuleWriter):
         if current != kept:
             self.forward.line(f"{kept} = {current}")
         return kept
+
+    def split(self, node: ir.Split, current: str) -> None:
+        """``parts = torch.split(x, [32, 32], dim=1)``; a part is read as ``parts[1]``."""
+        parts = self.tensor(node.label)
+        sizes = ", ".join(self.fpy(size) for size in node.sizes)
+        self.forward.line(f"{parts} = torch.split({current}, [{sizes}], dim=1)")
+        for index in range(len(node.sizes)):
+            self.tensors[f"{node.label}[{index}]"] = f"{parts}[{index}]"
 
     def require(self, node: ir.Require) -> None:
         """What a block was written for (an assumption) it tests where it builds; the network tests every rule

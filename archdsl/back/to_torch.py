@@ -58,12 +58,19 @@ class ArchModule(nn.Module):
 
     def _run(self, plan: Plan, x: torch.Tensor, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         for step in plan:
+            if step[0] == "train":  # a step only training-only outputs need
+                if not self.training:
+                    continue
+                step = step[1]
             op = step[0]
             if op == "call":
                 module = self._modules[step[1]]
                 x = module(x, tensors) if step[2] else module(x)  # type: ignore[misc]
             elif op == "keep":
                 tensors[step[1]] = x
+            elif op == "split":
+                for index, part in enumerate(torch.split(x, step[2], dim=1)):
+                    tensors[f"{step[1]}[{index}]"] = part
             elif op == "read":
                 x = tensors[step[1]]
             elif op == "residual":
@@ -119,6 +126,8 @@ class _Builder:
                 return ("call", node.name, bool(ir.outer_reads(node)))
             case ir.Keep(label=label):
                 return ("keep", label)
+            case ir.Split(label=label, sizes=sizes):
+                return ("split", label, list(sizes))
             case ir.Read(label=label):
                 return ("read", label)
             case ir.Residual(body=body, shortcut=shortcut):
@@ -144,6 +153,9 @@ def build_module(network: ir.Network, init: bool = True) -> nn.Module:
     module = _Builder().group(network.root)
     if network.outputs is not None:
         module.gives(network.outputs, network.name)
+        skipped = ir.training_only(network.root.children, network.outputs)
+        module._plan = tuple(("train", step) if id(node) in skipped else step
+                             for node, step in zip(network.root.children, module._plan, strict=True))
     if init:
         scheme = network.init
         runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)

@@ -95,20 +95,18 @@ class Elaborator:
             return None
         self._ends(rest)
         try:
+            scope, kept = tensors.entering(scope, t_in, body[0].span)
             children, t_out = self.sequence(rest, scope, t_in)
         except Abort:
             return None
         if t_out is None or self._errors() > errors_before:
             return None
-        root = ir.Group("network", definition.name, tuple(children), t_in, t_out, definition.span,
+        root = ir.Group("network", definition.name, (*kept, *children), t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
         return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme, self.outputs)
 
     def _ends(self, body: tuple[ast.Stmt, ...]) -> None:
-        """Where the network's `output(...)` may stand: its body's last line."""
-        last = body[-1] if body else None
-        self.ending = last if isinstance(last, ast.Call) and last.callee == "output" else None
-        self.outputs = None
+        self.ending, self.outputs = outputs.ending(body), None
 
     def template(self, definition: ast.Definition, values: Mapping[str, Any],
                  block_input: TensorType | None) -> ir.Group | None:
@@ -133,8 +131,9 @@ class Elaborator:
             t_in = block_input
         if t_in is None:
             return None
+        scope, kept = tensors.entering(scope, t_in, definition.span)
         children, t_out = self.sequence(body, scope, t_in)
-        children = [*self.take_pending(), *children]
+        children = [*kept, *self.take_pending(), *children]
         if t_out is None:
             return None
         return ir.Group(definition.kind, definition.name, tuple(children), t_in, t_out, definition.span,
@@ -214,21 +213,17 @@ class Elaborator:
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
                 made, t = control.repeat(self, stmt, scope, t)
             elif stmt.callee == "output":
-                made = []
-                if stmt is not self.ending:
-                    self.error(codes.MISPLACED, "`output(...)` may only be the last line of a network", stmt.span,
-                               "a block gives its last step's tensor", scope)
-                    t = None
-                else:
-                    self.outputs, t = outputs.declare(self, stmt, scope)
+                made, t = [], outputs.statement(self, stmt, scope)
             else:
                 made, t = self.call(stmt, scope, t)
                 if stmt.label is not None:
-                    scope = scope.labelled(stmt.label, t)
-                    if stmt.label in scope.read and t is not None:
+                    split = made[-1] if made and isinstance(made[-1], ir.Split) else None
+                    scope = scope.labelled(stmt.label, t, () if split is None else tensors.parts(split))
+                    if stmt.label not in scope.read:
+                        if position < len(stmts) - 1:
+                            tensors.unread(self, stmt, made, scope)
+                    elif t is not None and split is None:
                         made = [*made, ir.Keep(stmt.label, t, t, stmt.label_span or stmt.span)]
-                    elif position < len(stmts) - 1:
-                        tensors.unread(self, stmt, made, scope)
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
         return nodes, t
@@ -288,6 +283,8 @@ class Elaborator:
             return [], None
         if call.callee in COMBINATORS:
             return combine(self, call, scope, t)
+        if call.callee == "split":
+            return tensors.split(self, call, scope, t)
         if call.callee not in LAYERS and call.callee not in self.program.blocks:
             if call.body is not None:  # only combinators take a body
                 what = "combinator"
@@ -417,7 +414,9 @@ class Elaborator:
                 bound[param.name] = values[param.name]
             else:
                 bound[param.name] = self.value(param.default, inner.bind(bound))  # type: ignore[arg-type]
-        children, t_out = self.sequence(definition.body, inner.bind(bound), t)
+        inner, kept = tensors.entering(inner.bind(bound), t, call.span)
+        children, t_out = self.sequence(definition.body, inner, t)
+        children = [*kept, *children]
         if t is None or t_out is None:
             return None, None
         node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,

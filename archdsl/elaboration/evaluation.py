@@ -112,6 +112,8 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 base, key = ev(inner), ev(index)
                 if base is UNKNOWN or key is UNKNOWN:
                     return UNKNOWN
+                if isinstance(base, Named) and base.parts and not is_symbolic(key):  # @parts[1]: one part
+                    base = tuple(base.part(i) for i in range(len(base.parts)))
                 if is_symbolic(key) or not isinstance(base, (tuple, str)):
                     if is_symbolic(base) or is_symbolic(key):
                         return _operate("index", (base, key), span)

@@ -17,6 +17,22 @@ from archdsl.ir.tensor import Named
 from archdsl.ir.values import contains_unknown, show
 
 
+def ending(body: tuple[ast.Stmt, ...]) -> ast.Call | None:
+    """Where a network's ``output(...)`` may stand: its body's last line."""
+    last = body[-1] if body else None
+    return last if isinstance(last, ast.Call) and last.callee == "output" else None
+
+
+def statement(el: Elaborating, call: ast.Call, scope: Scope) -> Type:
+    """An ``output(...)`` line: the network's outputs where it ends the network, else an error."""
+    if call is not el.ending:
+        el.error(codes.MISPLACED, "`output(...)` may only be the last line of a network", call.span,
+                 "a block gives its last step's tensor", scope)
+        return None
+    el.outputs, t = declare(el, call, scope)
+    return t
+
+
 def declare(el: Elaborating, call: ast.Call, scope: Scope) -> tuple[ir.Outputs | None, Type]:
     """The outputs ``call`` names, and the type of the first one ``eval()`` gives (the network's main output)."""
     if call.body is not None or call.label is not None:
@@ -43,7 +59,7 @@ def declare(el: Elaborating, call: ast.Call, scope: Scope) -> tuple[ir.Outputs |
         tensor = el.value(value, scope)
         if contains_unknown(tensor):
             return None, None
-        if not isinstance(tensor, Named):
+        if not isinstance(tensor, Named) or tensor.parts:
             el.error(codes.ARGUMENT_TYPE, f"`output(...)` gives labelled tensors, `@name`, not {show(tensor)}",
                      value.span, "label the step (`logits: linear(10)`) and give `@logits`", scope)
             return None, None

@@ -56,6 +56,9 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
                 kept.pop()
             case ir.Keep(label=label):
                 out = kept[-1][label] = f
+            case ir.Split(label=label, sizes=sizes):
+                kept[-1].update({f"{label}[{index}]": f for index in range(len(sizes))})
+                out = f
             case ir.Read(label=label):
                 out = kept[-1][label]
             case ir.Residual(body=body, shortcut=shortcut):

@@ -37,9 +37,9 @@ class Scope:
     def bind(self, names: Mapping[str, Any]) -> Scope:
         return replace(self, values={**self.values, **names})
 
-    def labelled(self, label: str, t: TensorType | None) -> Scope:
-        """This scope after a step labelled ``label`` made ``t``."""
-        return replace(self, tensors={**self.tensors, label: None if t is None else Named(label, t)})
+    def labelled(self, label: str, t: TensorType | None, parts: tuple[TensorType, ...] = ()) -> Scope:
+        """This scope after a step labelled ``label`` made ``t`` (or, a split, ``parts``)."""
+        return replace(self, tensors={**self.tensors, label: None if t is None else Named(label, t, parts)})
 
 
 Result = tuple[Nodes, Type]
@@ -54,6 +54,8 @@ class Elaborating(Protocol):
     """The elaborator as the combinators and control flow use it."""
 
     symbolic: bool  # writing a template
+    ending: ast.Call | None  # the network's `output(...)` line
+    outputs: ir.Outputs | None  # what it gives
     sink: Sink  # where diagnostics go
     reference: dict[Sym, Any]  # each symbol's value in the compiled network
 

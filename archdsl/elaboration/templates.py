@@ -204,8 +204,8 @@ def _calls(template: Template) -> Iterator[tuple[tuple[str, int], ir.Group, Mapp
 
 
 def construction_symbols(body: ir.Group, reads_size: Callable[[ir.Group], bool]) -> set[Sym]:
-    """The symbols a class's construction reads: arguments, names, channels, conditions, loop counts and what
-    the class assumed; and the state the loops carry to compute them, its own loops' or those of the classes it
+    """The symbols a class's construction reads: arguments, names, channels, conditions, loop counts, split sizes
+    and what the class assumed; and the state the loops carry to compute them, its own loops' or those of the classes it
     builds. Not its shape comments or the checker's rules.
 
     ``reads_size(call)``: whether the class a block call builds is given its input's spatial size.
@@ -222,6 +222,8 @@ def construction_symbols(body: ir.Group, reads_size: Callable[[ir.Group], bool])
             found |= symbols(node.items)
         elif isinstance(node, ir.Dense):
             found |= symbols(node.count)
+        elif isinstance(node, ir.Split):  # forward splits by them: the class keeps them
+            found |= symbols(node.sizes)
         elif isinstance(node, ir.Require) and node.code is None:
             found |= symbols(node.holds) | symbols(node.message)
     return carried(found, body)

@@ -15,8 +15,9 @@ from archdsl import ir
 from archdsl.diagnostics import closest
 from archdsl.elaboration.scope import Elaborating, Result, Scope, Type
 from archdsl.front import syntax as ast
-from archdsl.ir.tensor import Named
-from archdsl.ir.values import UNKNOWN, EvalError, _Unknown, contains_unknown, show
+from archdsl.ir.expr import equals, is_symbolic, op
+from archdsl.ir.tensor import Named, TensorType
+from archdsl.ir.values import UNKNOWN, EvalError, _Unknown, contains_unknown, is_int, show
 from archdsl.span import Span
 
 
@@ -82,6 +83,10 @@ def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scop
         el.error(codes.ARGUMENT_TYPE, f"`{call.callee}` reads a labelled tensor, `@name`, not {show(value)}", span,
                  "label a step (`skip: conv(...)`) and pass `@skip`", scope)
         return [], None
+    if value.parts:
+        el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is split in {len(value.parts)} parts: read one", span,
+                 f"`@{value.label}[0]` is the first", scope)
+        return [], None
     return [ir.Read(value.label, value.type if t is None else t, value.type, span)], value.type
 
 
@@ -100,5 +105,54 @@ def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callabl
 def unread(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope) -> None:
     """W305 for a label that names no module (``m3: add(@a, @b)``) on a tensor that no step reads."""
     if made and not any(isinstance(n, (ir.Layer, ir.Group)) for node in made for n in ir.walk(node)):
-        el.error(codes.UNREAD_TENSOR, f"`{call.label}` names a tensor that no step reads", call.label_span or call.span,
-                 f"read it as `@{call.label}`, or drop the label", scope)
+        el.error(codes.UNREAD_TENSOR, f"`{call.label}` labels a step that makes no module, and no step reads "
+                 f"`@{call.label}`: the label does nothing", call.label_span or call.span,
+                 "the next step reads this step's output anyway: drop the label, or read it later as "
+                 f"`@{call.label}`", scope)
+
+
+def split(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
+    """``parts: split((32, 32))``: the current tensor's channels in parts of those sizes, read as ``@parts[0]``,
+    ``@parts[1]`` (ShuffleNet's channel split, YOLO's C2f); the current tensor flows on unchanged."""
+    values = el.arguments(call, scope, ["sizes"], [True])
+    if values is None or t is None:
+        return [], None
+    sizes = values["sizes"]
+    if call.label is None or call.body is not None:
+        el.error(codes.MISPLACED, "a split names its parts by a label, and takes no `{ }` body", call.span,
+                 "label it and read the parts by index: `parts: split((32, 32))`, then `@parts[0]`", scope)
+        return [], None
+    if not isinstance(sizes, tuple) or len(sizes) < 2:
+        el.error(codes.ARGUMENT_TYPE, f"split needs two or more channel counts, got {show(sizes)}",
+                 call.args[0].span, "give the size of every part: `split((32, 32))`", scope)
+        return [], None
+    total: Any = 0
+    for size in sizes:
+        if is_symbolic(size):
+            el.require(op("and", op("is_int", size), size >= 1), codes.ARGUMENT_TYPE,
+                       ("split sizes must be integers of at least 1, got ", size), call.span)
+        elif not is_int(size) or size < 1:
+            el.error(codes.ARGUMENT_TYPE, f"split sizes must be integers of at least 1, got {show(size)}",
+                     call.args[0].span, scope=scope)
+            return [], None
+        total = op("+", total, size)
+    if is_symbolic(total) or is_symbolic(t.channels):
+        el.require(equals(total, t.channels), codes.ARGUMENT_TYPE,
+                   ("split sizes add up to ", total, ", but the input has ", t.channels, " channels"), call.span)
+    elif total != t.channels:
+        el.error(codes.ARGUMENT_TYPE, f"split sizes add up to {total}, but the input {t} has {t.channels} channels",
+                 call.args[0].span, "the parts must cover every channel once", scope)
+        return [], None
+    return [ir.Split(call.label, sizes, t, t, call.span)], t
+
+
+def parts(node: ir.Split) -> tuple[TensorType, ...]:
+    """The types of a split's parts."""
+    return tuple(node.input.with_shape(size) for size in node.sizes)
+
+
+def entering(scope: Scope, t: Type, span: Span) -> tuple[Scope, list[ir.Node]]:
+    """A definition's scope where ``@in`` reads its input, and the node keeping it where some step does."""
+    if t is None:
+        return scope, []
+    return scope.labelled("in", t), [ir.Keep("in", t, t, span)] if "in" in scope.read else []

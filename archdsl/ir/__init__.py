@@ -158,6 +158,18 @@ class Keep:
 
 
 @dataclass(frozen=True, slots=True)
+class Split:
+    """The current tensor split along the channels into parts of ``sizes``, each kept as ``label[i]``; the
+    current tensor flows on unchanged."""
+
+    label: str
+    sizes: tuple[Any, ...]
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Read:
     """The tensor kept as ``label`` earlier in the definition: the path goes on from there."""
 
@@ -186,7 +198,7 @@ class Require:
     span: Span | None
 
 
-Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require | Keep | Read
+Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require | Keep | Split | Read
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +292,7 @@ def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
             return (then, otherwise)
         case Loop(body=body):
             return (body,)
-        case Require() | Keep() | Read():
+        case Require() | Keep() | Split() | Read():
             return ()
     raise TypeError(f"not an IR node: {node!r}")
 
@@ -297,7 +309,7 @@ def walk(node: Node) -> Iterator[Node]:
 
 def outer_reads(group: Group) -> tuple[str, ...]:
     """The labelled tensors the steps of ``group``, a sub-module of a definition, read but do not keep themselves,
-    in the order first read: what the sub-module is given beside its input. None for a block's instance."""
+    in the order first read: what the sub-module is given beside its input; nothing for a block's instance."""
     if group.kind == "block":
         return ()
     kept: set[str] = set()
@@ -305,14 +317,47 @@ def outer_reads(group: Group) -> tuple[str, ...]:
     stack = list(reversed(group.children))
     while stack:
         node = stack.pop()
-        if isinstance(node, Keep):
+        if isinstance(node, (Keep, Split)):
             kept.add(node.label)
-        elif isinstance(node, Read) and node.label not in kept and node.label not in read:
+        elif isinstance(node, Read) and node.label.split("[")[0] not in kept and node.label not in read:
             read.append(node.label)
         if not (isinstance(node, Group) and node.kind == "block"):
             for path in reversed(paths(node)):
                 stack.extend(reversed(path))
     return tuple(read)
+
+
+def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[int]:
+    """The ids of a network's top-level steps that only its training-only outputs need: ``eval()`` skips them,
+    as torchvision's GoogLeNet runs its auxiliary heads only in training."""
+    if outputs is None or outputs.form != "train":
+        return frozenset()
+    needed = {o.label for o in outputs.given(False)}  # the labels eval() needs
+    current = False  # whether eval() needs the tensor the step being looked at gives
+    skipped: set[int] = set()
+    for node in reversed(steps):
+        if isinstance(node, (Keep, Split)):  # the tensor flows on; the label may be what eval() reads
+            current = current or node.label in needed
+        elif not current:
+            skipped.add(id(node))
+        else:
+            needed |= {n.label.split("[")[0] for n in walk(node) if isinstance(n, Read)}
+            current = _reads_input(node)
+        if isinstance(node, (Keep, Split)) and not current:
+            skipped.add(id(node))
+    return frozenset(skipped)
+
+
+def _reads_input(node: Node) -> bool:
+    """Whether a step reads the tensor before it (not only labelled ones)."""
+    if isinstance(node, Read):
+        return False
+    if isinstance(node, (Concat, Elementwise)):
+        return any(not path or _reads_input(path[0]) for path in node.branches)
+    if isinstance(node, Group) and node.kind != "block":
+        first = [n for n in node.children if not isinstance(n, Require)]
+        return not first or _reads_input(first[0])
+    return True
 
 
 def layers_in(node: Node) -> Iterator[Layer]:

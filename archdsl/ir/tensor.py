@@ -49,6 +49,10 @@ class Named:
 
     label: str
     type: TensorType
+    parts: tuple[TensorType, ...] = ()  # a split's: read one by its index, ``@parts[1]``
 
     def __str__(self) -> str:
         return f"@{self.label}"
+
+    def part(self, index: int) -> Named:
+        return Named(f"{self.label}[{index}]", self.parts[index])

@@ -71,6 +71,8 @@ class _Collector:
         self.fields = fields(network)
         self.rows: list[Row] = []
         self.by_operator: Counter[str] = Counter()
+        self.training_only = ir.training_only(network.root.children, network.outputs)
+        self.runs = True  # False inside a step eval() skips: its parameters count, its operations do not
 
     def field_of(self, node: ir.Node) -> Field:
         return self.fields[id(node)]
@@ -90,8 +92,10 @@ class _Collector:
     def nodes(self, nodes: tuple[ir.Node, ...], prefix: str, depth: int) -> tuple[int, int, int, int, int]:
         sums = [0, 0, 0, 0, 0]
         for node in nodes:
+            runs, self.runs = self.runs, self.runs and id(node) not in self.training_only
             for i, value in enumerate(self.node(node, prefix, depth)):
                 sums[i] += value
+            self.runs = runs
         return sums[0], sums[1], sums[2], sums[3], sums[4]
 
     def node(self, node: ir.Node, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
@@ -103,23 +107,23 @@ class _Collector:
         for path in ir.paths(node):
             for i, value in enumerate(self.nodes(path, prefix, depth)):
                 sums[i] += value
-        if isinstance(node, (ir.Residual, ir.Elementwise, ir.Gate)):
+        if isinstance(node, (ir.Residual, ir.Elementwise, ir.Gate)) and self.runs:
             sums[3] += node.output.numel * max(1, len(ir.paths(node)) - 1)  # the adds or the multiply
         return sums[0], sums[1], sums[2], sums[3], sums[4]
 
     def layer(self, layer: ir.Layer, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
         args, kind = dict(layer.args), LAYERS[layer.kind]
-        counted = kind.flops(args, layer.input, layer.output)
+        counted = kind.flops(args, layer.input, layer.output) if self.runs else None
         flops = counted[1] if counted else 0
         if counted:
             self.by_operator[counted[0]] += flops
-        all_ops = flops + kind.extra_ops(args, layer.input, layer.output)
+        all_ops = flops + kind.extra_ops(args, layer.input, layer.output) if self.runs else 0
+        activations = layer.output.numel if self.runs else 0
         f = self.field_of(layer)
         row = Row(prefix + layer.name, layer.kind, describe(layer), depth, True, layer.output.shape, layer.params,
-                  layer.buffers, flops, all_ops, layer.output.numel, tuple(map(_number, f.r)),
-                  tuple(map(_number, f.j)))
+                  layer.buffers, flops, all_ops, activations, tuple(map(_number, f.r)), tuple(map(_number, f.j)))
         self.rows.append(row)
-        return layer.params, layer.buffers, flops, all_ops, layer.output.numel
+        return layer.params, layer.buffers, flops, all_ops, activations
 
 
 def build_report(network: ir.Network) -> Report:

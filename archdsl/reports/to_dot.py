@@ -94,6 +94,18 @@ class _Drawer:
                 self.kept[-1][label] = (entry, t)
                 self.named.setdefault(entry, label)
                 return entry, t
+            case ir.Split(label=label, sizes=sizes):
+                node_id = self.new_id()
+                graph.node(node_id, "split", **{**JOIN_ATTRS, "shape": "box", "fixedsize": "false",
+                                                "style": "rounded,filled", "width": "0", "fontsize": "9"})
+                self.edge(entry, node_id, t)
+                for index, size in enumerate(sizes):  # a point per part, whose edges name it: @halves[1]
+                    part_id = self.new_id()
+                    graph.node(part_id, "", shape="point", width="0.06")
+                    self.root.edge(node_id, part_id, arrowhead="none")
+                    self.named[part_id] = f"{label}[{index}]"
+                    self.kept[-1][f"{label}[{index}]"] = (part_id, t.with_shape(size))
+                return entry, t
             case ir.Read(label=label):
                 return self.kept[-1][label]
             case ir.Residual(body=body, shortcut=shortcut):
