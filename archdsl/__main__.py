@@ -18,6 +18,20 @@ def main() -> int:
     except KeyboardInterrupt:
         print("archdsl: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # Ctrl-C inside an import's class creation: Python 3.11 wraps it in RuntimeError
+        if not _interrupted(error):
+            raise
+        print("archdsl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupted(error: BaseException | None) -> bool:
+    """Whether ``error`` was caused by a KeyboardInterrupt, however wrapped."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 if __name__ == "__main__":
