@@ -999,6 +999,7 @@ def _split(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | N
         return None
     name = g.rng.choice(free)
     scope.labels.add(name)
+    scope.tensors.pop(name, None)  # the split's label hides an outer tensor of that name: read its parts
     first = g.rng.randint(1, shape.c - 1)
     out.line(f"{name}: split(({g.int_expr(first, scope)}, {shape.c - first}))")
     scope.tensors.update({f"{name}[0]": shape.with_channels(first), f"{name}[1]": shape.with_channels(shape.c - first)})

@@ -81,6 +81,33 @@ network split_inside(width=16) {
 }
 """
 
+# Seeds 1007583 and 1007065 of a differential run: a module given labelled tensors under an `if` on a parameter
+# was called without them; a labelled seq whose only step is a split was taken for the split. Seed 1002806: an
+# optional module overwrote the labelled tensor it read (`a = self.conv2(a)`).
+OPTIONAL_READER = """
+network optional_reader(act="gelu") {
+    input [4, 8]
+    pool: conv(4, 1)
+    relu
+    if act == "gelu" { a: mul(@pool) { branch { relu } } }
+}
+"""
+KEPT_OPTIONAL = """
+network kept_optional(n=1) {
+    input [4, 8]
+    a: conv(4, 1)
+    if n == 1 { conv(4, 1) }
+    concat(@a) { branch { identity } }
+}
+"""
+SPLIT_IN_SEQ = """
+network split_in_seq {
+    input [4, 8]
+    z0: seq { parts: split((2, 2)) }
+    add(@z0) { branch { relu } }
+}
+"""
+
 
 def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     c2 = model.c2(x)
@@ -129,7 +156,8 @@ def test_the_readme_shows_the_forward_compile_writes() -> None:
 
 
 def test_emitted_classes_equal_build_for_every_argument() -> None:
-    for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, SPLIT_INSIDE, FPN.read_text()):  # SPLIT_INSIDE: seed 842845
+    for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, SPLIT_INSIDE, OPTIONAL_READER, SPLIT_IN_SEQ, KEPT_OPTIONAL,
+                 FPN.read_text()):  # SPLIT_INSIDE: seed 842845
         assert list(problems(text)) == [], text
 
 

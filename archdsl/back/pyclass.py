@@ -327,8 +327,8 @@ class ClassWriter(ModuleWriter, RuleWriter):
         """``(condition, module)`` where the nodes are one module that exists only where a condition holds, under
         a name no other step of the class may take (``self.downsample = None`` would clash with it)."""
         optional = optional_module(nodes)
-        if optional is None:
-            return None
+        if optional is None or (isinstance(optional[1], ir.Group) and ir.outer_reads(optional[1])):
+            return None  # (a module given labelled tensors is called where they are at hand)
         name = optional[1].name
         for node in ir.walk(self.body):
             other = getattr(node, "name", None)
@@ -389,6 +389,9 @@ class ClassWriter(ModuleWriter, RuleWriter):
         if optional is not None:
             condition, module = optional
             self._optional(condition, module)
+            if source in self.tensors.values():  # a labelled tensor stays what its label names
+                self.forward.line(f"{target} = {source}")
+                source = target
             self.forward.line(f"if self.{module.name} is not None:")
             with self.forward.indent():
                 self.forward.line(f"{source} = self.{module.name}({source}){self.comment(module)}")

@@ -217,7 +217,7 @@ class Elaborator:
             else:
                 made, t = self.call(stmt, scope, t)
                 if stmt.label is not None:
-                    split = made[-1] if made and isinstance(made[-1], ir.Split) else None
+                    split = made[-1] if stmt.callee == "split" and made and isinstance(made[-1], ir.Split) else None
                     scope = scope.labelled(stmt.label, t, () if split is None else tensors.parts(split))
                     if stmt.label not in scope.read:
                         if position < len(stmts) - 1:
