@@ -41,28 +41,26 @@ class Parameter:
 
 def returned_annotation(outputs: ir.Outputs | None, train_class: str | None) -> str:
     """What a forward returns, as an annotation."""
-    if outputs is None or outputs.form == "tensor":
+    if outputs is None:
         return "torch.Tensor"
-    if outputs.form == "tuple":
-        return "tuple[torch.Tensor, ...]"
-    if outputs.form == "dict":
-        return "dict[str, torch.Tensor]"
-    rest = "torch.Tensor" if len(outputs.given(False)) == 1 else "dict[str, torch.Tensor]"
-    return f"{train_class} | {rest}"
+    written = {"namedtuple": str(train_class), "tuple": "tuple[torch.Tensor, ...]", "tensor": "torch.Tensor",
+               "dict": "dict[str, torch.Tensor]"}
+    trained, evaluated = written[outputs.structure(True)], written[outputs.structure(False)]
+    return trained if trained == evaluated else f"{trained} | {evaluated}"
 
 
 def write_returns(out: CodeWriter, outputs: ir.Outputs, train_class: str | None, tensor: Callable[[str], str]
                   ) -> None:
     """The network's ``return``: a tensor, a tuple, a dict in spec order; the namedtuple in ``train()`` where
     some outputs are training-only, as torchvision's GoogLeNet gives ``GoogLeNetOutputs``."""
-    if outputs.form == "train":
+    if outputs.structure(True) == "namedtuple":
         out.line("if self.training:")
         with out.indent():
             out.line(f"return {train_class}({', '.join(tensor(o.label) for o in outputs.items)})")
-    given = outputs.given(False)
-    if outputs.form == "tuple":
+    given, structure = outputs.given(False), outputs.structure(False)
+    if structure == "tuple":
         out.line("return " + ", ".join(tensor(o.label) for o in given))
-    elif len(given) == 1 and outputs.form != "dict":
+    elif structure == "tensor":
         out.line(f"return {tensor(given[0].label)}")
     else:
         pairs = ", ".join(f"({literal(str(o.key))}, {tensor(o.label)})" for o in given)

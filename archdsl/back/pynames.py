@@ -82,3 +82,8 @@ def parameter_names(params: Sequence[str]) -> dict[str, str]:
     The classes are named around the parameters."""
     names = Names({"in_channels", "in_size"})
     return {name: names.create(name) for name in params}
+
+
+def outputs_class(network: str, taken: set[str]) -> str:
+    """The namedtuple a network's ``train()`` gives where some outputs are training-only: ``HeadsOutputs``."""
+    return class_name(f"{network} outputs", taken)

@@ -16,7 +16,7 @@ from archdsl import __version__, ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pyclass import ClassWriter
 from archdsl.back.pyfile import Emitted, Parameter
-from archdsl.back.pynames import class_name, parameter_names
+from archdsl.back.pynames import class_name, outputs_class, parameter_names
 from archdsl.elaboration.templates import Template, Templates
 from archdsl.ir.expr import literal
 
@@ -46,7 +46,7 @@ def python_source(templates: Templates, network: ir.Network, spec_name: str) -> 
     """The emitted file's text: deterministic for the same templates."""
     emitted = Emitted(templates.calls, network.init, outputs=network.outputs)
     if network.outputs is not None and network.outputs.form == "train":
-        emitted.outputs_class = class_name(f"{network.name} outputs", emitted.names)
+        emitted.outputs_class = outputs_class(network.name, emitted.names)
     emitted.names |= {p.name for template in templates.classes for p in template.params}
     for template in templates.classes:
         emitted.classes[id(template)] = class_name(template.definition, emitted.names)

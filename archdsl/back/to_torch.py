@@ -17,7 +17,7 @@ from torch import nn
 from archdsl import ir
 from archdsl.back import runtime
 from archdsl.back.lowered import adds_in_place, constructor_of
-from archdsl.back.pynames import class_name
+from archdsl.back.pynames import outputs_class
 from archdsl.ir.layers import Constructor
 
 Plan = tuple[Any, ...]
@@ -38,7 +38,7 @@ class ArchModule(nn.Module):
         """Makes forward give ``outputs`` of the network ``name`` instead of its last step's tensor."""
         self._outputs = outputs
         if outputs.form == "train":
-            self._train_outputs = namedtuple(f"{class_name(name, set())}Outputs",  # type: ignore[misc]
+            self._train_outputs = namedtuple(outputs_class(name, set()),  # type: ignore[misc]
                                              [str(o.key) for o in outputs.items])
 
     def forward(self, x: torch.Tensor, tensors: dict[str, torch.Tensor] | None = None) -> Any:
@@ -48,11 +48,12 @@ class ArchModule(nn.Module):
         if self._outputs is None:
             return y
         given = self._outputs.given(self.training)
-        if self._train_outputs is not None and self.training:
+        structure = self._outputs.structure(self.training)
+        if structure == "namedtuple":
             return self._train_outputs(*(kept[o.label] for o in given))
-        if self._outputs.form in ("tuple",):
+        if structure == "tuple":
             return tuple(kept[o.label] for o in given)
-        if len(given) == 1 and self._outputs.form != "dict":
+        if structure == "tensor":
             return kept[given[0].label]
         return OrderedDict((o.key, kept[o.label]) for o in given)
 

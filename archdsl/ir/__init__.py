@@ -248,6 +248,14 @@ class Outputs:
     def given(self, training: bool) -> tuple[Output, ...]:
         return self.items if training else tuple(o for o in self.items if not o.train_only)
 
+    def structure(self, training: bool) -> str:
+        """What ``forward`` returns in that mode: "namedtuple", "tuple", "tensor" or "dict"."""
+        if self.form == "train" and training:
+            return "namedtuple"
+        if self.form == "tuple":
+            return "tuple"
+        return "tensor" if len(self.given(training)) == 1 and self.form != "dict" else "dict"
+
 
 @dataclass(frozen=True, slots=True)
 class Network:
