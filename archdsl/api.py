@@ -36,7 +36,7 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check(files: Sequence[str | Path] = (), *, source: str | None = None, network: str | None = None,
+def check(files: str | Path | Sequence[str | Path] = (), *, source: str | None = None, network: str | None = None,
           params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None,
           allow: Collection[str] = (), deny: Collection[str] = (), max_params: int = MAX_PARAMS) -> CheckResult:
     """Check every network of ``files`` (or of ``source`` text), or just the one named ``network``.
@@ -46,6 +46,8 @@ def check(files: Sequence[str | Path] = (), *, source: str | None = None, networ
     networks' own input types. ``allow`` drops warnings of those codes, ``deny`` makes
     them errors (``"warnings"``: all of them); ``max_params`` bounds a network's size.
     """
+    if isinstance(files, (str, Path)):  # one path, not a sequence of its characters
+        files = [files]
     programs = [load([Path(f)]) for f in files] if source is None else [load(source=source)]
     result = CheckResult(params=dict(params or {}), input_shape=input_shape)
     selected = {id(p): _defined(p) for p in programs}

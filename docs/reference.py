@@ -68,7 +68,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
 }
 ZOO = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
        "resnext50_32x4d", "densenet121", "densenet169", "densenet201", "seresnet50", "mobilenet_v2",
-       "convnext_tiny", "convnext_small"]
+       "convnext_tiny", "convnext_small", "shufflenet_v2_x1_0", "googlenet_aux", "inception_v3_aux",
+       "resnet50_fpn", "fcn_resnet50", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large"]
 
 
 def example_spec(layer: str) -> str:
@@ -103,7 +104,7 @@ def zoo_table() -> str:
         network = archdsl.load_network(ROOT / "specs" / f"{name}.arch")
         report = build_report(network)
         rows.append(f"| {name} | {report.params:,} ({human(report.params)}) | {report.flops:,} "
-                    f"({human(report.flops)}) | {network.output} | [specs/{name}.arch](specs/{name}.arch) | "
+                    f"({human(report.flops)}) | {network.shown_output()} | [specs/{name}.arch](specs/{name}.arch) | "
                     f"[depth {ZOO_DEPTH}](docs/zoo/{name}.svg) |")
     return "\n".join(rows)
 

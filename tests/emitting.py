@@ -13,6 +13,10 @@ import archdsl
 from archdsl.api import python_source
 from archdsl.back.to_torch import build_module
 
+# The examples as their papers size them cost seconds a forward pass: the tests that run every spec and example
+# at its own input run these at fewer channels (a parameter each has), the examples' own tests at their sizes.
+LIGHTER = {"unet": {"width": 4}, "yolov8_neck": {"width": 4}, "hrnet_stage": {"width": 8}}
+
 
 def network_class(source: str, name: str = "emitted") -> type[nn.Module]:
     """The network class of an emitted file (its last class), the file run in a namespace of its own."""

@@ -143,6 +143,7 @@ class Block:
     call: CallFn
     stride_param: str | None = None  # of a (w, ..., s=...) block, which another block may wrap
     out: Callable[[Shape, int, int], Shape] | None = None
+    labels_itself: bool = False  # its call text carries the label that names its outputs
 
 
 def _rename(text: str, names: dict[str, str]) -> str:
@@ -464,8 +465,68 @@ def _ratio(rng: random.Random, name: str, rank: int) -> Block:
     return Block(name, text, call)
 
 
+def _given(rng: random.Random, name: str, rank: int) -> Block:
+    """A block given a labelled tensor beside its input (``block merge(@skip, w)``): it brings it to its own
+    output's size and joins the two."""
+    n = _names(rng, {"w": "w", "mode": "mode"})
+    tensor = rng.choice(["skip", "lateral", "side", "low"])
+    n.update({"t": f"@{tensor}", "a": "@a", "b": "@b", "in": "@in"})
+    start = rng.choice(["conv(@w, 1)", "from(@in) { conv(@w, 3, p=1) }"])
+    text = _rename(f"""block {name}(@t, @w, @mode="add") {{
+    a: {start}
+    b: from(@t) {{ conv(@w, 1); upsample(size=@a.spatial) }}
+    if @mode == "add" {{
+        add(@a, @b)
+    }} else if @mode == "mul" {{
+        mul(@a, @b)
+    }} else {{
+        concat(@a, @b)
+    }}
+}}""", n)
+
+    def call(g: _Generator, scope: Scope, shape: Shape) -> tuple[str, Shape] | None:
+        tensors = sorted(label for label, seen in scope.tensors.items() if len(seen.spatial) == len(shape.spatial)
+                         and seen.spatial)
+        if not tensors or not shape.spatial:
+            return None
+        w = rng.choice([2, 4, 8])
+        mode = rng.choice(["add", "mul", "cat"])
+        kw: dict[str, str] = {}
+        _pick_kw(rng, n["mode"], _literal(mode), '"add"', kw)
+        return (_call(name, [f"@{rng.choice(tensors)}", g.int_expr(w, scope)], kw),
+                shape.with_channels(2 * w if mode == "cat" else w))
+
+    return Block(name, text, call)
+
+
+def _two(rng: random.Random, name: str, rank: int) -> Block:
+    """A block that gives two tensors, ``output(@a, @b)``: its call is labelled, its parts read as ``@m[0]``."""
+    n = _names(rng, {"w": "w"})
+    n.update({"a": "@a", "b": "@b", "in": "@in"})
+    second = rng.choice(["@b", "@in"])
+    text = _rename(f"""block {name}(@w) {{
+    a: conv(@w, 1)
+    b: from(@a) {{ conv(@w, 3, p=1); relu }}
+    output(@a, {second})
+}}""", n)
+
+    def call(g: _Generator, scope: Scope, shape: Shape) -> tuple[str, Shape] | None:
+        free = [label for label in LABELS if label not in scope.labels]
+        if scope.in_loop or not free:
+            return None
+        label, w = rng.choice(free), rng.choice([2, 4, 8])
+        scope.labels.add(label)
+        scope.tensors.pop(label, None)  # the label hides an outer tensor of that name: read its parts
+        scope.tensors.update({f"{label}[0]": shape.with_channels(w),
+                              f"{label}[1]": shape if second == "@in" else shape.with_channels(w)})
+        return f"{label}: {_call(name, [g.int_expr(w, scope)])}", shape.with_channels(w)
+
+    return Block(name, text, call, labels_itself=True)
+
+
 TEMPLATES: tuple[Callable[[random.Random, str, int], Block], ...] = (
-    _unit, _res, _squeeze, _inception, _maybe, _stack, _short, _grow, _down, _mix, _attend, _tuple_conv, _ratio)
+    _unit, _res, _squeeze, _inception, _maybe, _stack, _short, _grow, _down, _mix, _attend, _tuple_conv, _ratio,
+    _given, _two)
 
 
 def _wrap(rng: random.Random, name: str, inner: Block) -> Block:
@@ -948,7 +1009,7 @@ def _call_block(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shap
     if made is None:
         return None
     text, result = made
-    out.line(g.label(scope) + text)
+    out.line(("" if block.labels_itself else g.label(scope)) + text)
     return result
 
 

@@ -23,6 +23,8 @@ def test_a_path_is_a_path_whatever_its_name_starts_with(relative: str, tmp_path:
     assert archdsl.load_network(relative).output.shape == (10,)
     assert archdsl.load_network(Path(relative)).name == "n"
     assert isinstance(archdsl.build(relative), torch.nn.Module)
+    for one in (relative, Path(relative)):  # check takes one path as well as a list (a str was its characters)
+        assert [n.name for n in archdsl.check(one).networks] == ["n"]
 
 
 def test_spec_text_comes_through_source() -> None:

@@ -1,4 +1,5 @@
-"""Specs whose emitted Python once did not load or computed something else (issue 10, items A to H)."""
+"""Specs whose emitted Python once did not load or computed something else (issue 10, items A to H; later
+findings from the differential runs and the reference specs)."""
 
 from __future__ import annotations
 
@@ -133,6 +134,22 @@ network nt_(width=16) {
     residual(shortcut=project) { conv(24, 3, s=2, p=1); pad(1); crop(1) }
 }
 """,
+    "U: a named combinator of a block up-sampling to the block's input size (a helper's DeepLab ASPP)": """
+block pool_back(w=4) {
+    convs: concat {
+        branch { conv(w, 1) }
+        branch { gap; conv(w, 1); upsample(size=@in.spatial, mode="linear") }
+    }
+}
+network nu_ { input [3, 8, 8]; pool_back; pool_back(w=2) }
+""",
+    "V: an activation in place at the start of an `if` arm (MobileNetV3's block)": """
+block act(hs=false) { conv(8, 1, bias=false); bn; if hs { hardswish } else { relu } }
+network nv_ { input [3, 8, 8]; act; act(hs=true) }
+""",
+    "W: a network parameter defaulting to another (a helper's WaveNet)": """
+network nw_(a=4, b=a) { input [3, 8, 8]; conv(b, 1) }
+""",
 }
 
 
@@ -220,3 +237,17 @@ def test_forward_reads_the_channels_a_loop_left_as_the_constructor_kept_them() -
     assert "        self.channels = channels\n" in source and "        if self.channels != 16:\n" in source
     assert [n for n, _ in cls(n=1).named_children() if n.startswith("downsample")] == ["downsample"]
     assert [n for n, _ in cls(n=0).named_children() if n.startswith("downsample")] == ["downsample", "downsample1"]
+
+
+def test_a_nested_class_is_given_the_input_size_its_construction_reads() -> None:
+    source, cls = _emitted(next(k for k in REPROS if k.startswith("U")))
+    assert "        self.convs = Convs(in_channels, in_size_0=in_size[0], in_size_1=in_size[1], w=w)\n" in source
+    assert cls()(torch.randn(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+
+
+def test_an_activation_in_an_if_arm_works_in_place_as_the_built_one_does() -> None:
+    _, cls = _emitted(next(k for k in REPROS if k.startswith("V")))
+    built = archdsl.build(source=REPROS[next(k for k in REPROS if k.startswith("V"))], init=False)
+    assert [repr(m) for m in cls().modules() if not list(m.children())] == [
+        repr(m) for m in built.modules() if not list(m.children())]
+    assert "ReLU(inplace=True)" in repr(built)

@@ -109,6 +109,20 @@ network split_in_seq {
 """
 
 
+# A label in a body that makes no module of its own hides an outer one only in that body (seed 1113036: the
+# emitted forward wrote the split's parts over the outer tensor's variable).
+SHADOW_FLAT = """
+network n {
+    input [4, 8, 8]
+    fc: conv(6, 1)
+    a: conv(4, 3, p=1)
+    y: seq { fc: add(@a, @in) }
+    z: seq { fc: split((1, 3)) }
+    concat(@fc) { branch { conv(4, 1) } }
+}
+"""
+
+
 def _fpn_by_hand(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     c2 = model.c2(x)
     c3 = model.c3(c2)
@@ -157,7 +171,7 @@ def test_the_readme_shows_the_forward_compile_writes() -> None:
 
 def test_emitted_classes_equal_build_for_every_argument() -> None:
     for text in (SHADOWED, IN_PLACE, BLOCK, LABELLED, SPLIT_INSIDE, OPTIONAL_READER, SPLIT_IN_SEQ, KEPT_OPTIONAL,
-                 FPN.read_text()):  # SPLIT_INSIDE: seed 842845
+                 SHADOW_FLAT, FPN.read_text()):  # SPLIT_INSIDE: seed 842845
         assert list(problems(text)) == [], text
 
 
@@ -168,6 +182,15 @@ def test_a_nested_label_shadows_the_outer_one_only_inside() -> None:
     inner = model.s(a)  # conv then relu of that conv's output
     assert torch.equal(model(x), torch.cat([a, inner], dim=1))
     assert archdsl.check(source=SHADOWED).networks[0].output.shape == (12, 8, 8)
+
+
+def test_a_label_that_hides_an_outer_one_in_a_body_without_a_module_hides_it_only_there() -> None:
+    model = archdsl.build(source=SHADOW_FLAT).eval()
+    x = torch.randn(1, 4, 8, 8)
+    fc = model.fc(x)
+    after = model.a(fc) + x  # y's output, which z splits and passes on whole
+    assert torch.equal(model(x), torch.cat([fc, model.conv1(after)], dim=1)), "the outer @fc, not y's or z's"
+    assert archdsl.check(source=SHADOW_FLAT).networks[0].output.shape == (10, 8, 8)
 
 
 def test_a_kept_tensor_is_never_overwritten_in_place() -> None:
@@ -240,6 +263,19 @@ def test_training_only_outputs_are_a_namedtuple_in_train_and_absent_in_eval() ->
     assert "        if self.training:\n            return HeadsOutputs(logits, aux)\n        return logits\n" in source
 
 
+def test_a_label_names_the_namedtuple_and_quoted_keys_name_dict_outputs() -> None:
+    named = HEADS.replace("    output(", "    GoogLeNetOutputs: output(")
+    trained = archdsl.build(source=named).train()(torch.randn(2, 3, 16, 16))
+    assert type(trained).__name__ == "GoogLeNetOutputs" and trained._fields == ("logits", "aux")
+    keyed = HEADS.replace("output(logits=@logits, aux=train(@aux))", 'output("0"=@logits, "1"=@aux, pool=@c2)')
+    got = archdsl.build(source=keyed).eval()(torch.randn(2, 3, 16, 16))  # torchvision's FPN keys
+    assert list(got) == ["0", "1", "pool"]
+    for text in (named, keyed):
+        assert list(problems(text)) == []
+    quoted = archdsl.check(source=HEADS.replace("linear(5)", 'linear("out"=5)')).diagnostics
+    assert [(d.code.id, d.message) for d in quoted] == [("E103", '`linear` takes no quoted name `"out"`')]
+
+
 def test_outputs_as_a_tuple_and_every_form_equal_in_both_back_ends() -> None:
     tuple_form = HEADS.replace("output(logits=@logits, aux=train(@aux))", "output(@logits, @aux)")
     model = archdsl.build(source=tuple_form).eval()
@@ -261,7 +297,7 @@ def test_graph_outputs_trace_whole_with_compile_and_export() -> None:
 
 def test_an_output_line_that_cannot_be_is_a_located_error() -> None:
     cases = {
-        "output(@logits)\n    relu": ("E109", "`output(...)` may only be the last line of a network"),
+        "output(@logits)\n    relu": ("E109", "`output(...)` may only be the last line of a network or a block"),
         "output(@logits, aux=@aux)": ("E105", "`output(...)` gives a tuple or named tensors, not both"),
         "output(@logits, train(@aux))": ("E105", "a training-only output needs a name"),
         "output(a=train(@logits), b=train(@aux))": ("E105", "every output is training-only: `eval()` would give "
@@ -270,6 +306,9 @@ def test_an_output_line_that_cannot_be_is_a_located_error() -> None:
         "output(a=@logits, a=@aux)": ("E106", "two outputs are named `a`"),
         "output(@logits, 3)": ("E105", "`output(...)` gives labelled tensors, `@name`, not 3"),
         "output(@logit)": ("E112", "unknown tensor `@logit`"),
+        'output(logits=@logits, "0"=train(@aux))': ("E111", "`0` cannot name an output of a namedtuple"),
+        "lambda: output(logits=@logits, aux=train(@aux))": ("E111", "`lambda` cannot name what `output(...)` gives"),
+        "Both: output(@logits, @aux)": ("E111", "`Both` cannot name what `output(...)` gives"),
     }
     for line, (code, message) in cases.items():
         text = HEADS.replace("output(logits=@logits, aux=train(@aux))", line)
@@ -308,7 +347,7 @@ def test_a_split_that_cannot_be_is_a_located_error() -> None:
          ("E105", "split sizes add up to 30, but the input [32, 8, 8] has 32 channels")),
         (("halves: split((c, 32 - c))", "split((c, 32 - c))"),
          ("E109", "a split names its parts by a label, and takes no `{ }` body")),
-        (("concat(@halves[0])", "concat(@halves)"), ("E105", "`@halves` is split in 2 parts: read one")),
+        (("concat(@halves[0])", "concat(@halves)"), ("E105", "`@halves` is 2 tensors: read one")),
         (("concat(@halves[0])", "concat(@halves[2])"), ("E108", "index 2 is out of range for 2 items")),
     ]
     for (old, new), expected in cases:

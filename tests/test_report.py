@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from emitting import LIGHTER
 
 import archdsl
 from archdsl.back.to_torch import build_module
@@ -43,7 +44,7 @@ def _fvcore(network: archdsl.ir.Network):  # type: ignore[name-defined, no-untyp
 @pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), _cases(), ids=lambda c: c.name if isinstance(c, Path) else c)
 def test_totals_operators_and_every_row_equal_torch_and_fvcore(path: Path, name: str) -> None:
-    network = archdsl.load_network(path, name)
+    network = archdsl.load_network(path, name, params=LIGHTER.get(name))
     report = build_report(network)
     model = build_module(network, init=False)
     assert report.params == sum(p.numel() for p in model.parameters())

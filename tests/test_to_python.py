@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from emitting import structure, tensors_of
+from emitting import LIGHTER, structure, tensors_of
 
 import archdsl
 from archdsl import ir
@@ -68,7 +68,7 @@ def _cases() -> list[tuple[Path, str]]:
 
 @pytest.mark.parametrize(("path", "name"), _cases(), ids=lambda c: c.name if isinstance(c, Path) else c)
 def test_emitted_module_equals_the_built_module(path: Path, name: str, tmp_path: Path) -> None:
-    result = archdsl.check([path], network=name)
+    result = archdsl.check([path], network=name, params=LIGHTER.get(name))
     network = result.networks[0]
     _, emitted = emit(result, network, tmp_path)
     torch.manual_seed(0)
@@ -102,10 +102,11 @@ def test_emitted_source_is_deterministic_and_ruff_clean(tmp_path: Path) -> None:
     first = python_source(result, result.networks[0], "spec.arch")
     again = archdsl.check([ROOT / "tests" / "specs" / "kitchen_sink.arch"], network="kitchen_sink")
     assert python_source(again, again.networks[0], "spec.arch") == first
-    path = tmp_path / "emitted.py"
-    path.write_text(first)
+    fpn = archdsl.check([ROOT / "specs" / "resnet50_fpn.arch"])  # a graph: named locals, a dict of five outputs
+    for name, source in (("emitted.py", first), ("fpn.py", python_source(fpn, fpn.networks[0], "fpn.arch"))):
+        (tmp_path / name).write_text(source)
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,B,UP,SIM",
-                           "--line-length", "120", str(path)], capture_output=True, text=True)
+                           "--line-length", "120", str(tmp_path)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     imports = {line for line in first.splitlines() if line.startswith(("import", "from"))}
     assert imports <= {"from __future__ import annotations", "from collections import OrderedDict", "import torch",
@@ -254,7 +255,9 @@ def _others(value: Any) -> list[Any]:
 
 
 def _leaves(model: torch.nn.Module) -> list[str]:
-    return [repr(m) for m in model.modules() if not list(m.children())]
+    """Each leaf module as it prints, a size equal on every axis once: ``size=(28, 28)`` is ``size=28``, as the
+    built module writes it (the class computes the sizes, so it writes them per axis)."""
+    return [re.sub(r"\((\d+)(?:, \1)+\)", r"\1", repr(m)) for m in model.modules() if not list(m.children())]
 
 
 @pytest.mark.parametrize(("path", "name"), _cases(), ids=lambda c: c.name if isinstance(c, Path) else c)

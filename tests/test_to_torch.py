@@ -176,7 +176,9 @@ def test_every_parameter_takes_part_in_training() -> None:
     assert [k for k, v in model.named_parameters() if v.grad is None] == []
 
 
-GPU_READY_SPECS = ["resnet50", "densenet121", "googlenet", "convnext_tiny"]
+# A residual, an inception and a ConvNeXt network; dense blocks trace in the kitchen sink above (DenseNet-121
+# took a fifth of a minute here, which the ten-minute suite can no longer spare).
+GPU_READY_SPECS = ["resnet50", "googlenet", "convnext_tiny"]
 
 
 @pytest.mark.slow

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from emitting import structure, tensors_of
 
 import archdsl
 from archdsl import ir
+from archdsl.back.weights import lraspp_from_torchvision, resnet_fpn_from_torchvision
 from archdsl.reports.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +26,8 @@ REFERENCE_NAMES = {"seresnet50": "seresnet50_timm"}
 COUNTED = sorted(s for s in SPECS if REFERENCE_NAMES.get(s, s) in REFERENCE["models"])
 SPEC_LIST = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50", "resnet101",
              "resnet152", "resnext50_32x4d", "densenet121", "densenet169", "densenet201", "seresnet50",
-             "mobilenet_v2", "convnext_tiny", "convnext_small"]
+             "mobilenet_v2", "convnext_tiny", "convnext_small", "shufflenet_v2_x1_0", "googlenet_aux",
+             "inception_v3_aux", "resnet50_fpn", "fcn_resnet50", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large"]
 # Specs whose step names are torchvision's, so its state_dict loads as is.
 TORCHVISION = {name: {} for name in ["alexnet", "vgg16", "resnet18", "resnet34", "resnet50", "resnet101",
                                      "resnet152", "resnext50_32x4d", "densenet121", "densenet169", "densenet201",
@@ -123,3 +128,65 @@ def test_forward_runs_the_same_operators_as_torchvision(name: str) -> None:
     theirs = operators(getattr(torchvision.models, name)(weights=None, **TORCHVISION[name]))
     assert either_form(ours) == either_form(theirs)
     assert in_place(ours) >= in_place(theirs)
+
+
+def _fpn() -> torch.nn.Module:
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+
+    model = resnet_fpn_backbone(backbone_name="resnet50", weights=None, trainable_layers=5)
+    for module in model.modules():  # FrozenBatchNorm2d starts as the identity: give it statistics to apply
+        if type(module).__name__ == "FrozenBatchNorm2d":
+            for name in ("weight", "bias", "running_mean"):
+                getattr(module, name).normal_()
+            module.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def _torchvision(name: str, **kwargs: object) -> Callable[[], torch.nn.Module]:
+    def make() -> torch.nn.Module:
+        import torchvision
+
+        target: Any = torchvision.models
+        for part in name.split("."):
+            target = getattr(target, part)
+        return target(weights=None, **kwargs)
+    return make
+
+
+# The graph references (issue 11): how torchvision makes each, how its weights reach ours, and the smallest
+# input at which every output of both is computed in train() and eval() (Inception's training-only head
+# needs 299).
+GRAPHS: dict[str, tuple[Callable[[], torch.nn.Module], Callable[[Any], Any], tuple[int, ...]]] = {
+    "shufflenet_v2_x1_0": (_torchvision("shufflenet_v2_x1_0"), dict, (3, 32, 32)),
+    "googlenet_aux": (_torchvision("googlenet", aux_logits=True, init_weights=True), dict, (3, 64, 64)),
+    "inception_v3_aux": (_torchvision("inception_v3", aux_logits=True, init_weights=True), dict, (3, 299, 299)),
+    "fcn_resnet50": (_torchvision("segmentation.fcn_resnet50", weights_backbone=None, aux_loss=True), dict,
+                     (3, 32, 32)),
+    "deeplabv3_resnet50": (_torchvision("segmentation.deeplabv3_resnet50", weights_backbone=None, aux_loss=True),
+                           dict, (3, 32, 32)),
+    "lraspp_mobilenet_v3_large": (_torchvision("segmentation.lraspp_mobilenet_v3_large", weights_backbone=None),
+                                  lraspp_from_torchvision, (3, 64, 64)),
+    "resnet50_fpn": (_fpn, resnet_fpn_from_torchvision, (3, 64, 64)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_graph_references_load_strictly_and_give_the_same_outputs_in_train_and_eval(name: str) -> None:
+    pytest.importorskip("torchvision")
+    make, mapping, shape = GRAPHS[name]
+    torch.manual_seed(0)
+    reference = make()
+    ours = archdsl.build(SPECS[name], input_shape=shape)
+    ours.load_state_dict(mapping(reference.state_dict()), strict=True)
+    for model in (ours, reference):  # train() then differs by batch statistics only
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        for training in (False, True):
+            got, expected = ours.train(training)(x), reference.train(training)(x)
+            assert structure(got) == structure(expected), training
+            for a, b in zip(tensors_of(got), tensors_of(expected), strict=True):
+                assert (a - b).abs().max().item() < 1e-4, training

@@ -4,7 +4,8 @@ the spec's expressions, an ``if`` on them a Python ``if``, a loop a ``for``; gro
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archdsl import ir
@@ -28,33 +29,43 @@ from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line
 from archdsl.elaboration.naming import module_attributes
 from archdsl.elaboration.templates import REQUIRED, carries, check_symbols, construction_symbols
-from archdsl.ir.expr import HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
+from archdsl.ir.expr import GIVEN, HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
+from archdsl.ir.tensor import TensorType, spoken
 
 
 class ClassWriter(ModuleWriter, RuleWriter):
     """Writes one class: the template's modules in ``__init__`` and its dataflow in ``forward``."""
 
     def __init__(self, name: str, kind: str, emitted: Emitted, body: ir.Group, params: Sequence[Parameter],
-                 doc: str, takes_channels: bool, takes_size: bool = False):
+                 doc: str, takes_channels: bool, sizes: frozenset[str] = frozenset(),
+                 given_names: Mapping[str, str] | None = None):
+        """``sizes``: the tensors whose spatial size the class is given ("in", a tensor parameter's name);
+        ``given_names``: a block's parameter names for its tensor parameters' channels and sizes, as
+        ``parameter_names`` gives them (``skip_channels``, ``skip_size``)."""
         self.name = name
         self.kind = kind
         self.emitted = emitted
         self.helpers = emitted.helpers
         self.body = body
         self.doc = doc
-        self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params)})
+        given_names = given_names or {}
+        self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params), *given_names.values()})
         self.training_only = ir.training_only(body.children, emitted.outputs) if kind == "network" else frozenset()
         # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
-        self.tensors = {label: self.locals.create(label) for label in ir.outer_reads(body)}
+        reads = [g.param for g in body.given] if body.kind == "block" else ir.outer_reads(body)
+        self.tensors = {label: self.locals.create(spoken(label)) for label in reads}
         self.given = list(self.tensors.values())
         self.params = list(params)
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
         self.channels = "in_channels" if takes_channels else None
-        self.size = "in_size" if takes_size else None
+        self.size = "in_size" if "in" in sizes else None
+        tensor_params = [g.param for g in body.given] if kind == "block" else []
+        self.given_channels = {param: given_names[f"{param}_channels"] for param in tensor_params}
+        self.given_sizes = {param: given_names[f"{param}_size"] for param in tensor_params if param in sizes}
         self.attributes = Names({*module_attributes(), *static_names(body)})
         self.init = CodeWriter()
         self.forward = CodeWriter()
-        self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].reads_size)
+        self.used = construction_symbols(body, lambda call: emitted.calls[id(call)].sizes)
         self.read = self.used | (check_symbols(body) if kind == "network" else set())  # and what its tests read
         self.params_of = parameters_behind(body)
         self.conditions: list[Any] = []
@@ -68,7 +79,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         self.listing = 0
         counts = {t.channels for node in ir.walk(body) for t in (node.input, node.output) if t is not None and t.shape}
         given = {p.symbol for p in params}
-        self.long = Locals(self.locals, self.name_of, lambda s: s in given or (
+        self.long = Locals(self.locals, self.name_of, lambda s: s in given or s.role == GIVEN or (
             s.role == INPUT and s.name == "c" and self.channels is not None), counts)
 
     def name_of(self, sym: Sym) -> str:
@@ -79,8 +90,14 @@ class ClassWriter(ModuleWriter, RuleWriter):
         if sym.role == INPUT and sym.name == "c" and self.channels is not None:
             return self.channels
         if sym.role == INPUT and self.size is not None:
-            axes = "dhw"[-(len(self.body.input.shape) - 1):] if len(self.body.input.shape) > 2 else "l"
-            return f"{self.size}[{axes.index(sym.name)}]"
+            return f"{self.size}[{_axis_index(sym.name, self.body.input)}]"
+        if sym.role == GIVEN:
+            tensor, axis = sym.name.split(".")
+            if axis == "c":
+                return self.given_channels[tensor]
+            if tensor in self.given_sizes:
+                (t,) = [g.type for g in self.body.given if g.param == tensor]
+                return f"{self.given_sizes[tensor]}[{_axis_index(axis, t)}]"
         base = {STATE: "channels", LOOP: "item"}.get(sym.role, sym.name)
         self.symbol_names[sym] = self.locals.create(base)
         return self.symbol_names[sym]
@@ -148,7 +165,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
                     changed = self.emitted.init.changed()
                     out.line("init_weights(self" + "".join(f", {k}={literal(v)}" for k, v in changed.items()) + ")")
             out.blank()
-            outputs = self.emitted.outputs if self.kind == "network" else None
+            outputs = self.emitted.outputs if self.kind == "network" else self.body.gives
             call_line(out, "def forward(", ["self", *(f"{name}: torch.Tensor" for name in ["x", *self.given])],
                       f") -> {returned_annotation(outputs, self.emitted.outputs_class)}:")
             with out.indent():
@@ -163,8 +180,10 @@ class ClassWriter(ModuleWriter, RuleWriter):
         parts = ["self"]
         if self.channels is not None:
             parts.append(f"{self.channels}: int")
+        parts += [f"{name}: int" for name in self.given_channels.values()]
         if self.size is not None:
             parts.append(f"{self.size}: tuple[int, ...]")
+        parts += [f"{name}: tuple[int, ...]" for name in self.given_sizes.values()]
         defaulted = False
         for param in self.params:
             written = annotation(param.example)
@@ -206,17 +225,20 @@ class ClassWriter(ModuleWriter, RuleWriter):
                 current = self.keep(node, current)
             elif isinstance(node, ir.Split):
                 self.split(node, current)
+            elif isinstance(node, ir.Unpack):  # the tuple is its label's: `m = self.m(x)`, then `m[0]` flows on
+                self.tensors.update({f"{node.label}[{i}]": f"{current}[{i}]" for i in range(node.count)})
+                current = f"{current}[0]"
             else:  # a step whose output is kept writes it under its label: `c3 = self.layer2(c2)`
                 following = nodes[position + 1] if position + 1 < len(nodes) else None
                 current = self.step(node, current, self.tensor(following.label) if isinstance(
-                    following, ir.Keep) else target, previous)
+                    following, (ir.Keep, ir.Unpack)) else target, previous)
             previous = node
         return current
 
     def tensor(self, label: str) -> str:
         """The forward's variable for a labelled tensor."""
         if label not in self.tensors:
-            self.tensors[label] = self.locals.create(label)
+            self.tensors[label] = self.locals.create(spoken(label))
         return self.tensors[label]
 
     def keep(self, node: ir.Keep, current: str) -> str:
@@ -246,8 +268,10 @@ class ClassWriter(ModuleWriter, RuleWriter):
             return target
         if isinstance(node, ir.Read):
             return self.tensor(node.label)
+        if isinstance(node, ir.Choice):
+            return self.choice(node, source, target, previous)
         handler = {ir.Residual: self.residual, ir.Concat: self.join, ir.Elementwise: self.join, ir.Gate: self.gate,
-                   ir.Dense: self.dense, ir.Choice: self.choice, ir.Loop: self.loop}.get(type(node))
+                   ir.Dense: self.dense, ir.Loop: self.loop}.get(type(node))
         if handler is None:
             raise TypeError(f"the Python back end cannot write IR node {type(node).__name__}")
         return handler(node, source, target)  # type: ignore[operator]
@@ -258,7 +282,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
     def module(self, node: ir.Layer | ir.Group, made: Call | str, source: str, target: str) -> None:
         name = node.name
         if isinstance(node, ir.Group):  # a sub-module that reads labelled tensors is given them
-            source = ", ".join([source, *(self.tensor(label) for label in ir.outer_reads(node))])
+            source = ", ".join([source, *(self.tensor(label) for _, label in ir.given_tensors(node))])
         if plain_attribute(name):
             call_line(self.init, f"self.{name} = ", [made], "")
             self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
@@ -280,14 +304,13 @@ class ClassWriter(ModuleWriter, RuleWriter):
             for before, after in zip(ir.walk(group), ir.walk(body), strict=True):
                 if id(before) in self.emitted.calls:
                     self.emitted.calls[id(after)] = self.emitted.calls[id(before)]
-        needed = symbols_in(body) & construction_symbols(body, lambda call: self.emitted.calls[id(call)].reads_size)
-        free = sorted((s for s in needed if (s != channels and s.role != INPUT) or (s.name == "c" and s != channels)),
-                      key=lambda s: s.name)
+        needed = symbols_in(body) & construction_symbols(body, lambda call: self.emitted.calls[id(call)].sizes)
+        free = sorted((s for s in needed if s != channels), key=lambda s: (s.name, s.role))  # input sizes too
         base = "DenseLayer" if group.kind == "denselayer" else str(group.name)
         if base.isdigit():  # an element of an nn.Sequential-like group
             base = f"{self.name} step {base}"
         name = class_name(base, self.emitted.names)
-        params = [Parameter(self.name_of(s), s, REQUIRED, s.type) for s in free]
+        params = [Parameter(_parameter(self.name_of(s)), s, REQUIRED, s.type) for s in free]
         doc = ("One layer of a dense block: it sees every feature map before it, joined." if group.kind == "denselayer"
                else f"The `{group.name}` step of `{self.name}`.")
         writer = ClassWriter(name, "group", self.emitted, body, params, doc, takes_channels=True)
@@ -301,7 +324,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         else:
             self.emitted.nested_names[unnamed] = name
             self.emitted.nested.append(out.text())
-        return Call(name, [self.py(group.input.channels), *(f"{self.name_of(s)}={self.py(s)}" for s in free)])
+        return Call(name, [self.py(group.input.channels), *(f"{p.local}={self.py(p.symbol)}" for p in params)])
 
     def residual(self, node: ir.Residual, source: str, target: str) -> str:
         identity = self.locals.create("identity")
@@ -327,7 +350,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         """``(condition, module)`` where the nodes are one module that exists only where a condition holds, under
         a name no other step of the class may take (``self.downsample = None`` would clash with it)."""
         optional = optional_module(nodes)
-        if optional is None or (isinstance(optional[1], ir.Group) and ir.outer_reads(optional[1])):
+        if optional is None or (isinstance(optional[1], ir.Group) and ir.given_tensors(optional[1])):
             return None  # (a module given labelled tensors is called where they are at hand)
         name = optional[1].name
         for node in ir.walk(self.body):
@@ -384,7 +407,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         self.forward.line(f"{target} = torch.cat({features}, dim=1){self.comment(node)}")
         return target
 
-    def choice(self, node: ir.Choice, source: str, target: str) -> str:
+    def choice(self, node: ir.Choice, source: str, target: str, previous: ir.Node | None) -> str:
         optional = self._optional_module((node,))
         if optional is not None:
             condition, module = optional
@@ -400,7 +423,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         branches = []
         for nodes in (node.then, node.otherwise):
             self.init, self.forward = CodeWriter(), CodeWriter()
-            result = self.steps(nodes, source, target, None)
+            result = self.steps(nodes, source, target, previous)
             if result != target:
                 self.forward.line(f"{target} = {result}")
             branches.append((self.init.lines, self.forward.lines))
@@ -457,3 +480,13 @@ class ClassWriter(ModuleWriter, RuleWriter):
         updates = [f"{self.name_of(state)} = {self.py(update)}" for state, _, _, update in carried if update != state]
         indented(out, [*body, *updates] or ["pass"])
 
+
+def _axis_index(axis: str, t: TensorType) -> int:
+    """The position of a spatial axis (``h``) in a size tuple of a tensor of type ``t``."""
+    axes = "dhw"[-(len(t.shape) - 1):] if len(t.shape) > 2 else "l"
+    return axes.index(axis)
+
+
+def _parameter(source: str) -> str:
+    """A parameter name for a value the outer class writes as ``source``: ``skip_size[0]`` becomes ``skip_size_0``."""
+    return source if source.isidentifier() else re.sub(r"\W+", "_", source).strip("_")

@@ -8,6 +8,7 @@ from typing import Any
 
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
+from archdsl.back.pysource import call_line
 from archdsl.elaboration.templates import Template
 from archdsl.ir.expr import Sym, literal
 
@@ -63,5 +64,4 @@ def write_returns(out: CodeWriter, outputs: ir.Outputs, train_class: str | None,
     elif structure == "tensor":
         out.line(f"return {tensor(given[0].label)}")
     else:
-        pairs = ", ".join(f"({literal(str(o.key))}, {tensor(o.label)})" for o in given)
-        out.line(f"return OrderedDict([{pairs}])")
+        call_line(out, "return OrderedDict([", [f"({literal(str(o.key))}, {tensor(o.label)})" for o in given], "])")

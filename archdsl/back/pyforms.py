@@ -88,7 +88,7 @@ def chain(group: ir.Group) -> list[tuple[ir.Layer | ir.Group, ir.Node | None]] |
 
 def _given_tensors(node: ir.Layer | ir.Group) -> bool:
     """Whether a module is called with labelled tensors beside its input (nn.Sequential passes one)."""
-    return isinstance(node, ir.Group) and bool(ir.outer_reads(node))
+    return isinstance(node, ir.Group) and bool(ir.given_tensors(node))
 
 
 def positional(nodes: Sequence[ir.Node]) -> bool:

@@ -55,10 +55,13 @@ class ModuleWriter:
 
     def block_call(self, group: ir.Group) -> Call:
         template = self.emitted.calls[id(group)]
-        parts: list[Call | str] = [self.py(group.input.channels)]
-        if template.reads_size:
+        locals_ = parameter_names([p.name for p in template.params], [g.param for g in group.given])
+        parts: list[Call | str] = [self.py(group.input.channels), *(self.py(g.type.channels) for g in group.given)]
+        if "in" in template.sizes:
             parts.append(f"in_size={self.py(tuple(group.input.spatial))}")
-        bound, locals_ = dict(group.args), parameter_names([p.name for p in template.params])
+        parts += [f"{locals_[g.param + '_size']}={self.py(tuple(g.type.spatial))}" for g in group.given
+                  if g.param in template.sizes]
+        bound = dict(group.args)
         parts += [f"{locals_[name]}={self.py(bound[name])}" for name in group.passed]
         return Call(self.emitted.classes[id(template)], parts)
 
@@ -96,8 +99,9 @@ class ModuleWriter:
         self.listing -= 1
         return Call("nn.Sequential", [f"*{layers}"])
 
-    def _append(self, nodes: Sequence[ir.Node], layers: str) -> None:
-        previous: ir.Node | None = None
+    def _append(self, nodes: Sequence[ir.Node], layers: str, previous: ir.Node | None = None) -> None:
+        """Appends ``nodes`` to the list ``layers``; ``previous``: the step before them (an in-place activation
+        at the start of an `if` arm needs it)."""
         for node in nodes:
             if isinstance(node, ir.Require):
                 self.require(node)
@@ -105,7 +109,7 @@ class ModuleWriter:
                 init, branches = self.init, []
                 for branch in (node.then, node.otherwise):
                     self.init = CodeWriter()
-                    self._append(branch, layers)
+                    self._append(branch, layers, previous)
                     branches.append(self.init.lines)
                 self.init, (then, otherwise) = init, branches
                 if then or otherwise:

@@ -76,14 +76,17 @@ def class_name(spec_name: str, taken: set[str]) -> str:
     return name
 
 
-def parameter_names(params: Sequence[str]) -> dict[str, str]:
+def parameter_names(params: Sequence[str], tensors: Sequence[str] = ()) -> dict[str, str]:
     """The Python names of a class's parameters: each spec name, changed only where it would be no Python
-    parameter (a keyword) or hide what the file uses (``nn``, a helper, a builtin it calls): ``lambda_``, ``nn_``.
-    The classes are named around the parameters."""
+    parameter (a keyword) or hide what the file uses (``nn``, a helper, a builtin it calls): ``lambda_``, ``nn_``;
+    and for each of a block's tensor parameters, ``skip_channels`` and ``skip_size``. The classes are named around
+    the parameters."""
     names = Names({"in_channels", "in_size"})
-    return {name: names.create(name) for name in params}
+    found = {name: names.create(name) for name in params}
+    return found | {f"{t}_{what}": names.create(f"{t}_{what}") for t in tensors for what in ("channels", "size")}
 
 
-def outputs_class(network: str, taken: set[str]) -> str:
-    """The namedtuple a network's ``train()`` gives where some outputs are training-only: ``HeadsOutputs``."""
-    return class_name(f"{network} outputs", taken)
+def outputs_class(network: str, taken: set[str], named: str | None = None) -> str:
+    """The namedtuple a network's ``train()`` gives where some outputs are training-only: the name the spec gives
+    it, else ``HeadsOutputs`` for the network ``heads``."""
+    return class_name(named or f"{network} outputs", taken)  # a name the file needs is numbered: `F2`

@@ -38,7 +38,7 @@ class ArchModule(nn.Module):
         """Makes forward give ``outputs`` of the network ``name`` instead of its last step's tensor."""
         self._outputs = outputs
         if outputs.form == "train":
-            self._train_outputs = namedtuple(outputs_class(name, set()),  # type: ignore[misc]
+            self._train_outputs = namedtuple(outputs_class(name, set(), outputs.name),  # type: ignore[misc]
                                              [str(o.key) for o in outputs.items])
 
     def forward(self, x: torch.Tensor, tensors: dict[str, torch.Tensor] | None = None) -> Any:
@@ -66,12 +66,16 @@ class ArchModule(nn.Module):
             op = step[0]
             if op == "call":
                 module = self._modules[step[1]]
-                x = module(x, tensors) if step[2] else module(x)  # type: ignore[misc]
+                given = {inner: tensors[outer] for inner, outer in step[2]}
+                x = module(x, given) if given else module(x)  # type: ignore[misc]
             elif op == "keep":
                 tensors[step[1]] = x
             elif op == "split":
                 for index, part in enumerate(torch.split(x, step[2], dim=1)):
                     tensors[f"{step[1]}[{index}]"] = part
+            elif op == "unpack":  # a block's tuple: its parts kept, the first flows on
+                tensors.update((f"{step[1]}[{index}]", part) for index, part in enumerate(x[:step[2]]))
+                x = x[0]
             elif op == "read":
                 x = tensors[step[1]]
             elif op == "residual":
@@ -107,6 +111,8 @@ class _Builder:
     def group(self, group: ir.Group) -> ArchModule:
         module = ArchModule((), group.output.shape)
         module._plan = self.path(group.children, module)
+        if group.gives is not None:  # a block's `output(...)`
+            module.gives(group.gives, group.name)
         return module
 
     def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:
@@ -121,14 +127,16 @@ class _Builder:
         match node:
             case ir.Layer():
                 owner.add_module(node.name, instantiate(constructor_of(node, previous)))
-                return ("call", node.name, False)
+                return ("call", node.name, ())
             case ir.Group():
                 owner.add_module(node.name, self.group(node))
-                return ("call", node.name, bool(ir.outer_reads(node)))
+                return ("call", node.name, ir.given_tensors(node))
             case ir.Keep(label=label):
                 return ("keep", label)
             case ir.Split(label=label, sizes=sizes):
                 return ("split", label, list(sizes))
+            case ir.Unpack(label=label, count=count):
+                return ("unpack", label, count)
             case ir.Read(label=label):
                 return ("read", label)
             case ir.Residual(body=body, shortcut=shortcut):

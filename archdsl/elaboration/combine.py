@@ -25,7 +25,7 @@ from archdsl.elaboration.residual import residual
 from archdsl.elaboration.scope import Elaborating, Nodes, Result, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import equals, is_symbolic, op, symbols
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.tensor import TensorType, spoken
 from archdsl.ir.values import is_int, show
 from archdsl.span import Span
 
@@ -82,7 +82,7 @@ def _branches(el: Elaborating, call: ast.Call, scope: Scope, t: Type
         paths.append(nodes)
         types.append(t_read)
         spans.append(arg.span)
-        names.append(f"`@{nodes[0].label}`" if nodes else "?")  # type: ignore[union-attr]
+        names.append(f"`@{spoken(nodes[0].label)}`" if nodes else "?")  # type: ignore[union-attr]
     for inner_call, inner_scope in flatten(el, call.body or (), scope):
         spans.append(inner_call.span)
         names.append(f"branch {len(names) + 1}")

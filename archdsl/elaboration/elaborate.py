@@ -22,7 +22,7 @@ from typing import Any
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
-from archdsl.elaboration import control, outputs, tensors
+from archdsl.elaboration import blocks, control, outputs, tensors
 from archdsl.elaboration.combine import combine
 from archdsl.elaboration.evaluation import evaluate
 from archdsl.elaboration.init_statement import init_scheme, states_init
@@ -36,9 +36,9 @@ from archdsl.ir.combinators import COMBINATORS
 from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute
 from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
 from archdsl.ir.layers.signature import ArgumentError, Param, bind
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.tensor import Named, TensorType
 from archdsl.ir.values import UNKNOWN, EvalError, Value, contains_unknown, is_int, show
-from archdsl.span import Frame, Span
+from archdsl.span import Span
 
 
 class Elaborator:
@@ -112,10 +112,16 @@ class Elaborator:
                  block_input: TensorType | None) -> ir.Group | None:
         """The template of a definition over symbolic ``values``; ``block_input`` is a block's input (symbolic).
 
-        A network's input type comes from its `input` line (symbolic where it reads a parameter).
+        A network's input type comes from its `input` line (symbolic where it reads a parameter); a block's tensor
+        parameters are given as ``Named`` values.
         """
-        scope = Scope(values, block_input, Namespace(labels_in(definition.body), indexed=False),
+        plain = {name: value for name, value in values.items() if not isinstance(value, Named)}
+        scope = Scope(plain, block_input, Namespace(labels_in(definition.body), indexed=False),
                       **tensors.of_definition(definition.body))
+        giving = tensors.given(self, definition, values, None, scope)
+        if giving is None:
+            return None
+        scope, given = giving
         for value in values.values():
             if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
                 length = len(value.type)
@@ -126,9 +132,9 @@ class Elaborator:
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]
             scope, body = replace(scope, block_input=t_in), body[1 + states_init(body[1:]):]
-            self._ends(body)
         else:
             t_in = block_input
+        self._ends(body)
         if t_in is None:
             return None
         scope, kept = tensors.entering(scope, t_in, definition.span)
@@ -137,7 +143,8 @@ class Elaborator:
         if t_out is None:
             return None
         return ir.Group(definition.kind, definition.name, tuple(children), t_in, t_out, definition.span,
-                        definition.name, tuple(values.items()))
+                        definition.name, tuple(plain.items()), given=given,
+                        gives=self.outputs if definition.kind == "block" else None)
 
     def defaults(self, definition: ast.Definition, values: Mapping[str, Any], block_input: TensorType | None
                  ) -> dict[str, Any]:
@@ -147,7 +154,7 @@ class Elaborator:
         for param in definition.params:
             if param.default is not None:
                 found[param.name] = self.value(param.default, scope.bind({k: values[k] for k in found} | {
-                    p.name: values[p.name] for p in definition.params if p.default is None}))
+                    p.name: values[p.name] for p in definition.params if p.default is None and not p.tensor}))
         return found
 
     def _too_many_layers(self, stmts: tuple[ast.Stmt, ...]) -> bool:
@@ -216,14 +223,15 @@ class Elaborator:
                 made, t = [], outputs.statement(self, stmt, scope)
             else:
                 made, t = self.call(stmt, scope, t)
+                made, parts = tensors.unpacked(self, stmt, made, scope)
                 if stmt.label is not None:
-                    split = made[-1] if stmt.callee == "split" and made and isinstance(made[-1], ir.Split) else None
-                    scope = scope.labelled(stmt.label, t, () if split is None else tensors.parts(split))
+                    key = scope.key(stmt)
+                    scope = scope.labelled(stmt.label, t, parts, key)
                     if stmt.label not in scope.read:
                         if position < len(stmts) - 1:
                             tensors.unread(self, stmt, made, scope)
-                    elif t is not None and split is None:
-                        made = [*made, ir.Keep(stmt.label, t, t, stmt.label_span or stmt.span)]
+                    elif t is not None and not parts:
+                        made = [*made, ir.Keep(key, t, t, stmt.label_span or stmt.span)]
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
         return nodes, t
@@ -392,37 +400,7 @@ class Elaborator:
             raise Abort
 
     def block(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Group | None, Type]:
-        definition = self.program.blocks[call.callee]
-        if call.callee in scope.stack:
-            chain = " -> ".join([*scope.stack[scope.stack.index(call.callee):], call.callee])
-            self.error(codes.RECURSION, f"block `{call.callee}` calls itself: {chain}", call.callee_span,
-                        "blocks cannot be recursive; unroll with `repeat` or `for`", scope)
-            return None, None
-        if len(scope.stack) >= MAX_BLOCK_DEPTH:
-            self.error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
-            return None, None
-        names = [p.name for p in definition.params]
-        values = self.arguments(call, scope, names, [p.default is None for p in definition.params])
-        if values is None:
-            return None, None
-        inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
-                      (*scope.trace, Frame(call.callee, call.span)), (*scope.stack, call.callee),
-                      **tensors.of_definition(definition.body))
-        bound: dict[str, Any] = {}
-        for param in definition.params:
-            if param.name in values:
-                bound[param.name] = values[param.name]
-            else:
-                bound[param.name] = self.value(param.default, inner.bind(bound))  # type: ignore[arg-type]
-        inner, kept = tensors.entering(inner.bind(bound), t, call.span)
-        children, t_out = self.sequence(definition.body, inner, t)
-        children = [*kept, *children]
-        if t is None or t_out is None:
-            return None, None
-        node = ir.Group("block", self.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
-                        definition.name, tuple(bound.items()), passed=tuple(values),
-                        positional=sum(arg.name is None for arg in call.args))
-        return node, t_out
+        return blocks.instance(self, self.program.blocks[call.callee], call, scope, t)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -457,6 +435,11 @@ class Elaborator:
         """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
         positional, keywords, ok = [], [], True
         for arg in call.args:
+            if arg.quoted:
+                self.error(codes.UNKNOWN_PARAMETER, f"`{call.callee}` takes no quoted name `\"{arg.name}\"`", arg.span,
+                           "write a parameter's name bare (`out=64`); only `output(...)` names outputs with strings",
+                           scope)
+                ok = False
             value = self.value(arg.value, scope)
             ok = ok and not contains_unknown(value)
             if arg.name is None:

@@ -27,6 +27,7 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
     """The output field of every node, keyed by ``id(node)``."""
     result: dict[int, Field] = {}
     kept: list[dict[str, Field]] = [{}]  # the fields of the labelled tensors each module in the walk sees
+    gave: list[Field] = []  # the fields of the tuple the last block call gave, for the Unpack after it
 
     def path(nodes: tuple[ir.Node, ...], f: Field) -> Field:
         for node in nodes:
@@ -51,13 +52,21 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
             case ir.Layer():
                 out = _layer(node, f)
             case ir.Group(children=children):
-                kept.append({} if node.kind == "block" else dict(kept[-1]))  # its labels stay in it
+                # its labels stay in it; a block sees only the tensors it is given
+                kept.append({g.param: kept[-1][g.label] for g in node.given} if node.kind == "block" else
+                            dict(kept[-1]))
                 out = path(children, f)
+                if node.gives is not None:  # what its `output(...)` gives, not its last step
+                    gave[:] = [kept[-1][item.label] for item in node.gives.items]
+                    out = gave[0]
                 kept.pop()
             case ir.Keep(label=label):
                 out = kept[-1][label] = f
             case ir.Split(label=label, sizes=sizes):
                 kept[-1].update({f"{label}[{index}]": f for index in range(len(sizes))})
+                out = f
+            case ir.Unpack(label=label):
+                kept[-1].update({f"{label}[{index}]": part for index, part in enumerate(gave)})
                 out = f
             case ir.Read(label=label):
                 out = kept[-1][label]

@@ -16,7 +16,7 @@ from archdsl.diagnostics import Sink
 from archdsl.elaboration.naming import Namespace
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import Sym
-from archdsl.ir.tensor import Named, TensorType
+from archdsl.ir.tensor import Named, TensorType, tensor_key
 from archdsl.span import Frame, Span
 
 Type = TensorType | None  # None: unknown after an earlier error
@@ -37,9 +37,17 @@ class Scope:
     def bind(self, names: Mapping[str, Any]) -> Scope:
         return replace(self, values={**self.values, **names})
 
-    def labelled(self, label: str, t: TensorType | None, parts: tuple[TensorType, ...] = ()) -> Scope:
-        """This scope after a step labelled ``label`` made ``t`` (or, a split, ``parts``)."""
-        return replace(self, tensors={**self.tensors, label: None if t is None else Named(label, t, parts)})
+    def labelled(self, label: str, t: TensorType | None, parts: tuple[TensorType, ...] = (), key: str = ""
+                 ) -> Scope:
+        """This scope after a step labelled ``label`` (``key`` in the IR) made ``t`` (or, a split, ``parts``)."""
+        named = None if t is None else Named(label, t, parts, "" if key == label else key)
+        return replace(self, tensors={**self.tensors, label: named})
+
+    def key(self, call: ast.Call) -> str:
+        """The IR's name for the tensor ``call``'s label names here (see ``tensor_key``)."""
+        assert call.label is not None
+        at = call.label_span or call.span
+        return tensor_key(call.label, call.label in self.tensors, at.line, at.col)
 
 
 Result = tuple[Nodes, Type]

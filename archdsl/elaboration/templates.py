@@ -20,8 +20,8 @@ from archdsl.elaboration.elaborate import Elaborator
 from archdsl.elaboration.scope import Abort
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
-from archdsl.ir.expr import INPUT, PARAM, Sym, is_symbolic, op, substitute, symbols, type_of
-from archdsl.ir.tensor import AXIS_NAMES, TensorType
+from archdsl.ir.expr import GIVEN, INPUT, PARAM, Sym, is_symbolic, op, substitute, symbols, type_of
+from archdsl.ir.tensor import AXIS_NAMES, Named, TensorType
 from archdsl.ir.values import UNKNOWN, Value
 
 REQUIRED: Any = object()
@@ -49,7 +49,8 @@ class Template:
     input: TensorType  # its input, over the symbols `in.c`, `in.h`, ... for a block
     reference: dict[Sym, Value] = field(default_factory=dict)  # each symbol's value where it was written from
     general: bool = True  # False: written for the compiled arguments only
-    reads_size: bool = False  # a block whose construction reads its input's spatial size
+    sizes: set[str] = field(default_factory=set)  # the tensors whose spatial size its construction reads: "in",
+    # a block's input, or a tensor parameter; the class is given them (``in_size``, ``skip_size``)
 
 
 @dataclass
@@ -60,10 +61,12 @@ class Templates:
     calls: dict[int, Template]  # id() of a block call's ir.Group -> the class it builds
 
 
-def input_symbols(rank: int) -> TensorType:
-    """A block's input as symbols: ``in.c`` and one per spatial axis (``in.h``, ``in.w``)."""
+def input_symbols(rank: int, tensor: str | None = None) -> TensorType:
+    """A block's input as symbols: ``in.c`` and one per spatial axis (``in.h``, ``in.w``); or, named, a tensor
+    parameter's: ``skip.c``, ``skip.h``, ..."""
     axes = AXIS_NAMES.get(rank, ())
-    return TensorType((Sym("c", INPUT, int), *(Sym(axis[0], INPUT, int) for axis in axes)))
+    role, prefix = (INPUT, "") if tensor is None else (GIVEN, f"{tensor}.")
+    return TensorType((Sym(prefix + "c", role, int), *(Sym(prefix + axis[0], role, int) for axis in axes)))
 
 
 def templates(program: Program, network: ast.Definition, args: Mapping[str, Value]) -> Templates:
@@ -86,7 +89,9 @@ def templates(program: Program, network: ast.Definition, args: Mapping[str, Valu
                                      symbols_[name]), root.input, root.input, network.span)
                          for name, value in args.items())
         root = dataclasses.replace(root, children=(*refusals, *root.children))
-    params = tuple(Parameter(name, symbols_[name], value, value) for name, value in args.items())
+    spec = Elaborator(program, reference=reference).defaults(network, symbols_, None)
+    params = tuple(Parameter(name, symbols_[name], _default(spec.get(name), value, reference), value)
+                   for name, value in args.items())
     main = Template(network.name, "network", root.input.rank, params, root, root.input, root_reference, general)
     variants: dict[tuple[str, int], list[Template]] = {}
     order: list[Template] = []
@@ -106,18 +111,31 @@ def templates(program: Program, network: ast.Definition, args: Mapping[str, Valu
     return Templates([*reversed(order), main], calls)
 
 
+def _default(spec: Any, value: Value, reference: Mapping[Sym, Value]) -> Any:
+    """A network parameter's default in its class: the spec's expression where it reads parameters before it and
+    gives the compiled value (``b=a``: ``b`` follows ``a``), else the compiled value (``--set`` changes it)."""
+    return spec if is_symbolic(spec) and substitute(spec, reference) == value else value
+
+
 def _decide_sizes(blocks: list[Template], calls: dict[int, Template]) -> None:
-    """Which block classes are given their input's spatial size: those whose construction reads it, directly
-    or through a call of a class that is given it."""
+    """Which block classes are given the spatial size of their input or of a tensor parameter: those whose
+    construction reads it, directly or through a call of a class that is given it."""
     growing = True
     while growing:
         growing = False
         for template in blocks:
-            if template.reads_size or not template.general:
+            if not template.general:
                 continue
-            read = construction_symbols(template.body, lambda call: calls[id(call)].reads_size)
-            if any(s.role == INPUT and s.name != "c" for s in read):
-                template.reads_size = growing = True
+            read = construction_symbols(template.body, lambda call: calls[id(call)].sizes)
+            sizes = {_tensor_of(s) for s in read if s.role in (INPUT, GIVEN) and s.name.split(".")[-1] != "c"}
+            if not sizes <= template.sizes:
+                template.sizes |= sizes
+                growing = True
+
+
+def _tensor_of(sym: Sym) -> str:
+    """The tensor a size symbol is of: "in", or a tensor parameter's name."""
+    return "in" if sym.role == INPUT else sym.name.split(".")[0]
 
 
 def _elaborate(program: Program, definition: ast.Definition, values: Mapping[str, Any],
@@ -132,10 +150,17 @@ def _elaborate(program: Program, definition: ast.Definition, values: Mapping[str
     return None if body is None else (body, elaborator.reference)
 
 
-def _call_values(group: ir.Group, outer: Mapping[Sym, Value]) -> tuple[dict[str, Value], TensorType]:
-    """A block call's arguments and input as values, where the caller's symbols have their reference values."""
+CallValues = tuple[dict[str, Value], TensorType, dict[str, TensorType]]  # arguments, input, tensors given
+
+
+def _call_values(group: ir.Group, outer: Mapping[Sym, Value]) -> CallValues:
+    """A block call's arguments, input and given tensors as values, where the caller's symbols have their reference
+    values."""
+    def known_type(t: TensorType) -> TensorType:
+        return TensorType(tuple(_known(size, outer) for size in t.shape))
+
     args = {name: _known(value, outer) for name, value in group.args}
-    return args, TensorType(tuple(_known(size, outer) for size in group.input.shape))
+    return args, known_type(group.input), {g.param: known_type(g.type) for g in group.given}
 
 
 def _known(value: Any, reference: Mapping[Sym, Value]) -> Value:
@@ -143,37 +168,43 @@ def _known(value: Any, reference: Mapping[Sym, Value]) -> Value:
     return UNKNOWN if is_symbolic(known) else known
 
 
-def _block(program: Program, definition: ast.Definition, call: ir.Group,
-           values: tuple[dict[str, Value], TensorType]) -> Template:
+def _block(program: Program, definition: ast.Definition, call: ir.Group, values: CallValues) -> Template:
     """A block's template, general where the elaborator can keep it so; else written for the call's values."""
-    example, t_example = values
+    example, t_example, given = values
     rank = t_example.rank
     t_in = input_symbols(rank)
-    symbols_ = {p.name: Sym(p.name, PARAM, type_of(example[p.name])) for p in definition.params}
-    reference: dict[Sym, Value] = {symbols_[p.name]: example[p.name] for p in definition.params}
+    valued = [p for p in definition.params if not p.tensor]
+    symbols_ = {p.name: Sym(p.name, PARAM, type_of(example[p.name])) for p in valued}
+    reference: dict[Sym, Value] = {symbols_[p.name]: example[p.name] for p in valued}
     reference.update(dict(zip(t_in.shape, t_example.shape, strict=True)))
+    tensors = {name: Named(name, input_symbols(t.rank, name)) for name, t in given.items()}
+    for name, t in given.items():
+        reference.update(dict(zip(tensors[name].type.shape, t.shape, strict=True)))
     defaults = Elaborator(program, reference=reference).defaults(definition, symbols_, t_in)
     params = tuple(Parameter(p.name, symbols_[p.name], defaults.get(p.name, REQUIRED), example[p.name])
-                   for p in definition.params)
-    elaborated = _elaborate(program, definition, symbols_, t_in, reference)
+                   for p in valued)
+    elaborated = _elaborate(program, definition, {**symbols_, **tensors}, t_in, reference)
     if elaborated is not None and UNKNOWN not in reference.values():
         body, full = elaborated
         return Template(definition.name, "block", rank, params, body, t_in, full)
-    fixed = _elaborate(program, definition, example, t_example, reference)
+    fixed_tensors = {name: Named(name, t) for name, t in given.items()}
+    fixed = _elaborate(program, definition, {**example, **fixed_tensors}, t_example, reference)
     assert fixed is not None, f"block {definition.name} elaborates at the values it was checked with"
     return Template(definition.name, "block", rank, params, fixed[0], t_in, fixed[1], general=False)
 
 
-def _fits(template: Template, values: tuple[dict[str, Value], TensorType]) -> bool:
-    """Whether a class serves a call with these values: the same rank, and what it assumed holds there."""
-    args, t_in = values
-    if t_in.rank != template.rank:
+def _fits(template: Template, values: CallValues) -> bool:
+    """Whether a class serves a call with these values: the same ranks, and what it assumed holds there."""
+    args, t_in, given = values
+    tensors = [(template.input, t_in), *((g.type, given[g.param]) for g in template.body.given)]
+    if any(symbolic.rank != t.rank for symbolic, t in tensors):
         return False
     if not template.general:
-        return all(args.get(p.name) == p.example for p in template.params) and t_in == TensorType(
-            tuple(template.reference[s] for s in template.input.shape))
+        return all(args.get(p.name) == p.example for p in template.params) and all(
+            t == TensorType(tuple(template.reference.get(s, s) for s in symbolic.shape)) for symbolic, t in tensors)
     mapping: dict[Sym, Value] = {p.symbol: args[p.name] for p in template.params if p.name in args}
-    mapping.update(dict(zip(template.input.shape, t_in.shape, strict=True)))
+    for symbolic, t in tensors:
+        mapping.update(dict(zip(symbolic.shape, t.shape, strict=True)))
     return all(substitute(holds, mapping) is not False for holds in _assumptions(template.body.children, mapping))
 
 
@@ -203,19 +234,23 @@ def _calls(template: Template) -> Iterator[tuple[tuple[str, int], ir.Group, Mapp
         stack[0:0] = [child for path in ir.paths(node) for child in path]
 
 
-def construction_symbols(body: ir.Group, reads_size: Callable[[ir.Group], bool]) -> set[Sym]:
+def construction_symbols(body: ir.Group, sizes: Callable[[ir.Group], set[str]]) -> set[Sym]:
     """The symbols a class's construction reads: arguments, names, channels, conditions, loop counts, split sizes
     and what the class assumed; and the state the loops carry to compute them, its own loops' or those of the classes it
     builds. Not its shape comments or the checker's rules.
 
-    ``reads_size(call)``: whether the class a block call builds is given its input's spatial size.
+    ``sizes(call)``: the tensors whose spatial size the class a block call builds is given ("in", or a tensor
+    parameter's name).
     """
     found: set[Sym] = set()
     for node in own_nodes(body):
         if isinstance(node, (ir.Layer, ir.Group)):
             found |= symbols(node.args) | symbols(node.name) | symbols(node.input.channels)
-            if isinstance(node, ir.Group) and node.kind == "block" and reads_size(node):
-                found |= symbols(node.input.spatial)
+            if isinstance(node, ir.Group) and node.kind == "block":
+                given = sizes(node)
+                found |= symbols(node.input.spatial) if "in" in given else set()
+                for g in node.given:
+                    found |= symbols(g.type.channels) | (symbols(g.type.spatial) if g.param in given else set())
         elif isinstance(node, ir.Choice):
             found |= symbols(node.condition)
         elif isinstance(node, ir.Loop):

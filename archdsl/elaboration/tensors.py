@@ -84,10 +84,10 @@ def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scop
                  "label a step (`skip: conv(...)`) and pass `@skip`", scope)
         return [], None
     if value.parts:
-        el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is split in {len(value.parts)} parts: read one", span,
+        el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {len(value.parts)} tensors: read one", span,
                  f"`@{value.label}[0]` is the first", scope)
         return [], None
-    return [ir.Read(value.label, value.type if t is None else t, value.type, span)], value.type
+    return [ir.Read(value.ref, value.type if t is None else t, value.type, span)], value.type
 
 
 def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Type], Result]) -> Result:
@@ -143,12 +143,54 @@ def split(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
         el.error(codes.ARGUMENT_TYPE, f"split sizes add up to {total}, but the input {t} has {t.channels} channels",
                  call.args[0].span, "the parts must cover every channel once", scope)
         return [], None
-    return [ir.Split(call.label, sizes, t, t, call.span)], t
+    return [ir.Split(scope.key(call), sizes, t, t, call.span)], t
 
 
-def parts(node: ir.Split) -> tuple[TensorType, ...]:
-    """The types of a split's parts."""
-    return tuple(node.input.with_shape(size) for size in node.sizes)
+def unpacked(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope
+             ) -> tuple[list[ir.Node], tuple[TensorType, ...]]:
+    """A step's nodes, and the types of the parts its label names: a split's, or the tuple a block gives
+    (``output(@a, @b)``), which an ``Unpack`` keeps as ``@m[0]``, ``@m[1]`` while the first flows on."""
+    last = made[-1] if made else None
+    if call.callee == "split" and isinstance(last, ir.Split):
+        return made, tuple(last.input.with_shape(size) for size in last.sizes)
+    if not (isinstance(last, ir.Group) and last.gives is not None and len(last.gives.items) > 1):
+        return made, ()
+    if call.label is None:
+        el.error(codes.MISPLACED, f"`{call.callee}` gives {len(last.gives.items)} tensors: label the call to read "
+                 "them", call.span, f"`parts: {call.callee}(...)`, then `@parts[0]`, `@parts[1]`", scope)
+        return [], ()
+    types = tuple(item.type for item in last.gives.items)
+    return [*made, ir.Unpack(scope.key(call), len(types), types[0], types[0], call.span)], types
+
+
+def given(el: Elaborating, definition: ast.Definition, values: Mapping[str, Any], call: ast.Call | None,
+          scope: Scope) -> tuple[Scope, tuple[ir.Given, ...]] | None:
+    """The block's scope where each tensor parameter reads what the call gives (``merge(@c3, 64)``: ``@skip`` is
+    ``@c3``), and those tensors; None (after reporting) where a tensor parameter is given a value, or another
+    parameter a tensor. ``call`` is None for a template, whose tensor parameters are symbolic already."""
+    found: list[ir.Given] = []
+    spans = {} if call is None else {name: arg.span for name, arg in call.by_parameter(
+        [p.name for p in definition.params])}
+    for param in definition.params:
+        value: Any = values.get(param.name)
+        if contains_unknown(value):
+            return None
+        span = spans.get(param.name, param.span)
+        if param.tensor:
+            if not isinstance(value, Named) or value.parts:
+                el.error(codes.ARGUMENT_TYPE, f"`{param.name}` of `{definition.name}` is a tensor parameter: it "
+                         f"takes a labelled tensor, `@name`, not {show(value)}", span,
+                         f"label a step (`skip: conv(...)`) and pass `@skip`; inside, `@{param.name}` reads it",
+                         scope)
+                return None
+            found.append(ir.Given(param.name, value.ref, value.type))
+            scope = scope.labelled(param.name, value.type)
+        elif isinstance(value, Named):
+            el.error(codes.ARGUMENT_TYPE, f"`{param.name}` of `{definition.name}` takes a value, not the tensor "
+                     f"`@{value.label}`", span, f"a block takes a tensor where its definition says so: "
+                     f"`block {definition.name}(@{param.name}, ...)`; or pass a size, `@{value.label}.c`", scope)
+            return None
+    return scope, tuple(found)
 
 
 def entering(scope: Scope, t: Type, span: Span) -> tuple[Scope, list[ir.Node]]:

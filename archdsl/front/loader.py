@@ -118,6 +118,9 @@ class _Loader:
             if param.name in seen:
                 self._error(codes.DUPLICATE, f"parameter `{param.name}` is listed twice", param.span)
             seen.add(param.name)
+            if param.tensor and definition.kind == "network":
+                self._error(codes.MISPLACED, f"a network takes no tensor parameter `@{param.name}`", param.span,
+                            "a network reads its input, `@in`; give tensors to blocks: `block merge(@skip, out)`")
         table[definition.name] = definition
 
     def _error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None) -> None:

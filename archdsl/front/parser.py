@@ -151,14 +151,15 @@ class _ToAst(Transformer_NonRecursive):
     def definition(self, meta: Any, kind: Token, name: Token, params: Any, body: Any) -> ast.Definition:
         return ast.Definition(str(kind), str(name), tuple(params or ()), body, self._span(meta), self._tok(name))
 
-    def params(self, meta: Any, *params: Any) -> tuple[ast.Param, ...]:
-        return tuple(p for p in params if p is not None)
+    def param(self, meta: Any, name: Token, default: Any = None) -> ast.Param:
+        tensor = name.type == "TENSOR"  # `@skip`
+        return ast.Param(str(name)[1:] if tensor else str(name), default, self._span(meta), tensor=tensor)
 
-    def param(self, meta: Any, name: Token, default: Any) -> ast.Param:
-        return ast.Param(str(name), default, self._span(meta))
+    def body(self, meta: Any, *items: Any) -> tuple[Any, ...]:
+        """A list of the parse (a body, parameters, arguments): its items, less the parts left out."""
+        return tuple(item for item in items if item is not None)
 
-    def body(self, meta: Any, *stmts: Any) -> tuple[ast.Stmt, ...]:
-        return tuple(s for s in stmts if s is not None)
+    params = args = body
 
     # statements
     def call(self, meta: Any, name: Token, args: Any, body: Any) -> ast.Call:
@@ -171,14 +172,14 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Call(call.callee, call.args, call.body, self._span(meta), call.callee_span,
                         str(label), self._tok(label))
 
-    def args(self, meta: Any, *args: Any) -> tuple[ast.Argument, ...]:
-        return tuple(a for a in args if a is not None)
-
     def arg(self, meta: Any, value: Any) -> ast.Argument:
         return ast.Argument(None, value, self._span(meta))
 
     def kwarg(self, meta: Any, name: Token, value: Any) -> ast.Argument:
-        return ast.Argument(str(name), value, self._span(meta))
+        span = self._span(meta)
+        if name.type == "STRING":  # `"0"=@p2`
+            return ast.Argument(_unescape(str(name), span), value, span, quoted=True)
+        return ast.Argument(str(name), value, span)
 
     def for_(self, meta: Any, targets: tuple[str, ...], iterable: Any, body: Any) -> ast.For:
         return ast.For(targets, iterable, body, self._span(meta))

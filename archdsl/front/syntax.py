@@ -104,6 +104,7 @@ class Argument:
     name: str | None
     value: Expr
     span: Span
+    quoted: bool = False  # the name was written as a string: `"0"=@p2` (only `output(...)` takes one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Param:
     name: str
     default: Expr | None
     span: Span
+    tensor: bool = False  # `@skip`: a tensor given beside the block's input, read inside as `@skip`
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,16 @@ class Layer:
 
 
 @dataclass(frozen=True, slots=True)
+class Given:
+    """A tensor a block is given beside its input: the block's parameter for it (``@skip`` inside) and the label
+    the caller read (``@c3`` at the call)."""
+
+    param: str
+    label: str
+    type: TensorType
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     """A named sub-module: a network, a block instance, a labelled group or one layer of a dense block.
 
@@ -54,6 +64,8 @@ class Group:
     indexed: bool = False
     passed: tuple[str, ...] = ()  # a block call's arguments given at the call (the rest took their defaults)
     positional: int = 0  # how many of them were given by position
+    given: tuple[Given, ...] = ()  # a block's tensor parameters, in its definition's order
+    gives: Outputs | None = None  # a block's `output(...)`: the tensor or the tuple it gives, not its last step's
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +182,17 @@ class Split:
 
 
 @dataclass(frozen=True, slots=True)
+class Unpack:
+    """The tuple the block call before it gave, each part kept as ``label[i]``; the first part flows on."""
+
+    label: str
+    count: int
+    input: TensorType
+    output: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Read:
     """The tensor kept as ``label`` earlier in the definition: the path goes on from there."""
 
@@ -198,7 +221,8 @@ class Require:
     span: Span | None
 
 
-Node = Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require | Keep | Split | Read
+Node = (Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice | Loop | Require | Keep | Split | Unpack
+        | Read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +268,7 @@ class Outputs:
     form: str  # "tensor" | "tuple" | "dict" | "train"
     items: tuple[Output, ...]
     span: Span
+    name: str | None = None  # the namedtuple's, where the spec names it (``GoogLeNetOutputs: output(...)``)
 
     def given(self, training: bool) -> tuple[Output, ...]:
         return self.items if training else tuple(o for o in self.items if not o.train_only)
@@ -300,7 +325,7 @@ def paths(node: Node) -> tuple[tuple[Node, ...], ...]:
             return (then, otherwise)
         case Loop(body=body):
             return (body,)
-        case Require() | Keep() | Split() | Read():
+        case Require() | Keep() | Split() | Unpack() | Read():
             return ()
     raise TypeError(f"not an IR node: {node!r}")
 
@@ -316,23 +341,41 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 def outer_reads(group: Group) -> tuple[str, ...]:
-    """The labelled tensors the steps of ``group``, a sub-module of a definition, read but do not keep themselves,
-    in the order first read: what the sub-module is given beside its input; nothing for a block's instance."""
-    if group.kind == "block":
-        return ()
+    """The labelled tensors the steps of ``group`` read but do not keep themselves, in the order first read: what
+    a sub-module of a definition is given beside its input."""
     kept: set[str] = set()
     read: list[str] = []
-    stack = list(reversed(group.children))
+    for label, keeps in _labels(group.children):
+        if keeps:
+            kept.add(label)
+        elif label.split("[")[0] not in kept and label not in read:
+            read.append(label)
+    return tuple(read)
+
+
+def given_tensors(group: Group) -> tuple[tuple[str, str], ...]:
+    """What a sub-module is given beside its input, as (its name inside, the caller's label): a block's tensor
+    parameters, or the labelled tensors of the definition a seq or branch reads."""
+    if group.kind == "block":
+        return tuple((g.param, g.label) for g in group.given)
+    return tuple((label, label) for label in outer_reads(group))
+
+
+def _labels(nodes: tuple[Node, ...]) -> Iterator[tuple[str, bool]]:
+    """The labels ``nodes`` keep (True) or read (False), in dataflow order: a block call reads what it is given,
+    and keeps its own labels inside."""
+    stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
-        if isinstance(node, (Keep, Split)):
-            kept.add(node.label)
-        elif isinstance(node, Read) and node.label.split("[")[0] not in kept and node.label not in read:
-            read.append(node.label)
-        if not (isinstance(node, Group) and node.kind == "block"):
-            for path in reversed(paths(node)):
-                stack.extend(reversed(path))
-    return tuple(read)
+        if isinstance(node, (Keep, Split, Unpack)):
+            yield node.label, True
+        elif isinstance(node, Read):
+            yield node.label, False
+        elif isinstance(node, Group) and node.kind == "block":
+            yield from ((g.label, False) for g in node.given)
+            continue
+        for path in reversed(paths(node)):
+            stack.extend(reversed(path))
 
 
 def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[int]:
@@ -344,14 +387,14 @@ def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset
     current = False  # whether eval() needs the tensor the step being looked at gives
     skipped: set[int] = set()
     for node in reversed(steps):
-        if isinstance(node, (Keep, Split)):  # the tensor flows on; the label may be what eval() reads
+        if isinstance(node, (Keep, Split, Unpack)):  # the tensor flows on; the label may be what eval() reads
             current = current or node.label in needed
         elif not current:
             skipped.add(id(node))
         else:
-            needed |= {n.label.split("[")[0] for n in walk(node) if isinstance(n, Read)}
+            needed |= {label.split("[")[0] for label, keeps in _labels((node,)) if not keeps}
             current = _reads_input(node)
-        if isinstance(node, (Keep, Split)) and not current:
+        if isinstance(node, (Keep, Split, Unpack)) and not current:
             skipped.add(id(node))
     return frozenset(skipped)
 

@@ -23,6 +23,7 @@ from archdsl.ir.values import UNKNOWN, Value, apply_binary, apply_function, appl
 
 # Roles of symbols: what the emitted code holds the value in.
 PARAM, INPUT, LOOP, STATE = "param", "in", "loop", "state"
+GIVEN = "given"  # a block's tensor parameter's channels and sizes: ``skip.c``, ``skip.h``
 
 
 class Expr:

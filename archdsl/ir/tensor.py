@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import prod
 from typing import Any
@@ -50,9 +51,26 @@ class Named:
     label: str
     type: TensorType
     parts: tuple[TensorType, ...] = ()  # a split's: read one by its index, ``@parts[1]``
+    key: str = ""  # the IR's name for it, where it differs from the label (see ``tensor_key``)
 
     def __str__(self) -> str:
         return f"@{self.label}"
 
+    @property
+    def ref(self) -> str:
+        """What the IR's ``Keep``, ``Split`` and ``Read`` call this tensor."""
+        return self.key or self.label
+
     def part(self, index: int) -> Named:
-        return Named(f"{self.label}[{index}]", self.parts[index])
+        return Named(f"{self.label}[{index}]", self.parts[index], key=f"{self.ref}[{index}]")
+
+
+def tensor_key(label: str, shadowed: bool, line: int, col: int) -> str:
+    """The IR's name for a tensor labelled ``label`` at ``line:col``: the label, unless it hides a tensor of that
+    label from an enclosing body, whose steps may share the IR's group with it; then unique: ``a~3.5``."""
+    return f"{label}~{line}.{col}" if shadowed else label
+
+
+def spoken(key: str) -> str:
+    """The label a tensor's IR name stands for: ``a~3.5[0]`` is ``a[0]``."""
+    return re.sub(r"~\d+\.\d+", "", key)

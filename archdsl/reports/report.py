@@ -47,6 +47,7 @@ class Report:
     all_ops: int
     activations: int
     flops_by_operator: dict[str, int] = field(default_factory=dict)
+    outputs: str = ""  # every output where the network gives several: ``(p3=[64, 80, 80], p4=[128, 40, 40])``
 
     @property
     def activation_bytes(self) -> int:
@@ -129,5 +130,7 @@ class _Collector:
 def build_report(network: ir.Network) -> Report:
     collector = _Collector(network)
     params, buffers, flops, all_ops, activations = collector.group(network.root, "", 0)
+    several = network.outputs is not None and network.outputs.form != "tensor"
     return Report(network.name, network.input.shape, network.output.shape, collector.rows, params, buffers,
-                  flops, all_ops, activations, dict(sorted(collector.by_operator.items())))
+                  flops, all_ops, activations, dict(sorted(collector.by_operator.items())),
+                  network.shown_output() if several else "")

@@ -72,7 +72,7 @@ def _table(report: Report, depth: int | None) -> tuple[list[str], list[list[str]
 def _totals(report: Report) -> list[tuple[str, str]]:
     return [
         ("input", _shape(report.input)),
-        ("output", _shape(report.output)),
+        ("output", report.outputs or _shape(report.output)),
         ("parameters", f"{report.params:,} ({human(report.params)}), all trainable"),
         ("buffers", f"{report.buffers:,}"),
         ("FLOPs (fvcore)", f"{report.flops:,} ({human(report.flops)}), one multiply-add = one flop"),

@@ -15,7 +15,7 @@ import graphviz
 
 from archdsl import ir
 from archdsl.ir.layers import LAYERS
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.tensor import TensorType, spoken
 from archdsl.ir.values import show
 from archdsl.reports.report import describe
 
@@ -55,16 +55,24 @@ class _Drawer:
     reshaping: set[str] = field(default_factory=set)  # nodes whose output shape differs from their input's
     named: dict[str, str] = field(default_factory=dict)  # node id -> the label its output is kept as
     kept: list[dict[str, tuple[str, TensorType]]] = field(default_factory=lambda: [{}])  # per module in the walk
+    gave: list[tuple[str, TensorType]] = field(default_factory=list)  # the tuple the last block call gave
 
     def new_id(self) -> str:
         self.counter += 1
         return f"n{self.counter}"
 
+    def point(self, graph: graphviz.Digraph, tail: str) -> str:
+        """A point after ``tail`` from which one part of a split or of a block's tuple goes on."""
+        part_id = self.new_id()
+        graph.node(part_id, "", shape="point", width="0.06")
+        self.root.edge(tail, part_id, arrowhead="none")
+        return part_id
+
     def edge(self, tail: str, head: str, t: TensorType, **attrs: str) -> None:
         """An edge, labelled with its shape where the shape has just changed (the rest would repeat it)."""
         label = {"label": f" {shape_label(t)}"} if tail in self.reshaping else {}
         if tail in self.named:  # a labelled tensor: every edge it flows along says so
-            label = {"label": f" @{self.named[tail]} {shape_label(t)}"}
+            label = {"label": f" @{spoken(self.named[tail])} {shape_label(t)}"}
         self.root.edge(tail, head, **label, **{k: v for k, v in attrs.items() if v})
 
     def path(self, graph: graphviz.Digraph, nodes: tuple[ir.Node, ...], entry: str, t: TensorType,
@@ -86,8 +94,19 @@ class _Drawer:
                     self.reshaping.add(node_id)
                 return node_id, node.output
             case ir.Group():
-                self.kept.append({} if node.kind == "block" else dict(self.kept[-1]))  # its labels stay in it
+                # its labels stay in it; a block sees only the tensors it is given
+                self.kept.append({g.param: self.kept[-1][g.label] for g in node.given} if node.kind == "block" else
+                                 dict(self.kept[-1]))
                 drawn = self.group(graph, node, entry, t, level + 1, prefix)
+                if node.gives is not None:  # what its `output(...)` gives: drawn inside, or from the block's node
+                    parts = []
+                    for item in node.gives.items:
+                        if item.label in self.kept[-1]:
+                            parts.append(self.kept[-1][item.label])
+                        else:  # the block is one node: a point per part, so that each edge says which it reads
+                            many = len(node.gives.items) > 1
+                            parts.append((self.point(graph, drawn[0]) if many else drawn[0], item.type))
+                    self.gave, drawn = parts, parts[0]
                 self.kept.pop()
                 return drawn
             case ir.Keep(label=label):
@@ -100,11 +119,14 @@ class _Drawer:
                                                 "style": "rounded,filled", "width": "0", "fontsize": "9"})
                 self.edge(entry, node_id, t)
                 for index, size in enumerate(sizes):  # a point per part, whose edges name it: @halves[1]
-                    part_id = self.new_id()
-                    graph.node(part_id, "", shape="point", width="0.06")
-                    self.root.edge(node_id, part_id, arrowhead="none")
+                    part_id = self.point(graph, node_id)
                     self.named[part_id] = f"{label}[{index}]"
                     self.kept[-1][f"{label}[{index}]"] = (part_id, t.with_shape(size))
+                return entry, t
+            case ir.Unpack(label=label):
+                for index, part in enumerate(self.gave):
+                    self.kept[-1][f"{label}[{index}]"] = part
+                    self.named.setdefault(part[0], f"{label}[{index}]")
                 return entry, t
             case ir.Read(label=label):
                 return self.kept[-1][label]
@@ -157,6 +179,8 @@ class _Drawer:
             graph.node(node_id, label, fillcolor=BLOCK_COLOUR, style="rounded,filled,bold",
                        tooltip=prefix + group.name)
             self.edge(entry, node_id, t)
+            for g in group.given:  # the tensors a block is given beside its input
+                self.edge(self.kept[-1][g.param][0], node_id, g.type)
             self.reshaping.add(node_id)
             return node_id, group.output
         with graph.subgraph(name=f"cluster_{self.new_id()}") as cluster:
