@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from emitting import problems
 
 import archdsl
+from archdsl.api import python_source
 from archdsl.reports.report import build_report
 from archdsl.reports.report_format import to_text
 from archdsl.reports.to_dot import to_dot
@@ -51,6 +52,9 @@ def test_unet_renders_its_skips_and_compiles_to_what_build_makes() -> None:
     dot = to_dot(archdsl.load_network(UNET))
     assert all(f" @e{level} " in dot for level in range(1, 5)), "each skip is an edge named by its label"
     assert list(problems(_small_unet())) == []
+    checked = archdsl.check(UNET)
+    source = python_source(checked, checked.networks[0], "unet.arch")
+    assert "    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:\n" in source  # as README says
 
 
 def _small_yolo() -> str:

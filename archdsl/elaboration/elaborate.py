@@ -463,7 +463,8 @@ class Elaborator:
         try:
             return evaluate(expr, scope.values, scope.block_input,  # type: ignore[arg-type]
                             lambda holds, message, span: self.require(holds, codes.BAD_VALUE, message, span),
-                            lambda name, span: tensors.read(name, span, scope.tensors, scope.labels))
+                            lambda name, span: tensors.read(name, span, scope.tensors, scope.labels,
+                                                            bool(scope.stack)))
         except EvalError as error:
             self.sink.add(self._traced(error.diagnostic, scope))
             return UNKNOWN

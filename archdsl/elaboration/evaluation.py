@@ -103,6 +103,9 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 base = ev(inner)
                 if base is UNKNOWN:
                     return UNKNOWN
+                if isinstance(base, Named) and base.parts:  # a split's or a block's tuple: which part's size?
+                    raise EvalError(codes.ARGUMENT_TYPE, f"`@{base.label}` is {len(base.parts)} tensors: read the "
+                                    f"size of one", span, f"`@{base.label}[0].{attr}` is the first's")
                 if isinstance(base, Named):  # @skip.c: the labelled tensor's size
                     base = base.type
                 if not isinstance(base, TensorType):

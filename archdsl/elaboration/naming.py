@@ -16,7 +16,7 @@ from typing import Any
 
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import is_symbolic, op, where
-from archdsl.ir.helpers import skip
+from archdsl.ir.helpers import past_taken
 
 TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "mul", "branch", "gate", "seq", "repeat", "from"})
 
@@ -154,8 +154,8 @@ class Namespace:
             number = count + (0 if self.indexed and not prefix else 1)
             taken = self.taken(prefix) if prefix else ()
             if is_symbolic(number):  # a template's name: skipping the labels is left to the emitted code
-                return op("name", prefix, op("skip", number, taken) if taken else number)
-            candidate = f"{prefix}{skip(number, taken)}"
+                return op("name", prefix, op("past_taken", number, taken) if taken else number)
+            candidate = f"{prefix}{past_taken(number, taken)}"
             if candidate not in self.used:
                 self.used.add(candidate)
                 return candidate

@@ -27,7 +27,8 @@ def statement(el: Elaborating, call: ast.Call, scope: Scope) -> Type:
     """An ``output(...)`` line: what the network or block it ends gives, else an error."""
     if call is not el.ending:
         el.error(codes.MISPLACED, "`output(...)` may only be the last line of a network or a block", call.span,
-                 "a seq gives its last step's tensor: make it a block to give several", scope)
+                 "move it to the end of its network or block (a seq gives its last step's tensor: make it a block "
+                 "to give several)", scope)
         return None
     el.outputs, t = declare(el, call, scope)
     if el.outputs is not None and scope.stack and el.outputs.form not in ("tensor", "tuple"):

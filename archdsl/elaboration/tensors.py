@@ -56,8 +56,10 @@ def labelled_steps(stmts: tuple[ast.Stmt, ...]) -> dict[str, Span]:
     return found
 
 
-def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mapping[str, Span]) -> Named | _Unknown:
-    """``@name`` where ``seen`` are the tensors this step may read and ``labels`` every label of the definition."""
+def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mapping[str, Span], in_block: bool
+         ) -> Named | _Unknown:
+    """``@name`` where ``seen`` are the tensors this step may read, ``labels`` every label of the definition, and
+    ``in_block`` whether the definition is a block (which sees only what it is given)."""
     if name in seen:
         named = seen[name]
         return UNKNOWN if named is None else named
@@ -72,6 +74,8 @@ def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mappin
     match = closest(name, seen)
     raise EvalError(codes.UNKNOWN_TENSOR, f"unknown tensor `@{name}`", span,
                     f"did you mean `@{match}`?" if match else
+                    f"a block sees only its own labels and the tensors it is given: declare `@{name}` as a "
+                    "parameter, `block name(@" + name + ", ...)`, and pass it at the call" if in_block else
                     f"label a step (`{name}: conv(...)`) to read its output as `@{name}`")
 
 
@@ -107,8 +111,7 @@ def unread(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope) -
     if made and not any(isinstance(n, (ir.Layer, ir.Group)) for node in made for n in ir.walk(node)):
         el.error(codes.UNREAD_TENSOR, f"`{call.label}` labels a step that makes no module, and no step reads "
                  f"`@{call.label}`: the label does nothing", call.label_span or call.span,
-                 "the next step reads this step's output anyway: drop the label, or read it later as "
-                 f"`@{call.label}`", scope)
+                 f"drop the label, or read the tensor later as `@{call.label}`", scope)
 
 
 def split(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
@@ -176,8 +179,12 @@ def given(el: Elaborating, definition: ast.Definition, values: Mapping[str, Any]
         if contains_unknown(value):
             return None
         span = spans.get(param.name, param.span)
+        if isinstance(value, Named) and value.parts:
+            el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {len(value.parts)} tensors: pass one", span,
+                     f"`@{value.label}[0]` is the first", scope)
+            return None
         if param.tensor:
-            if not isinstance(value, Named) or value.parts:
+            if not isinstance(value, Named):
                 el.error(codes.ARGUMENT_TYPE, f"`{param.name}` of `{definition.name}` is a tensor parameter: it "
                          f"takes a labelled tensor, `@name`, not {show(value)}", span,
                          f"label a step (`skip: conv(...)`) and pass `@skip`; inside, `@{param.name}` reads it",
@@ -187,8 +194,8 @@ def given(el: Elaborating, definition: ast.Definition, values: Mapping[str, Any]
             scope = scope.labelled(param.name, value.type)
         elif isinstance(value, Named):
             el.error(codes.ARGUMENT_TYPE, f"`{param.name}` of `{definition.name}` takes a value, not the tensor "
-                     f"`@{value.label}`", span, f"a block takes a tensor where its definition says so: "
-                     f"`block {definition.name}(@{param.name}, ...)`; or pass a size, `@{value.label}.c`", scope)
+                     f"`@{value.label}`", span, f"pass a number, or a size of the tensor: `@{value.label}.c`, "
+                     f"`@{value.label}.spatial`", scope)
             return None
     return scope, tuple(found)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from archdsl.ir.helpers import axis, per_axis, skip
+from archdsl.ir.helpers import axis, past_taken, per_axis
 from archdsl.ir.values import UNKNOWN, Value, apply_binary, apply_function, apply_unary, is_int, truth_of
 
 # Roles of symbols: what the emitted code holds the value in.
@@ -161,8 +161,8 @@ def _compute(name: str, args: tuple[Any, ...]) -> Any:
         return PREDICATES[name](args[0])
     if name == "name":  # a generated step name: prefix and number
         return f"{args[0]}{args[1]}"
-    if name == "skip":
-        return skip(args[0], args[1])
+    if name == "past_taken":
+        return past_taken(args[0], args[1])
     return apply_function(name, args)
 
 
@@ -433,7 +433,7 @@ _PREDICATE_SOURCE = {
     "is_tuple": "isinstance({0}, tuple)",
 }
 # Functions the emitted file defines itself (Python has none of the name).
-HELPERS = frozenset({"half", "axis", "per_axis", "skip"})
+HELPERS = frozenset({"half", "axis", "per_axis", "past_taken"})
 
 
 def literal(value: Value) -> str:

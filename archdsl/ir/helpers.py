@@ -22,7 +22,7 @@ def per_axis(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
     return value if isinstance(value, tuple) else (value,) * rank
 
 
-def skip(number: int, taken: tuple[int, ...]) -> int:
+def past_taken(number: int, taken: tuple[int, ...]) -> int:
     """``number`` moved past each of the sorted ``taken`` numbers at or below it: names skip the spec's labels."""
     for label in taken:
         if label <= number:

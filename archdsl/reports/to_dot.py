@@ -228,8 +228,9 @@ def to_graph(network: ir.Network, depth: int | None = None, direction: str = "TB
         drawer.edge(drawer.kept[-1][given.label][0], f"output{position}", given.type)
     rows = "".join(f'<TR><TD BGCOLOR="{FAMILIES[name]}">{name}</TD></TR>' for name in FAMILIES
                    if name in drawer.families)
-    graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{rows}</TABLE>>',
-               shape="plaintext", style="", fontsize="8")
+    if rows:  # none where every layer is inside a block drawn as one node (graphviz refuses an empty table)
+        graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{rows}</TABLE>>',
+                   shape="plaintext", style="", fontsize="8")
     return graph
 
 
