@@ -42,7 +42,7 @@ def test_every_spec_but_lenet_has_a_measured_reference() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet_aux"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
 def test_the_measuring_script_reproduces_the_reference_counts(name: str) -> None:
     pytest.importorskip("torchvision")
     from references.measure import measure
@@ -105,7 +105,7 @@ def test_torchvision_convnext_weights_load_through_the_documented_mapping(name: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet50", "densenet121", "googlenet", "mobilenet_v2"])
+@pytest.mark.parametrize("name", ["resnet50", "googlenet", "mobilenet_v2"])  # DenseNet-121 left: 8 s of 600
 def test_forward_runs_the_same_operators_as_torchvision(name: str) -> None:
     """The same aten calls, at least as many of them in place: forward speed differs only by call overhead."""
     torchvision = pytest.importorskip("torchvision")
