@@ -110,10 +110,7 @@ def test_tensor_parameters_are_checked_at_every_call() -> None:
         (("network streams(width=8, units=2)", "network streams(@x, width=8)"),
          ("E109", "a network takes no tensor parameter `@x`")),
     ]
-    for (old, new), expected in cases:
-        assert old in STREAMS
-        found = [(d.code.id, d.message) for d in archdsl.check(source=STREAMS.replace(old, new)).diagnostics]
-        assert expected in found if expected else found == [], (new, found)
+    _assert_diagnosed(STREAMS, cases)
     hint = archdsl.check(source=STREAMS.replace("concat(@x1, @b)", "concat(@x1, @stem)")).diagnostics[0].help
     assert hint == ("a block sees only its own labels and the tensors it is given: declare `@stem` as a parameter, "
                     "`block name(@stem, ...)`, and pass it at the call")
@@ -189,7 +186,12 @@ def test_a_block_that_gives_several_tensors_is_checked_where_it_is_called() -> N
         (("    relu\n    output(@a)", "    output(@a)\n    relu"),
          ("E109", "`output(...)` may only be the last line of a network or a block")),
     ]
+    _assert_diagnosed(TWO, cases)
+
+
+def _assert_diagnosed(spec: str, cases: list[tuple[tuple[str, str], tuple[str, str] | None]]) -> None:
+    """Each edit of ``spec`` gives the (code, message) expected among its diagnostics, or none where None."""
     for (old, new), expected in cases:
-        assert old in TWO
-        found = [(d.code.id, d.message) for d in archdsl.check(source=TWO.replace(old, new)).diagnostics]
-        assert expected in found, (new, found)
+        assert old in spec
+        found = [(d.code.id, d.message) for d in archdsl.check(source=spec.replace(old, new)).diagnostics]
+        assert expected in found if expected else found == [], (new, found)

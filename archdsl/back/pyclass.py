@@ -51,15 +51,15 @@ class ClassWriter(ModuleWriter, RuleWriter):
         given_names = given_names or {}
         self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params), *given_names.values()})
         self.training_only = ir.training_only(body.children, emitted.outputs) if kind == "network" else frozenset()
+        tensor_params = [g.param for g in body.given] if kind == "block" else []
         # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
-        reads = [g.param for g in body.given] if body.kind == "block" else ir.outer_reads(body)
+        reads = tensor_params if kind == "block" else ir.outer_reads(body)
         self.tensors = {label: self.locals.create(spoken(label)) for label in reads}
         self.given = list(self.tensors.values())
         self.params = list(params)
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
         self.channels = "in_channels" if takes_channels else None
         self.size = "in_size" if "in" in sizes else None
-        tensor_params = [g.param for g in body.given] if kind == "block" else []
         self.given_channels = {param: given_names[f"{param}_channels"] for param in tensor_params}
         self.given_sizes = {param: given_names[f"{param}_size"] for param in tensor_params if param in sizes}
         self.attributes = Names({*module_attributes(), *static_names(body)})

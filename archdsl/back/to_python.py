@@ -123,7 +123,6 @@ def _doc(template: Template, network: ir.Network, renamed: dict[str, str]) -> st
         words.append(f"Parameter {pairs} here: Python reserves the spec's name or the file needs it.")
     for tensor in sorted(template.sizes, key=lambda t: t != "in"):
         whose = "its input" if tensor == "in" else f"`@{tensor}`"
-        whose = "its input" if tensor == "in" else f"`@{tensor}`"
         words.append(f"It takes `{tensor}_size`, the spatial size of {whose}, because what it builds depends on it.")
     if not template.general:
         values = ", ".join(f"{p.name}={p.example!r}" for p in template.params)

@@ -52,9 +52,7 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
             case ir.Layer():
                 out = _layer(node, f)
             case ir.Group(children=children):
-                # its labels stay in it; a block sees only the tensors it is given
-                kept.append({g.param: kept[-1][g.label] for g in node.given} if node.kind == "block" else
-                            dict(kept[-1]))
+                kept.append(ir.seen_inside(node, kept[-1]))  # its labels stay in it
                 out = path(children, f)
                 if node.gives is not None:  # what its `output(...)` gives, not its last step
                     gave[:] = [kept[-1][item.label] for item in node.gives.items]

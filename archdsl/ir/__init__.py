@@ -7,9 +7,9 @@ back end re-derives a shape or a count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from archdsl.errorcodes import Code
 from archdsl.ir.tensor import TensorType
@@ -17,6 +17,7 @@ from archdsl.ir.values import Value
 from archdsl.span import Span
 
 Args = tuple[tuple[str, Value], ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,14 @@ def given_tensors(group: Group) -> tuple[tuple[str, str], ...]:
     if group.kind == "block":
         return tuple((g.param, g.label) for g in group.given)
     return tuple((label, label) for label in outer_reads(group))
+
+
+def seen_inside(group: Group, outer: Mapping[str, T]) -> dict[str, T]:
+    """What the steps of ``group`` see of the labelled tensors ``outer`` holds where it stands: a block only those
+    it is given, under its parameters' names; any other group all of them."""
+    if group.kind == "block":
+        return {g.param: outer[g.label] for g in group.given}
+    return dict(outer)
 
 
 def _labels(nodes: tuple[Node, ...]) -> Iterator[tuple[str, bool]]:

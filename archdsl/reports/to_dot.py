@@ -94,9 +94,7 @@ class _Drawer:
                     self.reshaping.add(node_id)
                 return node_id, node.output
             case ir.Group():
-                # its labels stay in it; a block sees only the tensors it is given
-                self.kept.append({g.param: self.kept[-1][g.label] for g in node.given} if node.kind == "block" else
-                                 dict(self.kept[-1]))
+                self.kept.append(ir.seen_inside(node, self.kept[-1]))  # its labels stay in it
                 drawn = self.group(graph, node, entry, t, level + 1, prefix)
                 if node.gives is not None:  # what its `output(...)` gives: drawn inside, or from the block's node
                     parts = []
