@@ -96,7 +96,7 @@ def load_network(path: str | Path | None = None, network: str | None = None, *, 
         raise TypeError("load_network takes a spec path or source=TEXT, and not both")
     given = {**more_params, **(params or {})}
     shape = tuple(input_shape) if input_shape is not None else None
-    if path is not None and not Path(path).exists() and ("{" in str(path) or "\n" in str(path)):
+    if path is not None and ("{" in str(path) or "\n" in str(path)) and not _exists(path):
         message = f"no spec file named {_shortened(str(path))}"
         raise ArchError([Diagnostic(codes.FILE_UNREADABLE, message, None, "pass spec text as source=TEXT")])
     result = check([path] if path is not None else (), source=source, network=network, params=given,
@@ -108,6 +108,14 @@ def load_network(path: str | Path | None = None, network: str | None = None, *, 
         raise ArchError([Diagnostic(codes.UNKNOWN_NETWORK, f"expected one network, found {names}", None,
                                     "pass network=NAME")], result.sources)
     return result.networks[0]
+
+
+def _exists(path: str | Path) -> bool:
+    """Whether a file is at ``path``; not where the text cannot be a path (too long a name)."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False
 
 
 def _shortened(text: str) -> str:

@@ -630,7 +630,7 @@ class _Generator:
     # -- statements
 
     def label(self, scope: Scope, names: Sequence[str] = ()) -> str:
-        """``name: `` for a step, unique in its module; never in a loop (named twice: E106)."""
+        """``name: `` for a step, unique in its module; in a loop only as ``_collect`` writes them."""
         if scope.in_loop or self.rng.random() > 0.25:
             return ""
         free = [name for name in names or LABELS if name not in scope.labels]
@@ -1053,6 +1053,33 @@ def _from(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | No
     return g.body(out, f"{label}from(@{name})", scope.inner(module=bool(label)), start, g.rng.randint(1, 2))
 
 
+def _collect(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
+    """A loop whose label names a module and a tensor per pass, with a tensor carried from pass to pass, read
+    after it as every pass's (``concat(@m)``, ``add(@acc)``) or one (``@acc[-1]``)."""
+    rng = g.rng
+    free = [name for name in LABELS if name not in scope.labels]
+    if scope.in_loop or scope.depth >= 2 or len(free) < 2 or shape.c > 64:
+        return None
+    made, acc = rng.sample(free, 2)
+    scope.labels.update((made, acc))
+    for name in (made, acc):
+        scope.tensors.pop(name, None)
+    n = rng.randint(1, 3)
+    count = "n" if scope.env.get("n") == n and not isinstance(scope.env["n"], bool) else g.int_expr(n, scope)
+    act = rng.choice(["", "; relu", "; bn"])
+    out.line(f"{acc}: conv({shape.c}, 1)")  # the carried tensor before the loop
+    out.line(f"repeat({count}) {{")
+    out.lines.append("    " * (out.depth + 1) + f"{made}: conv({shape.c}, 3, p=1){act}")
+    out.lines.append("    " * (out.depth + 1) + f"{acc}: add(@{acc}, @{made})")
+    out.line("}")
+    form = rng.choice(["concat", "add", "last", "first"])
+    if form == "concat":
+        out.line(f"concat(@{made})")
+        return shape.with_channels(shape.c * n)
+    out.line({"add": f"add(@{acc})", "last": f"from(@{acc}[-1])", "first": f"add(@{made}[0], @{acc}[-1])"}[form])
+    return shape
+
+
 def _split(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:
     """``parts: split((a, b))``: the channels in two labelled parts, read later as ``@parts[0]``, ``@parts[1]``."""
     free = [name for name in LABELS if name not in scope.labels]
@@ -1098,7 +1125,7 @@ def _join_tensors(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Sh
 
 STEPS: tuple[Step, ...] = (_conv, _conv, _conv, _pointwise, _pointwise, _pool, _residual, _residual, _concat, _add,
                            _gate, _dense, _seq, _repeat, _for, _if, _call_block, _call_block, _call_block, _prelude,
-                           _from, _join_tensors, _join_tensors, _split)
+                           _from, _join_tensors, _join_tensors, _split, _collect)
 
 
 def _keep_conv(g: _Generator, out: _Writer, scope: Scope, shape: Shape) -> Shape | None:

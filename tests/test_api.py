@@ -37,6 +37,8 @@ def test_spec_text_given_as_a_path_is_told_where_it_belongs() -> None:
         archdsl.build(SPEC)
     [problem] = raised.value.diagnostics
     assert problem.code.id == "E002" and problem.help == "pass spec text as source=TEXT"
+    with pytest.raises(ArchError):  # longer than a file name may be: still told, never an OSError
+        archdsl.build(SPEC + "#" * 300)
 
 
 def test_a_path_and_source_together_are_a_type_error() -> None:

@@ -69,11 +69,9 @@ def _cbs(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _c2f(m: torch.nn.Module, x: torch.Tensor, shortcut: bool) -> torch.Tensor:
     """Ultralytics' C2f.forward: halves, each bottleneck on the last output, all joined."""
     ys = list(_cbs(m.cv1, x).chunk(2, 1))
-    for name in ("m0", "m1"):
-        if hasattr(m, name):
-            block = getattr(m, name)
-            y = _cbs(block.cv2, _cbs(block.cv1, ys[-1]))
-            ys.append(ys[-1] + y if shortcut else y)
+    for block in m.m:
+        y = _cbs(block.cv2, _cbs(block.cv1, ys[-1]))
+        ys.append(ys[-1] + y if shortcut else y)
     return _cbs(m.cv2, torch.cat(ys, 1))
 
 
@@ -132,7 +130,8 @@ def test_hrnet_stage_keeps_two_streams_and_fuses_them_as_hrnet_does() -> None:
 
     high = conv_bn_relu(model.stem, x)
     low = conv_bn_relu(getattr(model.transition1, "0"), high)
-    for unit in [model.u1, model.u2, model.u3, model.u4]:  # each reads the unit before's two streams
+    assert len(model.u) == 4
+    for unit in model.u:  # each reads the unit before's two streams
         b0, b1 = basic(getattr(unit.branch0, "0"), high), basic(getattr(unit.branch1, "0"), low)
         up, down = unit.fuse_layers_0_1, unit.fuse_layers_1_0
         lateral = getattr(up, "1")(getattr(up, "0")(b1))
@@ -160,13 +159,14 @@ def test_wavenet_computes_gated_units_and_summed_skips() -> None:
     assert build_report(network).rows[-1].receptive_field == (1025,), "2 + (1 + 2 + ... + 512) samples"
     model = archdsl.build(source=_small_wavenet()).eval()
     x = torch.randn(2, 1, 64)
-    h, total = _causal(model.causal, x), None
-    for i in range(1, 11):  # each layer is given the skip sum so far, and gives it on with its own added
-        layer = getattr(model, f"l{i}")
+    h, skips = _causal(model.causal, x), []
+    assert len(model.l) == 9
+    for layer in [*model.l, model.last]:  # the last layer gives its skip alone
         z = torch.tanh(_causal(layer.z.filter, h)) * torch.sigmoid(_causal(layer.z.gate, h))
-        total = layer.skip(z) if total is None else total + layer.skip(z)
-        if i < 10:  # the last layer gives the skip sum alone
+        skips.append(layer.skip(z))
+        if layer is not model.last:
             h = h + layer.res(z)
+    total = sum(skips[1:], skips[0])
     expected = getattr(model.head, "3")(torch.relu(getattr(model.head, "1")(torch.relu(total))))
     with torch.no_grad():
         assert torch.allclose(model(x), expected, atol=1e-6)

@@ -165,6 +165,7 @@ def test_zoo_diagrams_are_current() -> None:
 
 
 def test_every_linked_file_exists() -> None:
-    for target in re.findall(r"\]\(([^)#]+)\)", README) + re.findall(r'src="([^"]+)"', README):
+    prose = re.sub(r"^```.*?^```", "", README, flags=re.MULTILINE | re.DOTALL)  # `self.m[i](x)` is code
+    for target in re.findall(r"\]\(([^)#]+)\)", prose) + re.findall(r'src="([^"]+)"', prose):
         if not target.startswith("http"):
             assert (ROOT / target).resolve().exists(), target

@@ -108,12 +108,22 @@ def test_json_report_of_every_zoo_spec_follows_the_schema(path: Path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    assert set(data) == {"network", "input", "output", "totals", "flops_by_operator", "layers"}
+    assert set(data) == {"network", "input", "output", "outputs", "totals", "flops_by_operator", "layers"}
+    assert data["outputs"][0]["shape"] == data["output"]
     assert set(data["totals"]) == SCHEMA_TOTALS and all(isinstance(v, int) for v in data["totals"].values())
     assert data["layers"], "a network has layers"
     for row in data["layers"]:
         assert {k: type(v) for k, v in row.items()} == SCHEMA_ROW
     assert sum(r["params"] for r in data["layers"] if r["depth"] == 1) == data["totals"]["params"]
+
+
+def test_json_report_gives_every_output() -> None:
+    run = subprocess.run([sys.executable, "-m", "archdsl", "report", str(ROOT / "specs" / "googlenet_aux.arch"),
+                          "--format", "json"], capture_output=True, text=True)
+    assert json.loads(run.stdout)["outputs"] == [
+        {"name": "logits", "shape": [1000], "training_only": False},
+        {"name": "aux_logits2", "shape": [1000], "training_only": True},
+        {"name": "aux_logits1", "shape": [1000], "training_only": True}]
 
 
 def test_yaml_and_json_carry_the_same_data() -> None:

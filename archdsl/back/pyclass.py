@@ -23,17 +23,18 @@ from archdsl.back.pyforms import (
     symbols_in,
 )
 from archdsl.back.pylocals import LOCAL, Locals
+from archdsl.back.pyloops import LoopWriter, collected_labels, listed_name
 from archdsl.back.pymodules import ModuleWriter
-from archdsl.back.pynames import Names, class_name
+from archdsl.back.pynames import Names, class_name, variable
 from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line
 from archdsl.elaboration.naming import module_attributes
-from archdsl.elaboration.templates import REQUIRED, carries, check_symbols, construction_symbols
+from archdsl.elaboration.templates import REQUIRED, check_symbols, construction_symbols
 from archdsl.ir.expr import GIVEN, HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
-from archdsl.ir.tensor import TensorType, spoken
+from archdsl.ir.tensor import TensorType, all_key, pass_key
 
 
-class ClassWriter(ModuleWriter, RuleWriter):
+class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
     """Writes one class: the template's modules in ``__init__`` and its dataflow in ``forward``."""
 
     def __init__(self, name: str, kind: str, emitted: Emitted, body: ir.Group, params: Sequence[Parameter],
@@ -54,7 +55,7 @@ class ClassWriter(ModuleWriter, RuleWriter):
         tensor_params = [g.param for g in body.given] if kind == "block" else []
         # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
         reads = tensor_params if kind == "block" else ir.outer_reads(body)
-        self.tensors = {label: self.locals.create(spoken(label)) for label in reads}
+        self.tensors = {label: self.locals.create(variable(label)) for label in reads}
         self.given = list(self.tensors.values())
         self.params = list(params)
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
@@ -75,6 +76,8 @@ class ClassWriter(ModuleWriter, RuleWriter):
         self.passes = 0  # depth of the loops being written: their state changes pass by pass
         self.hoists: list[tuple[CodeWriter, set[Any], set[Any]]] = []  # loops around: outside, its rules, binds
         self.mentioned: set[Any] = set()  # the symbols the code written so far reads
+        self.module_lists: list[str] = []  # the labels of a class's loop naming a module per pass (``self.m``)
+        self.collected = collected_labels(body)  # labels of a class's loop read after it: every pass's tensor
         self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
         self.listing = 0
         counts = {t.channels for node in ir.walk(body) for t in (node.input, node.output) if t is not None and t.shape}
@@ -236,15 +239,21 @@ class ClassWriter(ModuleWriter, RuleWriter):
         return current
 
     def tensor(self, label: str) -> str:
-        """The forward's variable for a labelled tensor."""
+        """The forward's variable for a labelled tensor; one pass's of a class's loop from the list of them all:
+        ``ms[-1]``."""
         if label not in self.tensors:
-            self.tensors[label] = self.locals.create(spoken(label))
+            one = re.fullmatch(r"(.*\[\*\])\[(-?\d+)\]", label)
+            self.tensors[label] = (f"{self.tensor(one[1])}[{one[2]}]" if one else
+                                   self.locals.create(variable(label)))
         return self.tensors[label]
 
     def keep(self, node: ir.Keep, current: str) -> str:
         kept = self.tensor(node.label)
         if current != kept:
             self.forward.line(f"{kept} = {current}")
+        label = node.label.removesuffix(pass_key(""))
+        if label != node.label and label in self.collected:  # a pass of the class's loop: `ms.append(m)`
+            self.forward.line(f"{self.tensor(all_key(label))}.append({kept})")
         return kept
 
     def split(self, node: ir.Split, current: str) -> None:
@@ -283,6 +292,16 @@ class ClassWriter(ModuleWriter, RuleWriter):
         name = node.name
         if isinstance(node, ir.Group):  # a sub-module that reads labelled tensors is given them
             source = ", ".join([source, *(self.tensor(label) for _, label in ir.given_tensors(node))])
+        listed = listed_name(name)
+        if listed is not None:  # one pass's module of a labelled step in a loop: `self.m.append(...)`, `self.m[1]`
+            label, index = listed
+            if index == 0:
+                self.init.line(f"self.{label} = nn.ModuleList()")
+            elif not isinstance(index, int):  # the class's loop: the list is made before it
+                self.module_lists.append(label)
+            call_line(self.init, f"self.{label}.append(", [made], ")")
+            self.forward.line(f"{target} = self.{label}[{self.fpy(index)}]({source}){self.comment(node)}")
+            return
         if plain_attribute(name):
             call_line(self.init, f"self.{name} = ", [made], "")
             self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
@@ -369,42 +388,9 @@ class ClassWriter(ModuleWriter, RuleWriter):
         with self.init.indent():
             call_line(self.init, f"self.{module.name} = ", [self.construct(module, None)], "")
 
-    def join(self, node: ir.Concat | ir.Elementwise, source: str, target: str) -> str:
-        outputs = [self.steps(path, source, self.locals.create("branch"), None) for path in node.branches]
-        joined = (f"torch.cat([{', '.join(outputs)}], dim=1)" if isinstance(node, ir.Concat)
-                  else f" {node.op} ".join(outputs))
-        self.forward.line(f"{target} = {joined}{self.comment(node)}")
-        return target
-
     def gate(self, node: ir.Gate, source: str, target: str) -> str:
         weights = self.steps(node.body, source, self.locals.create("weights"), None)
         self.forward.line(f"{target} = {source} * {weights}{self.comment(node)}")
-        return target
-
-    def dense(self, node: ir.Dense, source: str, target: str) -> str:
-        features = self.locals.create("features")
-        layer = self.locals.create("layer")
-        self.forward.line(f"{features} = [{source}]")
-        if node.index is None:  # written out layer by layer
-            for dense_layer in node.layers:
-                call_line(self.init, f"self.{dense_layer.name} = ", [self.construct(dense_layer, None)], "")
-            names = ", ".join(f"self.{d.name}" for d in node.layers) + ("," if len(node.layers) == 1 else "")
-            self.forward.line(f"for {layer} in ({names}):")
-        else:  # a loop, as torchvision's DenseNet builds its blocks
-            index = self.name_of(node.index)
-            template = node.layers[0]
-            self.init.line(f"for {index} in range({self.py(node.count)}):")
-            with self.init.indent():
-                call_line(self.init, "self.add_module(", [self.py(template.name), self.construct(template, None)], ")")
-            self.forward.line(f"for {index} in range({self.fpy(node.count)}):")
-            with self.forward.indent():
-                self.forward.line(f"{layer} = getattr(self, {self.fpy(template.name)})")
-                self.forward.line(f"{features}.append({layer}(torch.cat({features}, dim=1)))")
-            self.forward.line(f"{target} = torch.cat({features}, dim=1){self.comment(node)}")
-            return target
-        with self.forward.indent():
-            self.forward.line(f"{features}.append({layer}(torch.cat({features}, dim=1)))")
-        self.forward.line(f"{target} = torch.cat({features}, dim=1){self.comment(node)}")
         return target
 
     def choice(self, node: ir.Choice, source: str, target: str, previous: ir.Node | None) -> str:
@@ -440,46 +426,6 @@ class ClassWriter(ModuleWriter, RuleWriter):
             passed = [] if source == target else [f"{target} = {source}"]
             conditional(self.forward, self.fpy(node.condition), branches[0][1] or passed, branches[1][1] or passed)
         return target
-
-    def loop(self, node: ir.Loop, source: str, target: str) -> str:
-        """A loop over what the class is given; channels and sizes that change pass by pass are variables."""
-        init, forward = self.init, self.forward
-        self.init, self.forward = CodeWriter(), CodeWriter()
-        self.passes += 1
-        result = self.steps(node.body, target, target, None)  # each pass reads what the pass before wrote
-        self.passes -= 1
-        body_init, body_forward = self.init.lines, self.forward.lines
-        self.init, self.forward = init, forward
-        self._loop(node, self.used, body_init, self.init)
-        if not body_forward:
-            return source
-        if result != target:
-            body_forward.append(f"{target} = {result}")
-        if source != target:
-            self.forward.line(f"{target} = {source}")
-        self.forward.line(self._header(node, self.used, self.fpy))
-        indented(self.forward, body_forward)
-        return target
-
-    def _header(self, node: ir.Loop, read: set[Any], py: Any) -> str:
-        for sym, name in zip(node.targets, node.names, strict=False):
-            self.symbol_names.setdefault(sym, "_" if name == "_" else self.locals.create(name))  # `_`: repeat's
-        targets = ", ".join(self.name_of(s) for s in node.targets)
-        if node.index in read:
-            unpacked = f"({targets})" if len(node.targets) > 1 else targets
-            return f"for {self.name_of(node.index)}, {unpacked} in enumerate({py(node.items)}):"
-        return f"for {targets} in {py(node.items)}:"
-
-    def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
-        """The loop in ``__init__``: the state it carries set before it and updated after each pass."""
-        carried = [carry for carry in carries(node) if carry[0] in read or carry[1] in read]
-        for state, after, start, _ in carried:
-            self.symbol_names[after] = self.name_of(state)
-            out.line(f"{self.name_of(state)} = {self.py(start)}")
-        out.line(self._header(node, read, self.py))
-        updates = [f"{self.name_of(state)} = {self.py(update)}" for state, _, _, update in carried if update != state]
-        indented(out, [*body, *updates] or ["pass"])
-
 
 def _axis_index(axis: str, t: TensorType) -> int:
     """The position of a spatial axis (``h``) in a size tuple of a tensor of type ``t``."""

@@ -4,7 +4,7 @@ torchvision's ``layers`` list, else a class of its own (``ClassWriter.nested_cla
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from archdsl import ir
@@ -37,11 +37,8 @@ class ModuleWriter:
     def nested_class(self, group: ir.Group) -> Call:
         raise NotImplementedError
 
-    def _header(self, node: ir.Loop, read: set[Any], py: Any) -> str:
-        raise NotImplementedError
-
-    def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
-        raise NotImplementedError
+    _header: Callable[[ir.Loop, set[Any], Any], str]  # a loop's `for` line (``LoopWriter``)
+    _loop: Callable[[ir.Loop, set[Any], list[str], CodeWriter], None]  # a loop in ``__init__``
 
     def construct(self, node: ir.Layer | ir.Group, previous: ir.Node | None) -> Call | str:
         if isinstance(node, ir.Layer):

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 
 from archdsl.ir.expr import HELPERS
 from archdsl.ir.layers import RUNTIME_CLASSES
+from archdsl.ir.tensor import spoken
 
 # What an emitted file defines or imports at module level, besides its classes, and the builtins its
 # classes call: a parameter or local variable of that name would hide it.
 FILE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "annotations", "init_weights", *HELPERS, "require",
                         *RUNTIME_CLASSES})
 CALLED_BUILTINS = frozenset({"super", "range", "enumerate", "getattr", "len", "min", "max", "abs", "int", "float",
-                             "bool", "str", "tuple", "isinstance"})
+                             "bool", "str", "tuple", "isinstance", "sum"})
 
 
 class Names:
@@ -58,6 +59,13 @@ def identifier(text: str) -> str:
     """``text`` made a Python identifier: other characters as ``_``, never starting with a digit."""
     name = re.sub(r"\W", "_", text) or "value"
     return f"_{name}" if name[0].isdigit() else name
+
+
+def variable(key: str) -> str:
+    """A candidate name for the forward's variable holding the tensor the IR calls ``key``: ``m[1]`` is
+    ``m_1``, one pass's tensor of a label in a loop; in a class's loop ``m[]`` is ``m`` and ``m[*]`` ``ms``."""
+    plain = spoken(key).replace("[*]", "s").replace("[]", "")  # every pass's `ms`, this pass's `m`
+    return identifier(re.sub(r"\[(\d+)\]", r"_\1", plain))
 
 
 def class_name(spec_name: str, taken: set[str]) -> str:

@@ -38,8 +38,7 @@ class RuleWriter:
     def py(self, value: Any) -> str:
         raise NotImplementedError
 
-    def _loop(self, node: ir.Loop, read: set[Any], body: list[str], out: CodeWriter) -> None:
-        raise NotImplementedError
+    _loop: Callable[[ir.Loop, set[Any], list[str], CodeWriter], None]  # a loop in ``__init__`` (``LoopWriter``)
 
     def _require(self, out: CodeWriter, check: ir.Require) -> None:
         if check.holds is True:  # decided once values replaced symbols

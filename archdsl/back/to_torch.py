@@ -66,7 +66,9 @@ class ArchModule(nn.Module):
             op = step[0]
             if op == "call":
                 module = self._modules[step[1]]
-                given = {inner: tensors[outer] for inner, outer in step[2]}
+                if step[2] is not None:  # one pass's module of a label in a loop: `self.m[1]`
+                    module = module[step[2]]  # type: ignore[index]
+                given = {inner: tensors[outer] for inner, outer in step[3]}
                 x = module(x, given) if given else module(x)  # type: ignore[misc]
             elif op == "keep":
                 tensors[step[1]] = x
@@ -107,6 +109,21 @@ def instantiate(constructor: Constructor) -> nn.Module:
     return cls(*constructor.args, **dict(constructor.kwargs))
 
 
+def register(owner: nn.Module, name: str, module: nn.Module) -> tuple[str, int | None]:
+    """``module`` added to ``owner`` as ``name``, or, where a loop's pass made it (``m.1``), appended to the
+    ``nn.ModuleList`` ``m``; its attribute and its index there."""
+    label, dot, index = name.partition(".")
+    if not dot:
+        owner.add_module(name, module)
+        return name, None
+    if label not in owner._modules:
+        owner.add_module(label, nn.ModuleList())
+    listed = owner._modules[label]
+    assert isinstance(listed, nn.ModuleList) and len(listed) == int(index), name
+    listed.append(module)
+    return label, int(index)
+
+
 class _Builder:
     def group(self, group: ir.Group) -> ArchModule:
         module = ArchModule((), group.output.shape)
@@ -126,11 +143,9 @@ class _Builder:
     def step(self, node: ir.Node, previous: ir.Node | None, owner: ArchModule) -> tuple[Any, ...]:
         match node:
             case ir.Layer():
-                owner.add_module(node.name, instantiate(constructor_of(node, previous)))
-                return ("call", node.name, ())
+                return ("call", *register(owner, node.name, instantiate(constructor_of(node, previous))), ())
             case ir.Group():
-                owner.add_module(node.name, self.group(node))
-                return ("call", node.name, ir.given_tensors(node))
+                return ("call", *register(owner, node.name, self.group(node)), ir.given_tensors(node))
             case ir.Keep(label=label):
                 return ("keep", label)
             case ir.Split(label=label, sizes=sizes):

@@ -78,11 +78,13 @@ def _branches(el: Elaborating, call: ast.Call, scope: Scope, t: Type
             el.error(codes.UNKNOWN_PARAMETER, f"`{call.callee}` takes no parameter `{arg.name}`", arg.span,
                      "give the tensors to join by position: `add(@a, @b)`", scope)
             continue
-        nodes, t_read = tensors.reading(el, el.value(arg.value, scope), arg.span, call, scope, t)
-        paths.append(nodes)
-        types.append(t_read)
-        spans.append(arg.span)
-        names.append(f"`@{spoken(nodes[0].label)}`" if nodes else "?")  # type: ignore[union-attr]
+        value = el.value(arg.value, scope)
+        for one in tensors.each(value):  # a label of several tensors joins them all: `concat(@y, @m)`
+            nodes, t_read = tensors.reading(el, one, arg.span, call, scope, t, joined=True)
+            paths.append(nodes)
+            types.append(t_read)
+            spans.append(arg.span)
+            names.append(f"`@{spoken(nodes[0].label)}`" if nodes else "?")  # type: ignore[union-attr]
     for inner_call, inner_scope in flatten(el, call.body or (), scope):
         spans.append(inner_call.span)
         names.append(f"branch {len(names) + 1}")
@@ -131,12 +133,18 @@ def _concat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
         usual = outs[1 if odd == 0 else 0]
         return [], usual.with_shape(sum(o.channels for o in outs))  # later steps are still checked
     total: Any = 0
-    for out in outs:
-        total = total + out.channels
+    for out, branch_path in zip(outs, paths, strict=True):  # every tensor a loop of the class labelled: as many times
+        total = total + out.channels * _tensors_in(branch_path)
     t_out = outs[0].with_shape(total)
     if not el.bounded(t_out, "concat output", call.span, scope):
         return [], None
     return [ir.Concat(tuple(tuple(p) for p in paths), t, t_out, call.span)], t_out
+
+
+def _tensors_in(path: Nodes) -> Any:
+    """How many tensors a join's path gives: one, or in a template every tensor a loop labelled (``@m``)."""
+    first = path[0] if len(path) == 1 else None
+    return first.count if isinstance(first, ir.Read) and first.count is not None else 1
 
 
 def _elementwise(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
@@ -256,6 +264,12 @@ def _dense_unrolled(el: Elaborating, call: ast.Call, scope: Scope, t: Type, n: i
     return [ir.Dense(tuple(layers), t, t_in, call.span, count=n)], t_in
 
 
+def _repeat(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
+    """A labelled ``repeat``: its passes are one sub-module, whose labels end with it."""
+    nodes, t_out, _ = control.repeat(el, call, scope, t)
+    return nodes, t_out
+
+
 def _misplaced(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     where_ = "a concat, add or mul" if call.callee == "branch" else "a residual"
     el.error(codes.MISPLACED, f"`{call.callee}` can only be used inside {where_}", call.callee_span, scope=scope)
@@ -264,7 +278,7 @@ def _misplaced(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result
 
 _HANDLERS: dict[str, Callable[[Elaborating, ast.Call, Scope, Type], Result]] = {
     "seq": _seq, "residual": residual, "concat": _concat, "add": _elementwise, "mul": _elementwise, "gate": _gate,
-    "dense": _dense, "repeat": control.repeat,  # an unlabelled repeat is elaborated as a statement
+    "dense": _dense, "repeat": _repeat,  # an unlabelled repeat is elaborated as a statement
     "branch": _misplaced, "shortcut": _misplaced,
 }
 

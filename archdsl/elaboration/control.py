@@ -20,8 +20,8 @@ from archdsl.elaboration.naming import labels_in
 from archdsl.elaboration.scope import Abort, Elaborating, Nodes, Scope, Type
 from archdsl.errorcodes import Severity
 from archdsl.front import syntax as ast
-from archdsl.ir.expr import Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
-from archdsl.ir.tensor import TensorType
+from archdsl.ir.expr import LOOP, STATE, Op, Sym, is_symbolic, op, substitute, symbols, type_of, where
+from archdsl.ir.tensor import Named, TensorType, all_key, pass_key
 from archdsl.ir.values import UNKNOWN, is_int, show, type_name
 from archdsl.span import Span
 
@@ -106,32 +106,25 @@ def _branch(el: Elaborating, elaborate: Any, scope: Scope, t: Type) -> tuple[Nod
     return nodes, t_out, None
 
 
-def for_(el: Elaborating, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+def for_(el: Elaborating, stmt: ast.For, scope: Scope, t: Type) -> tuple[Nodes, Type, Scope]:
+    """A ``for``, and the scope after it: what its passes labelled (see ``_passes``)."""
     items = el.value(stmt.iterable, scope)
     if items is UNKNOWN:
-        return [], t
+        return [], t, scope
+    labelled = bool(labels_in(stmt.body))
     if is_symbolic(items) and not isinstance(items, tuple):
         items = loop_items(el, items, stmt.iterable.span)
         if not isinstance(items, tuple):  # as many items as a parameter says: a loop of the class
-            return loop(el, stmt.targets, items, lambda s, t: el.sequence(stmt.body, s, t), scope, t,
-                             stmt.span, bool(labels_in(stmt.body)))
+            return loop(el, stmt.targets, items, stmt.body, scope, t, stmt.span, labelled)
     if not isinstance(items, tuple):
         el.error(codes.ARGUMENT_TYPE, f"`for` needs a list, tuple or range, got {show(items)}",
                     stmt.iterable.span, scope=scope)
-        return [], t
+        return [], t, scope
     if _kept_as_loop(el, len(items), stmt.body, scope):
         if isinstance(stmt.iterable, ast.FunctionCall) and stmt.iterable.func == "range":  # printed as written
             items = Op("range", tuple(el.value(arg, scope) for arg in stmt.iterable.args))
-        return loop(el, stmt.targets, items, lambda s, t: el.sequence(stmt.body, s, t), scope, t, stmt.span,
-                         False)
-    nodes: Nodes = []
-    for item in items:
-        names = unpacked(el, stmt.targets, item, stmt.iterable.span, scope)
-        if names is None:
-            return nodes, t
-        made, t = el.sequence(stmt.body, scope.bind(names), t)
-        nodes.extend(made)
-    return nodes, t
+        return loop(el, stmt.targets, items, stmt.body, scope, t, stmt.span, False)
+    return _passes(el, stmt.targets, items, stmt.body, scope, t, stmt.iterable.span)
 
 
 def unpacked(el: Elaborating, targets: tuple[str, ...], item: Any, span: Span, scope: Scope) -> dict[str, Any] | None:
@@ -145,16 +138,68 @@ def unpacked(el: Elaborating, targets: tuple[str, ...], item: Any, span: Span, s
     return None
 
 
-def repeat(el: Elaborating, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type]:
+def repeat(el: Elaborating, stmt: ast.Call, scope: Scope, t: Type) -> tuple[Nodes, Type, Scope]:
+    """A ``repeat``, and the scope after it: what its passes labelled (see ``_passes``)."""
     count = repeat_count(el, stmt, scope)
-    if is_symbolic(count) or _kept_as_loop(el, count, stmt.body or (), scope):
-        return loop(el, ("_",), Op("range", (count,)), lambda s, t: el.sequence(stmt.body or (), s, t), scope, t,
-                         stmt.span, bool(labels_in(stmt.body or ())))
+    body = stmt.body or ()
+    if is_symbolic(count) or _kept_as_loop(el, count, body, scope):
+        return loop(el, ("_",), Op("range", (count,)), body, scope, t, stmt.span, bool(labels_in(body)))
+    return _passes(el, ("_",), tuple(range(count)), body, scope, t, stmt.span)
+
+
+def _passes(el: Elaborating, targets: tuple[str, ...], items: Any, body: tuple[ast.Stmt, ...], scope: Scope,
+            t: Type, span: Span) -> tuple[Nodes, Type, Scope]:
+    """A loop unrolled, ``items`` a tuple or (in a template) an expression whose length the class assumes.
+
+    A label in the body names one tensor per pass, and one module per pass where it labels one (``m.0``,
+    ``m.1``). A pass reads the labels of the passes before it: ``@m`` is the latest ``m``, so a tensor is
+    carried from pass to pass. After the loop ``@m`` is every ``m`` made, ``@m[i]`` one of them.
+    """
+    count = len(items) if isinstance(items, tuple) else el.assume(_count(items), span)
+    made = labels_in(body)
+    if made and count == 0:
+        el.error(codes.ARGUMENT_TYPE, "a loop that labels its steps must run at least once, not 0 times", span,
+                 "give it at least one item, or take the labels off", scope)
     nodes: Nodes = []
-    for _ in range(count):
-        made, t = el.sequence(stmt.body or (), scope, t)
-        nodes.extend(made)
-    return nodes, t
+    inner = replace(scope, looping=scope.looping | made)
+    scope.namespace.looping += 1
+    try:
+        for position in range(count):
+            names = unpacked(el, targets, _item(items, position), span, scope)
+            if names is None:
+                break
+            passed, t, inner = el.steps(body, replace(inner, values=scope.values).bind(names), t)
+            nodes.extend(passed)
+    finally:
+        scope.namespace.looping -= 1
+    return nodes, t, _after_passes(scope, inner, made)
+
+
+def _count(items: Any) -> Any:
+    """How many passes a loop over symbolic items makes: ``n`` for ``repeat(n)`` (never negative: a rule)."""
+    ranged = isinstance(items, Op) and items.name == "range" and len(items.args) == 1
+    return items.args[0] if ranged else op("len", items)
+
+
+def _item(items: Any, position: int) -> Any:
+    """The item of pass ``position``; of ``range(...)`` over symbols, ``start + position * step``."""
+    if isinstance(items, tuple):
+        return items[position]
+    if isinstance(items, Op) and items.name == "range":
+        start, step = (0, 1) if len(items.args) == 1 else (items.args[0], items.args[2] if len(items.args) > 2 else 1)
+        return op("+", start, op("*", position, step))
+    return op("index", items, position)
+
+
+def _after_passes(scope: Scope, inner: Scope, made: frozenset[str]) -> Scope:
+    """The scope after an unrolled loop: each label it made is every tensor that label named in loops, where
+    each is one tensor (a pass that named several, a split's, is read inside the loop)."""
+    tensors = dict(scope.tensors)
+    for label in made:
+        last, types = inner.tensors.get(label), inner.namespace.passes.get(label, [])
+        if last is not None and not last.parts and types and None not in types:
+            tensors[label] = Named(label, last.type, tuple(types))
+    return replace(scope, tensors=tensors)
 
 
 def _kept_as_loop(el: Elaborating, count: int, body: tuple[ast.Stmt, ...], scope: Scope) -> bool:
@@ -182,17 +227,32 @@ def repeat_count(el: Elaborating, stmt: ast.Call, scope: Scope) -> Any:
     return n
 
 
-def loop(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span,
-         labelled: bool) -> tuple[Nodes, Type]:
+def loop(el: Elaborating, targets: tuple[str, ...], items: Any, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type,
+         span: Span, labelled: bool) -> tuple[Nodes, Type, Scope]:
     """A loop over symbolic items: the body once, over symbols for the item and the state it starts from.
 
     A pass first runs on trial to learn what one pass adds to the names. Channels and
     sizes that a pass changes are state the emitted loop keeps in variables; after the
-    loop they are those variables (``Loop.results``). ``labelled``: the body names a
-    step, so it may run once at most.
+    loop they are those variables (``Loop.results``). A label in the body names one module
+    and one tensor per pass (``self.m[i]``, a list ``ms``); where a pass cannot be written
+    once for every pass, the class is written for the compiled number of passes, unrolled.
     """
     if t is None:
-        return [], None
+        return [], None, scope
+    kept = _kept_general(el, targets, items, stmts, scope, t, span, labels_in(stmts) if labelled else frozenset())
+    if kept is None:
+        return _passes(el, targets, items, stmts, scope, t, span)
+    return kept
+
+
+def _kept_general(el: Elaborating, targets: tuple[str, ...], items: Any, stmts: tuple[ast.Stmt, ...], scope: Scope,
+                  t: TensorType, span: Span, labels: frozenset[str]) -> tuple[Nodes, Type, Scope] | None:
+    """The loop as an ``ir.Loop``, and the scope after it; None where a pass cannot be written once for every
+    pass (it is unrolled)."""
+    names_before = scope.namespace
+    if labels and (names_before.pass_symbol is not None or names_before.looping or any(
+            label in names_before.maybe or label in names_before.passes for label in labels)):
+        return None  # nested, or the label named tensors in a loop before: numbered as the unrolled loop numbers it
     index = el.symbol("index", int, 0)
     first = substitute(op("index", items, 0), el.reference) if _runs(el, items) else UNKNOWN
     if len(targets) == 1:
@@ -201,34 +261,79 @@ def loop(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope
     elif isinstance(first, tuple) and len(first) == len(targets):
         item_syms = tuple(el.symbol("item", type_of(part), part) for part in first)
     else:
-        return _unrolled(el, targets, items, body, scope, t, span)
+        return None
     names = dict(zip(targets, item_syms, strict=True))
     state = TensorType(tuple(el.symbol("state", int, substitute(dim, el.reference)) for dim in t.shape))
-    trial_names = scope.namespace.copy()
-    trial = el.trial(lambda: body(replace(scope, namespace=trial_names).bind(names), state))
+
+    def body(namespace: Any) -> tuple[Nodes, Type, Scope]:
+        namespace.pass_symbol = index if labels else None
+        try:
+            return el.steps(stmts, replace(scope, namespace=namespace, looping=scope.looping | labels).bind(names),
+                            state)
+        finally:
+            namespace.pass_symbol = None
+
+    trial_names = names_before.copy()
+    trial = el.trial(lambda: body(trial_names))
     if trial is None or trial[1] is None:
-        return _unrolled(el, targets, items, body, scope, t, span)
-    steps = scope.namespace.increments(trial_names)
+        return None
+    steps = names_before.increments(trial_names)
     moving = set(state.shape) | set(item_syms) | {index}
     if any(symbols(step) & moving for step in steps.values()):
-        return _unrolled(el, targets, items, body, scope, t, span)
-    if labelled:
-        el.require(op("<=", op("len", items), 1), codes.DUPLICATE,
-                     ("a named step inside this loop would be named twice: it runs ", op("len", items),
-                      " times"), span)
-    pass_names = scope.namespace.at_pass(index, steps)
-    nodes, t_body = body(replace(scope, namespace=pass_names).bind(names), state)
+        return None
+    kept = _unchanged(state, trial[1], t, moving)
+    collected = _collected(scope, trial[2], labels, kept, t)
+    if collected is None:
+        return None
+    pass_names = names_before.at_pass(index, steps)
+    nodes, t_body, _ = body(pass_names)
     if t_body is None:
-        return [], None
-    scope.namespace.after_passes(op("len", items), steps)
-    scope.namespace.used |= pass_names.used
+        return [], None, scope
+    names_before.after_passes(op("len", items), steps)
+    names_before.used |= pass_names.used
+    if labels:
+        el.require(op(">=", _count(items), 1), codes.ARGUMENT_TYPE,
+                   ("a loop that labels its steps must run at least once, not ", _count(items), " times"), span)
     after = _after(el, items, item_syms, index, state, t_body, t)
-    kept = {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
-            if out == sym or (out == before and not symbols(out) & moving)}  # no pass changes it
     body_nodes = tuple(ir.replace_values(node, kept) for node in nodes)  # what no pass changes is the input's
     t_out = TensorType(tuple(kept.get(sym, result) for sym, result in zip(state.shape, after, strict=True)))
     results = tuple((sym, result) for sym, result in zip(state.shape, after, strict=True) if sym not in kept)
-    return [ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results)], t_out
+    carried = tuple((label, scope.tensors[label].ref) for label in sorted(collected)  # type: ignore[union-attr]
+                    if scope.tensors.get(label) is not None)
+    tensors = {**scope.tensors, **{label: Named(label, type_, key=all_key(label), count=_count(items))
+                                    for label, type_ in collected.items()}}
+    return ([ir.Loop(item_syms, items, body_nodes, state, t, t_out, span, index, targets, results, carried)], t_out,
+            replace(scope, tensors=tensors))
+
+
+def _unchanged(state: TensorType, t_body: TensorType, t: TensorType, moving: set[Any]) -> dict[Any, Any]:
+    """The state no pass changes, each symbol with the input's value."""
+    return {sym: before for sym, out, before in zip(state.shape, t_body.shape, t.shape, strict=True)
+            if out == sym or (out == before and not symbols(out) & moving)}
+
+
+def _collected(scope: Scope, inner: Scope, labels: frozenset[str], kept: dict[Any, Any], t_in: TensorType
+               ) -> dict[str, TensorType] | None:
+    """The type of the tensor each label names on every pass, where every pass names one of one type; None
+    where one cannot be written once (a type that changes pass by pass, or a carried tensor whose type does)."""
+    found: dict[str, TensorType] = {}
+    known = symbols(tuple(named.type.shape for named in scope.tensors.values() if named is not None)) | symbols(
+        t_in.shape)  # loop state before the loop: not the state of a pass, nor a loop's inside it
+    for label in labels:
+        named = inner.tensors.get(label)
+        if named is None or named.ref != pass_key(label):
+            continue  # a label of a body nested in the pass: it ended there
+        outer = scope.tensors.get(label)
+        if named.parts:
+            if outer is not None:
+                return None
+            continue  # read inside the pass only, as `@u[1]`
+        t = TensorType(tuple(substitute(dim, kept) for dim in named.type.shape))
+        local = {sym for sym in symbols(t.shape) if sym.role in (STATE, LOOP)} - known
+        if local or (outer is not None and (outer.parts or outer.type != t)):
+            return None
+        found[label] = t
+    return found
 
 
 def _after(el: Elaborating, items: Any, item_syms: tuple[Sym, ...], index: Sym, state: TensorType, t_body: TensorType,
@@ -248,19 +353,6 @@ def _after(el: Elaborating, items: Any, item_syms: tuple[Sym, ...], index: Sym, 
 def _runs(el: Elaborating, items: Any) -> bool:
     length = substitute(op("len", items), el.reference)
     return not is_symbolic(length) and length > 0
-
-
-def _unrolled(el: Elaborating, targets: tuple[str, ...], items: Any, body: Any, scope: Scope, t: Type, span: Span
-              ) -> tuple[Nodes, Type]:
-    count = el.assume(op("len", items), span)
-    nodes: Nodes = []
-    for position in range(count):
-        names = unpacked(el, targets, op("index", items, position), span, scope)
-        if names is None:
-            return nodes, t
-        made, t = body(scope.bind(names), t)
-        nodes.extend(made)
-    return nodes, t
 
 
 def loop_items(el: Elaborating, items: Any, span: Span) -> Any:

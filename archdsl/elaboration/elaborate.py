@@ -207,6 +207,11 @@ class Elaborator:
     # -- statements -------------------------------------------------------------------
 
     def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type]:
+        nodes, t, _ = self.steps(stmts, scope, t)
+        return nodes, t
+
+    def steps(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type, Scope]:
+        """``stmts`` elaborated from ``scope``, and the scope after them: the labels they made."""
         outer, self.pending = self.pending, []  # guards of the step this sequence is part of stay with it
         nodes: Nodes = []
         for position, stmt in enumerate(stmts):
@@ -216,9 +221,9 @@ class Elaborator:
             if isinstance(stmt, ast.If):
                 made, t = control.if_(self, stmt, stmt.arms, scope, t)
             elif isinstance(stmt, ast.For):
-                made, t = control.for_(self, stmt, scope, t)
+                made, t, scope = control.for_(self, stmt, scope, t)
             elif stmt.callee == "repeat" and stmt.body is not None and stmt.label is None:
-                made, t = control.repeat(self, stmt, scope, t)
+                made, t, scope = control.repeat(self, stmt, scope, t)
             elif stmt.callee == "output":
                 made, t = [], outputs.statement(self, stmt, scope)
             else:
@@ -226,6 +231,7 @@ class Elaborator:
                 made, parts = tensors.unpacked(self, stmt, made, scope)
                 if stmt.label is not None:
                     key = scope.key(stmt)
+                    scope.namespace.made_in_pass(stmt.label, t)
                     scope = scope.labelled(stmt.label, t, parts, key)
                     if stmt.label not in scope.read:
                         if position < len(stmts) - 1:
@@ -234,7 +240,7 @@ class Elaborator:
                         made = [*made, ir.Keep(key, t, t, stmt.label_span or stmt.span)]
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
-        return nodes, t
+        return nodes, t, scope
 
     def trial(self, attempt: Any) -> Any:
         """``attempt()``, or None where it met an error (the unrolled form is used instead)."""
@@ -293,6 +299,10 @@ class Elaborator:
             return combine(self, call, scope, t)
         if call.callee == "split":
             return tensors.split(self, call, scope, t)
+        if call.callee == "train" and call.callee not in self.program.blocks:
+            self.error(codes.MISPLACED, "`train(@x)` marks a training-only output: it stands inside `output(...)`",
+                       call.callee_span, "give it a name there: `output(logits=@x, aux=train(@aux))`", scope)
+            return [], None
         if call.callee not in LAYERS and call.callee not in self.program.blocks:
             if call.body is not None:  # only combinators take a body
                 what = "combinator"
@@ -425,8 +435,8 @@ class Elaborator:
         name = scope.namespace.name(call.label, kind)
         if name is None:
             self.error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
-                        "step names must be unique within a block; inside `repeat` or `for` a named step gets "
-                        "the same name on every pass, so leave it unnamed there", scope)
+                        "step names must be unique within a block; inside `repeat` or `for` a label names one "
+                        "module per pass (`m.0`, `m.1`), so it cannot also name a step outside", scope)
             return scope.namespace.name(None, kind) or kind
         return name
 
@@ -463,8 +473,7 @@ class Elaborator:
         try:
             return evaluate(expr, scope.values, scope.block_input,  # type: ignore[arg-type]
                             lambda holds, message, span: self.require(holds, codes.BAD_VALUE, message, span),
-                            lambda name, span: tensors.read(name, span, scope.tensors, scope.labels,
-                                                            bool(scope.stack)))
+                            lambda name, span: tensors.read(name, span, scope, bool(scope.stack)))
         except EvalError as error:
             self.sink.add(self._traced(error.diagnostic, scope))
             return UNKNOWN

@@ -103,9 +103,9 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 base = ev(inner)
                 if base is UNKNOWN:
                     return UNKNOWN
-                if isinstance(base, Named) and base.parts:  # a split's or a block's tuple: which part's size?
-                    raise EvalError(codes.ARGUMENT_TYPE, f"`@{base.label}` is {len(base.parts)} tensors: read the "
-                                    f"size of one", span, f"`@{base.label}[0].{attr}` is the first's")
+                if isinstance(base, Named) and base.several:  # a split's, a block's tuple, a loop's: which one?
+                    raise EvalError(codes.ARGUMENT_TYPE, f"`@{base.label}` is {base.several}: read the size of "
+                                    "one", span, f"`@{base.label}[0].{attr}` is the first's")
                 if isinstance(base, Named):  # @skip.c: the labelled tensor's size
                     base = base.type
                 if not isinstance(base, TensorType):
@@ -115,6 +115,9 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 base, key = ev(inner), ev(index)
                 if base is UNKNOWN or key is UNKNOWN:
                     return UNKNOWN
+                if isinstance(base, Named) and base.count is not None and isinstance(key, int) and not isinstance(
+                        key, bool):  # in a template, one pass's tensor of a loop of the class: `@m[-1]`
+                    return base.part(key)
                 if isinstance(base, Named) and base.parts and not is_symbolic(key):  # @parts[1]: one part
                     base = tuple(base.part(i) for i in range(len(base.parts)))
                 if is_symbolic(key) or not isinstance(base, (tuple, str)):

@@ -74,6 +74,9 @@ class Namespace:
         self.used: set[str] = set()
         self.maybe: dict[str, Any] = {}  # names taken in one branch of a choice only: the condition they are under
         self.counters: dict[str, Any] = {}
+        self.looping = 0  # the depth of the unrolled loops being elaborated here
+        self.pass_symbol: Any = None  # in a template, the pass counter of the loop of the class being elaborated
+        self.passes: dict[str, list[Any]] = {}  # per label, the types of the tensors it has named in loops
 
     def copy(self) -> Namespace:
         other = Namespace(self.reserved, self.indexed)
@@ -83,6 +86,8 @@ class Namespace:
     def adopt(self, other: Namespace) -> None:
         """The names as ``other`` left them: the one branch of a choice the class keeps."""
         self.used, self.maybe, self.counters = set(other.used), dict(other.maybe), dict(other.counters)
+        self.looping, self.passes = other.looping, {label: list(types) for label, types in other.passes.items()}
+        self.pass_symbol = other.pass_symbol
 
     def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
         """The names after a choice: each count as its branch left it; a name one branch took is taken under
@@ -119,12 +124,19 @@ class Namespace:
             self.counters[kind] = self.counters.get(kind, 0) + count * step
 
     def name(self, label: str | None, kind: str) -> Any:
-        """``label`` if given and free (None if already used), else the next generated name."""
-        if label is not None:
+        """``label`` if given and free (None if already used), else the next generated name. Inside a loop a
+        label names a list, one module per pass: ``m.0``, ``m.1`` (``nn.ModuleList``, as Ultralytics' C2f)."""
+        if label is not None and self.pass_symbol is not None:  # the class's loop: `self.m[i]`
             if label in self.used or label in self.maybe:
                 return None
             self.used.add(label)
-            return label
+            return op("name", f"{label}.", self.pass_symbol)
+        if label is not None:
+            listed = label in self.passes
+            if label in self.maybe or (label in self.used and listed != bool(self.looping)):
+                return None
+            self.used.add(label)
+            return f"{label}.{len(self.passes.get(label, ()))}" if self.looping else label
         if self.indexed:
             return self._next("", "index")
         return self._next(kind, kind)
@@ -145,6 +157,15 @@ class Namespace:
             return where(taken, numbered, preferred)
         self.used.add(preferred)
         return preferred
+
+    def pass_index(self, label: str) -> int | None:
+        """Which of ``label``'s tensors made in loops the current one is; None outside loops."""
+        return len(self.passes.get(label, ())) if self.looping else None
+
+    def made_in_pass(self, label: str, t: Any) -> None:
+        """Notes a tensor of type ``t`` that ``label`` named in a loop (after its step has its module name)."""
+        if self.looping:
+            self.passes.setdefault(label, []).append(t)
 
     def _next(self, prefix: str, counter: str) -> Any:
         """The next generated name: counters count the names handed out; numbering skips labels."""

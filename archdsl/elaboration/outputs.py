@@ -65,7 +65,7 @@ def declare(el: Elaborating, call: ast.Call, scope: Scope) -> tuple[ir.Outputs |
         tensor = el.value(value, scope)
         if contains_unknown(tensor):
             return None, None
-        if not isinstance(tensor, Named) or tensor.parts:
+        if not isinstance(tensor, Named) or tensor.several:
             el.error(codes.ARGUMENT_TYPE, f"`output(...)` gives labelled tensors, `@name`, not {show(tensor)}",
                      value.span, "label the step (`logits: linear(10)`) and give `@logits`", scope)
             return None, None

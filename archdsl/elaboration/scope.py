@@ -16,7 +16,7 @@ from archdsl.diagnostics import Sink
 from archdsl.elaboration.naming import Namespace
 from archdsl.front import syntax as ast
 from archdsl.ir.expr import Sym
-from archdsl.ir.tensor import Named, TensorType, tensor_key
+from archdsl.ir.tensor import Named, TensorType, pass_key, tensor_key
 from archdsl.span import Frame, Span
 
 Type = TensorType | None  # None: unknown after an earlier error
@@ -33,6 +33,7 @@ class Scope:
     tensors: Mapping[str, Named | None] = field(default_factory=dict)  # the labelled outputs seen here
     labels: Mapping[str, Span] = field(default_factory=dict)  # every label of the definition, and where
     read: frozenset[str] = frozenset()  # the labels the definition reads as tensors: their steps keep them
+    looping: frozenset[str] = frozenset()  # the labels the bodies of the loops around name tensors with
 
     def bind(self, names: Mapping[str, Any]) -> Scope:
         return replace(self, values={**self.values, **names})
@@ -46,6 +47,11 @@ class Scope:
     def key(self, call: ast.Call) -> str:
         """The IR's name for the tensor ``call``'s label names here (see ``tensor_key``)."""
         assert call.label is not None
+        if self.namespace.pass_symbol is not None:
+            return pass_key(call.label)
+        index = self.namespace.pass_index(call.label)
+        if index is not None:  # one per pass of a loop: ``m[0]``, ``m[1]``, read after the loop as ``@m[i]``
+            return f"{call.label}[{index}]"
         at = call.label_span or call.span
         return tensor_key(call.label, call.label in self.tensors, at.line, at.col)
 
@@ -95,3 +101,5 @@ class Elaborating(Protocol):
     def require(self, holds: Any, code: codes.Code | None, message: tuple[Any, ...], span: Span | None) -> None: ...
 
     def sequence(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> Result: ...
+
+    def steps(self, stmts: tuple[ast.Stmt, ...], scope: Scope, t: Type) -> tuple[Nodes, Type, Scope]: ...

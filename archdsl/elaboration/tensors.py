@@ -56,13 +56,17 @@ def labelled_steps(stmts: tuple[ast.Stmt, ...]) -> dict[str, Span]:
     return found
 
 
-def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mapping[str, Span], in_block: bool
-         ) -> Named | _Unknown:
-    """``@name`` where ``seen`` are the tensors this step may read, ``labels`` every label of the definition, and
-    ``in_block`` whether the definition is a block (which sees only what it is given)."""
+def read(name: str, span: Span, scope: Scope, in_block: bool) -> Named | _Unknown:
+    """``@name`` where ``scope`` holds the tensors this step may read and every label of the definition, and
+    ``in_block`` says whether the definition is a block (which sees only what it is given)."""
+    seen, labels = scope.tensors, scope.labels
     if name in seen:
         named = seen[name]
         return UNKNOWN if named is None else named
+    if name in scope.looping:
+        raise EvalError(codes.UNKNOWN_TENSOR, f"`@{name}` is read before this loop has labelled one: the first "
+                        "pass has none", span, f"label a tensor `{name}` before the loop for the first pass to read, "
+                        "as a tensor carried from pass to pass")
     if name in labels:
         at = labels[name]
         if (at.line, at.col) > (span.line, span.col):
@@ -79,19 +83,29 @@ def read(name: str, span: Span, seen: Mapping[str, Named | None], labels: Mappin
                     f"label a step (`{name}: conv(...)`) to read its output as `@{name}`")
 
 
-def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scope, t: Type) -> Result:
-    """A path that starts at the tensor ``value`` names (``@x``), where the current one is ``t``."""
+def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scope, t: Type, joined: bool = False
+            ) -> Result:
+    """A path that starts at the tensor ``value`` names (``@x``), where the current one is ``t``; ``joined``: in a
+    join, which takes every tensor a loop of a class labelled as one path."""
     if contains_unknown(value):
         return [], None
     if not isinstance(value, Named):
         el.error(codes.ARGUMENT_TYPE, f"`{call.callee}` reads a labelled tensor, `@name`, not {show(value)}", span,
                  "label a step (`skip: conv(...)`) and pass `@skip`", scope)
         return [], None
-    if value.parts:
-        el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {len(value.parts)} tensors: read one", span,
-                 f"`@{value.label}[0]` is the first", scope)
+    if value.several and not (joined and value.count is not None):
+        el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {value.several}: read one", span,
+                 f"`@{value.label}[0]` is the first, `@{value.label}[-1]` the last", scope)
         return [], None
-    return [ir.Read(value.ref, value.type if t is None else t, value.type, span)], value.type
+    return [ir.Read(value.ref, value.type if t is None else t, value.type, span, value.count)], value.type
+
+
+def each(value: Any) -> tuple[Any, ...]:
+    """The tensors a value stands for where several may be joined: a split's parts, a block's tuple, every
+    tensor a label named in a loop; else the value itself."""
+    if isinstance(value, Named) and value.parts:
+        return tuple(value.part(i) for i in range(len(value.parts)))
+    return (value,)
 
 
 def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Type], Result]) -> Result:
@@ -179,8 +193,8 @@ def given(el: Elaborating, definition: ast.Definition, values: Mapping[str, Any]
         if contains_unknown(value):
             return None
         span = spans.get(param.name, param.span)
-        if isinstance(value, Named) and value.parts:
-            el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {len(value.parts)} tensors: pass one", span,
+        if isinstance(value, Named) and value.several:
+            el.error(codes.ARGUMENT_TYPE, f"`@{value.label}` is {value.several}: pass one", span,
                      f"`@{value.label}[0]` is the first", scope)
             return None
         if param.tensor:

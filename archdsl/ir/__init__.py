@@ -158,6 +158,7 @@ class Loop:
     index: Any = None  # the symbol counting the passes, where names or values need it
     names: tuple[str, ...] = ()  # the loop variables' names in the spec
     results: tuple[tuple[Any, Any], ...] = ()  # (state symbol, symbol of its value after the loop)
+    carried: tuple[tuple[str, str], ...] = ()  # (label, the tensor before the loop its first pass reads as `@label`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,7 @@ class Read:
     input: TensorType
     output: TensorType
     span: Span
+    count: Any = None  # in a template, a join's read of every tensor a loop of the class labelled: how many
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,9 +351,18 @@ def outer_reads(group: Group) -> tuple[str, ...]:
     for label, keeps in _labels(group.children):
         if keeps:
             kept.add(label)
-        elif label.split("[")[0] not in kept and label not in read:
+        elif not _kept_by(label, kept) and label not in read:
             read.append(label)
     return tuple(read)
+
+
+def _kept_by(label: str, kept: set[str]) -> bool:
+    """Whether ``label`` or the tensor it is part of (``u[0]`` of ``u[0][1]``) is kept; ``m[*]`` is, by ``m[]``."""
+    while label not in kept and label.replace("[*]", "[]") not in kept:
+        if not label.endswith("]"):
+            return False
+        label = label[:label.rindex("[")]
+    return True
 
 
 def given_tensors(group: Group) -> tuple[tuple[str, str], ...]:

@@ -52,6 +52,7 @@ class Named:
     type: TensorType
     parts: tuple[TensorType, ...] = ()  # a split's: read one by its index, ``@parts[1]``
     key: str = ""  # the IR's name for it, where it differs from the label (see ``tensor_key``)
+    count: Any = None  # in a template, every tensor a loop of the class labelled: how many (``all_key``)
 
     def __str__(self) -> str:
         return f"@{self.label}"
@@ -62,13 +63,32 @@ class Named:
         return self.key or self.label
 
     def part(self, index: int) -> Named:
-        return Named(f"{self.label}[{index}]", self.parts[index], key=f"{self.ref}[{index}]")
+        """One of the tensors the label stands for: a split's part, one of a block's tuple, one pass's tensor."""
+        t = self.type if self.count is not None else self.parts[index]
+        return Named(f"{self.label}[{index}]", t, key=f"{self.ref}[{index}]")
+
+    @property
+    def several(self) -> str:
+        """What the label stands for where it is several tensors ("2 tensors"); else the empty string."""
+        if self.count is not None:
+            return "a tensor per pass of a loop"
+        return f"{len(self.parts)} tensors" if self.parts else ""
 
 
 def tensor_key(label: str, shadowed: bool, line: int, col: int) -> str:
     """The IR's name for a tensor labelled ``label`` at ``line:col``: the label, unless it hides a tensor of that
     label from an enclosing body, whose steps may share the IR's group with it; then unique: ``a~3.5``."""
     return f"{label}~{line}.{col}" if shadowed else label
+
+
+def pass_key(label: str) -> str:
+    """In a template, the IR's name for the tensor ``label`` names on the current pass of a loop of the class."""
+    return f"{label}[]"
+
+
+def all_key(label: str) -> str:
+    """In a template, the IR's name for every tensor ``label`` named in a loop of the class, in pass order."""
+    return f"{label}[*]"
 
 
 def spoken(key: str) -> str:

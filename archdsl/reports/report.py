@@ -48,6 +48,7 @@ class Report:
     activations: int
     flops_by_operator: dict[str, int] = field(default_factory=dict)
     outputs: str = ""  # every output where the network gives several: ``(p3=[64, 80, 80], p4=[128, 40, 40])``
+    each_output: tuple[tuple[str | None, tuple[int, ...], bool], ...] = ()  # (name, shape, training only)
 
     @property
     def activation_bytes(self) -> int:
@@ -131,6 +132,8 @@ def build_report(network: ir.Network) -> Report:
     collector = _Collector(network)
     params, buffers, flops, all_ops, activations = collector.group(network.root, "", 0)
     several = network.outputs is not None and network.outputs.form != "tensor"
+    each = ((None, network.output.shape, False),) if network.outputs is None else tuple(
+        (o.key, o.type.shape, o.train_only) for o in network.outputs.items)
     return Report(network.name, network.input.shape, network.output.shape, collector.rows, params, buffers,
                   flops, all_ops, activations, dict(sorted(collector.by_operator.items())),
-                  network.shown_output() if several else "")
+                  network.shown_output() if several else "", each)

@@ -32,7 +32,9 @@ def as_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
     return {
         "network": report.network,
         "input": list(report.input),
-        "output": list(report.output),
+        "output": list(report.output),  # the first output's
+        "outputs": [{"name": name, "shape": list(shape), "training_only": train_only}
+                    for name, shape, train_only in report.each_output],
         "totals": {
             "params": report.params,
             "trainable_params": report.params,
