@@ -61,5 +61,6 @@ BIAS_BEFORE_NORM = Code("W302", "a bias directly followed by a norm is wasted")
 WIDE_PADDING = Code("W303", "padding wider than the kernel")
 MISALIGNED_JOIN = Code("W304", "joined paths have different strides")
 UNREAD_TENSOR = Code("W305", "a label names only a tensor, and no step reads it")
+DEAD_STEP = Code("W306", "a step whose output nothing reads")
 
 ALL: tuple[Code, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Code))

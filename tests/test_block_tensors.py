@@ -126,7 +126,7 @@ block two(@top, c) {
 
 block first(c) {
     a: conv(c, 3, p=1)
-    relu
+    relu                  # never run: output(@a) gives the conv's output (W306)
     output(@a)
 }
 
@@ -176,7 +176,8 @@ def test_each_part_of_a_block_output_has_its_receptive_field_and_its_edge() -> N
 def test_a_block_that_gives_several_tensors_is_checked_where_it_is_called() -> None:
     cases = [
         (("    m: two(@c3, c)", "    two(@c3, c)"), ("E109", "`two` gives 2 tensors: label the call to read them")),
-        (("add(@m[0], @p)", "add(@m, @p)"), None),  # a join takes both, as `add(@m[0], @m[1], @p)`
+        (("add(@m[0], @p)", "add(@m, @p)"),  # a join takes both, as `add(@m[0], @m[1], @p)`: no error
+         ("W306", "nothing reads the output of this step: it is built, and never run")),
         (("add(@m[0], @p)", "from(@m) { relu }"), ("E105", "`@m` is 2 tensors: read one")),
         (("p: from(@m[1]) { first(c) }", "p: from(@m[1]) { first(@m.c) }"),
          ("E105", "`@m` is 2 tensors: read the size of one")),
@@ -184,7 +185,8 @@ def test_a_block_that_gives_several_tensors_is_checked_where_it_is_called() -> N
         (("add(@m[0], @p)", "add(@m[2], @p)"), ("E108", "index 2 is out of range for 2 items")),
         (("output(@merged, @lateral)", "output(a=@merged, b=@lateral)"),
          ("E105", "a block gives one tensor or a tuple, `output(@a, @b)`")),
-        (("    relu\n    output(@a)", "    output(@a)\n    relu"),
+        (("    relu                  # never run: output(@a) gives the conv's output (W306)\n    output(@a)",
+          "    output(@a)\n    relu"),
          ("E109", "`output(...)` may only be the last line of a network or a block")),
     ]
     _assert_diagnosed(TWO, cases)

@@ -133,10 +133,11 @@ def test_a_loop_whose_passes_differ_is_written_for_its_count_and_refuses_another
 
 def test_a_loop_with_labels_compiles_without_graph_breaks_and_exports() -> None:
     result = archdsl.check(source=C2F)
-    emitted = network_class(python_source(result, result.networks[0], "c2f.arch"))
-    for model in (archdsl.build(source=C2F).eval(), emitted().eval()):
-        x = torch.randn(1, 3, 8, 8)
-        compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
-        assert torch.allclose(compiled(x), model(x), atol=1e-6)
+    built, emitted = archdsl.build(source=C2F).eval(), network_class(python_source(
+        result, result.networks[0], "c2f.arch"))().eval()
+    x = torch.randn(1, 3, 8, 8)
+    compiled = torch.compile(emitted, fullgraph=True, backend="aot_eager")  # `self.m[i]` in a Python loop
+    assert torch.allclose(compiled(x), emitted(x), atol=1e-6)
+    for model in (built, emitted):
         exported = torch.export.export(model, (x,))
         assert torch.allclose(exported.module()(x), model(x), atol=1e-6)

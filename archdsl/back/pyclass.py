@@ -30,6 +30,7 @@ from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line
 from archdsl.elaboration.naming import module_attributes
 from archdsl.elaboration.templates import REQUIRED, check_symbols, construction_symbols
+from archdsl.ir import flow
 from archdsl.ir.expr import GIVEN, HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
 from archdsl.ir.tensor import TensorType, all_key, pass_key
 
@@ -51,10 +52,12 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         self.doc = doc
         given_names = given_names or {}
         self.locals = Names({"in_channels", "in_size", "x", *(p.local for p in params), *given_names.values()})
-        self.training_only = ir.training_only(body.children, emitted.outputs) if kind == "network" else frozenset()
+        gives = emitted.outputs if kind == "network" else body.gives
+        self.training_only = flow.training_only(body.children, gives)
+        self.dead = flow.dead_steps(body.children, gives)  # built in `__init__`, never run in `forward`
         tensor_params = [g.param for g in body.given] if kind == "block" else []
         # labelled tensors -> the forward's variables for them: those given beside `x` first, then those kept
-        reads = tensor_params if kind == "block" else ir.outer_reads(body)
+        reads = tensor_params if kind == "block" else flow.outer_reads(body)
         self.tensors = {label: self.locals.create(variable(label)) for label in reads}
         self.given = list(self.tensors.values())
         self.params = list(params)
@@ -211,6 +214,12 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
             if isinstance(node, ir.Require):
                 self.require(node)
                 continue
+            if id(node) in self.dead:  # its modules are built, as the spec has them; nothing reads its tensor
+                if not isinstance(node, (ir.Keep, ir.Split, ir.Unpack, ir.Read)):
+                    forward, self.forward = self.forward, CodeWriter()
+                    self.step(node, current, target, previous)
+                    self.forward = forward
+                continue
             if id(node) in self.training_only:  # only training-only outputs need it: `if self.training:`
                 if position and id(nodes[position - 1]) in self.training_only:
                     continue  # written with the steps before it
@@ -291,7 +300,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
     def module(self, node: ir.Layer | ir.Group, made: Call | str, source: str, target: str) -> None:
         name = node.name
         if isinstance(node, ir.Group):  # a sub-module that reads labelled tensors is given them
-            source = ", ".join([source, *(self.tensor(label) for _, label in ir.given_tensors(node))])
+            source = ", ".join([source, *(self.tensor(label) for _, label in flow.given_tensors(node))])
         listed = listed_name(name)
         if listed is not None:  # one pass's module of a labelled step in a loop: `self.m.append(...)`, `self.m[1]`
             label, index = listed
@@ -369,7 +378,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         """``(condition, module)`` where the nodes are one module that exists only where a condition holds, under
         a name no other step of the class may take (``self.downsample = None`` would clash with it)."""
         optional = optional_module(nodes)
-        if optional is None or (isinstance(optional[1], ir.Group) and ir.given_tensors(optional[1])):
+        if optional is None or (isinstance(optional[1], ir.Group) and flow.given_tensors(optional[1])):
             return None  # (a module given labelled tensors is called where they are at hand)
         name = optional[1].name
         for node in ir.walk(self.body):

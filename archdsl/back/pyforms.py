@@ -16,6 +16,7 @@ from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pynames import mangled
 from archdsl.back.pysource import Call, flat
 from archdsl.elaboration.templates import carries
+from archdsl.ir import flow
 from archdsl.ir.expr import PARAM, Op, Sym, symbols
 
 
@@ -88,7 +89,7 @@ def chain(group: ir.Group) -> list[tuple[ir.Layer | ir.Group, ir.Node | None]] |
 
 def _given_tensors(node: ir.Layer | ir.Group) -> bool:
     """Whether a module is called with labelled tensors beside its input (nn.Sequential passes one)."""
-    return isinstance(node, ir.Group) and bool(ir.given_tensors(node))
+    return isinstance(node, ir.Group) and bool(flow.given_tensors(node))
 
 
 def positional(nodes: Sequence[ir.Node]) -> bool:

@@ -18,6 +18,7 @@ from archdsl import ir
 from archdsl.back import runtime
 from archdsl.back.lowered import adds_in_place, constructor_of
 from archdsl.back.pynames import outputs_class
+from archdsl.ir import flow
 from archdsl.ir.layers import Constructor
 
 Plan = tuple[Any, ...]
@@ -125,11 +126,16 @@ def register(owner: nn.Module, name: str, module: nn.Module) -> tuple[str, int |
 
 
 class _Builder:
-    def group(self, group: ir.Group) -> ArchModule:
+    def group(self, group: ir.Group, outputs: ir.Outputs | None = None) -> ArchModule:
+        """``group`` as a module; ``outputs``: a network's ``output(...)`` (a block's is its own ``gives``)."""
         module = ArchModule((), group.output.shape)
-        module._plan = self.path(group.children, module)
-        if group.gives is not None:  # a block's `output(...)`
-            module.gives(group.gives, group.name)
+        plan = self.path(group.children, module)  # every module is built, also those no step needs
+        outputs = outputs or group.gives
+        dead, training = flow.dead_steps(group.children, outputs), flow.training_only(group.children, outputs)
+        module._plan = tuple(("train", step) if id(node) in training else step
+                             for node, step in zip(group.children, plan, strict=True) if id(node) not in dead)
+        if outputs is not None:
+            module.gives(outputs, group.name)
         return module
 
     def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:
@@ -145,7 +151,7 @@ class _Builder:
             case ir.Layer():
                 return ("call", *register(owner, node.name, instantiate(constructor_of(node, previous))), ())
             case ir.Group():
-                return ("call", *register(owner, node.name, self.group(node)), ir.given_tensors(node))
+                return ("call", *register(owner, node.name, self.group(node)), flow.given_tensors(node))
             case ir.Keep(label=label):
                 return ("keep", label)
             case ir.Split(label=label, sizes=sizes):
@@ -174,12 +180,7 @@ class _Builder:
 def build_module(network: ir.Network, init: bool = True) -> nn.Module:
     """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
     false."""
-    module = _Builder().group(network.root)
-    if network.outputs is not None:
-        module.gives(network.outputs, network.name)
-        skipped = ir.training_only(network.root.children, network.outputs)
-        module._plan = tuple(("train", step) if id(node) in skipped else step
-                             for node, step in zip(network.root.children, module._plan, strict=True))
+    module = _Builder().group(network.root, network.outputs)
     if init:
         scheme = network.init
         runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)

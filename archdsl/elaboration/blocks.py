@@ -53,6 +53,7 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
     children = [*kept, *children]
     if t is None or t_out is None:
         return None, None
+    tensors.dead(el, children, gives, inner)
     node = ir.Group("block", el.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
                     definition.name, tuple(bound.items()), passed=tuple(n for n in values if n in bound),
                     positional=sum(arg.name is None for arg in call.args), given=given, gives=gives)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl import ir
+from archdsl.ir import flow
 from archdsl.ir.field import Field
 from archdsl.ir.layers import LAYERS
 
@@ -52,7 +53,7 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
             case ir.Layer():
                 out = _layer(node, f)
             case ir.Group(children=children):
-                kept.append(ir.seen_inside(node, kept[-1]))  # its labels stay in it
+                kept.append(flow.seen_inside(node, kept[-1]))  # its labels stay in it
                 out = path(children, f)
                 if node.gives is not None:  # what its `output(...)` gives, not its last step
                     gave[:] = [kept[-1][item.label] for item in node.gives.items]

@@ -6,7 +6,7 @@ before it, not after the body it stands in has ended, and not inside the blocks 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from archdsl import ir
 from archdsl.diagnostics import closest
 from archdsl.elaboration.scope import Elaborating, Result, Scope, Type
 from archdsl.front import syntax as ast
+from archdsl.ir import flow
 from archdsl.ir.expr import equals, is_symbolic, op
 from archdsl.ir.tensor import Named, TensorType
 from archdsl.ir.values import UNKNOWN, EvalError, _Unknown, contains_unknown, is_int, show
@@ -126,6 +127,19 @@ def unread(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope) -
         el.error(codes.UNREAD_TENSOR, f"`{call.label}` labels a step that makes no module, and no step reads "
                  f"`@{call.label}`: the label does nothing", call.label_span or call.span,
                  f"drop the label, or read the tensor later as `@{call.label}`", scope)
+
+
+def dead(el: Elaborating, steps: Sequence[ir.Node], outputs: ir.Outputs | None, scope: Scope) -> None:
+    """W306 at the first of each run of steps whose tensor nothing the definition gives needs: they are built
+    and never run (see ``flow.dead_steps``)."""
+    skipped = flow.dead_steps(tuple(steps), outputs)
+    previous = False
+    for node in steps:
+        made = id(node) in skipped and not isinstance(node, (ir.Keep, ir.Split, ir.Unpack, ir.Read, ir.Require))
+        if made and not previous:
+            el.error(codes.DEAD_STEP, "nothing reads the output of this step: it is built, and never run", node.span,
+                     "label it and read it later (`@name`), or remove it", scope)
+        previous = made or (previous and id(node) in skipped)
 
 
 def split(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:

@@ -7,9 +7,9 @@ back end re-derives a shape or a count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from archdsl.errorcodes import Code
 from archdsl.ir.tensor import TensorType
@@ -17,7 +17,6 @@ from archdsl.ir.values import Value
 from archdsl.span import Span
 
 Args = tuple[tuple[str, Value], ...]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,94 +340,6 @@ def walk(node: Node) -> Iterator[Node]:
         yield current
         for path in reversed(paths(current)):
             stack.extend(reversed(path))
-
-
-def outer_reads(group: Group) -> tuple[str, ...]:
-    """The labelled tensors the steps of ``group`` read but do not keep themselves, in the order first read: what
-    a sub-module of a definition is given beside its input."""
-    kept: set[str] = set()
-    read: list[str] = []
-    for label, keeps in _labels(group.children):
-        if keeps:
-            kept.add(label)
-        elif not _kept_by(label, kept) and label not in read:
-            read.append(label)
-    return tuple(read)
-
-
-def _kept_by(label: str, kept: set[str]) -> bool:
-    """Whether ``label`` or the tensor it is part of (``u[0]`` of ``u[0][1]``) is kept; ``m[*]`` is, by ``m[]``."""
-    while label not in kept and label.replace("[*]", "[]") not in kept:
-        if not label.endswith("]"):
-            return False
-        label = label[:label.rindex("[")]
-    return True
-
-
-def given_tensors(group: Group) -> tuple[tuple[str, str], ...]:
-    """What a sub-module is given beside its input, as (its name inside, the caller's label): a block's tensor
-    parameters, or the labelled tensors of the definition a seq or branch reads."""
-    if group.kind == "block":
-        return tuple((g.param, g.label) for g in group.given)
-    return tuple((label, label) for label in outer_reads(group))
-
-
-def seen_inside(group: Group, outer: Mapping[str, T]) -> dict[str, T]:
-    """What the steps of ``group`` see of the labelled tensors ``outer`` holds where it stands: a block only those
-    it is given, under its parameters' names; any other group all of them."""
-    if group.kind == "block":
-        return {g.param: outer[g.label] for g in group.given}
-    return dict(outer)
-
-
-def _labels(nodes: tuple[Node, ...]) -> Iterator[tuple[str, bool]]:
-    """The labels ``nodes`` keep (True) or read (False), in dataflow order: a block call reads what it is given,
-    and keeps its own labels inside."""
-    stack = list(reversed(nodes))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (Keep, Split, Unpack)):
-            yield node.label, True
-        elif isinstance(node, Read):
-            yield node.label, False
-        elif isinstance(node, Group) and node.kind == "block":
-            yield from ((g.label, False) for g in node.given)
-            continue
-        for path in reversed(paths(node)):
-            stack.extend(reversed(path))
-
-
-def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[int]:
-    """The ids of a network's top-level steps that only its training-only outputs need: ``eval()`` skips them,
-    as torchvision's GoogLeNet runs its auxiliary heads only in training."""
-    if outputs is None or outputs.form != "train":
-        return frozenset()
-    needed = {o.label for o in outputs.given(False)}  # the labels eval() needs
-    current = False  # whether eval() needs the tensor the step being looked at gives
-    skipped: set[int] = set()
-    for node in reversed(steps):
-        if isinstance(node, (Keep, Split, Unpack)):  # the tensor flows on; the label may be what eval() reads
-            current = current or node.label in needed
-        elif not current:
-            skipped.add(id(node))
-        else:
-            needed |= {label.split("[")[0] for label, keeps in _labels((node,)) if not keeps}
-            current = _reads_input(node)
-        if isinstance(node, (Keep, Split, Unpack)) and not current:
-            skipped.add(id(node))
-    return frozenset(skipped)
-
-
-def _reads_input(node: Node) -> bool:
-    """Whether a step reads the tensor before it (not only labelled ones)."""
-    if isinstance(node, Read):
-        return False
-    if isinstance(node, (Concat, Elementwise)):
-        return any(not path or _reads_input(path[0]) for path in node.branches)
-    if isinstance(node, Group) and node.kind != "block":
-        first = [n for n in node.children if not isinstance(n, Require)]
-        return not first or _reads_input(first[0])
-    return True
 
 
 def layers_in(node: Node) -> Iterator[Layer]:

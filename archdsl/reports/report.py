@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from archdsl import ir
 from archdsl.elaboration.receptive import fields
+from archdsl.ir import flow
 from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 
@@ -73,7 +74,8 @@ class _Collector:
         self.fields = fields(network)
         self.rows: list[Row] = []
         self.by_operator: Counter[str] = Counter()
-        self.training_only = ir.training_only(network.root.children, network.outputs)
+        self.outputs = network.outputs
+        self.skipped = set(flow.training_only(network.root.children, network.outputs))  # and the dead steps
         self.runs = True  # False inside a step eval() skips: its parameters count, its operations do not
 
     def field_of(self, node: ir.Node) -> Field:
@@ -82,6 +84,7 @@ class _Collector:
     def group(self, group: ir.Group, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
         """Adds rows for ``group`` and everything in it; returns its params, buffers, flops, all ops, activations."""
         index = len(self.rows)
+        self.skipped |= flow.dead_steps(group.children, self.outputs if group.kind == "network" else group.gives)
         totals = self.nodes(group.children, f"{prefix}.", depth + 1) if prefix else self.nodes(
             group.children, "", depth + 1)
         if prefix:
@@ -94,7 +97,7 @@ class _Collector:
     def nodes(self, nodes: tuple[ir.Node, ...], prefix: str, depth: int) -> tuple[int, int, int, int, int]:
         sums = [0, 0, 0, 0, 0]
         for node in nodes:
-            runs, self.runs = self.runs, self.runs and id(node) not in self.training_only
+            runs, self.runs = self.runs, self.runs and id(node) not in self.skipped
             for i, value in enumerate(self.node(node, prefix, depth)):
                 sums[i] += value
             self.runs = runs

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from archdsl import ir
+from archdsl.ir import flow
 from archdsl.ir.layers import LAYERS
 from archdsl.ir.tensor import TensorType, spoken
 from archdsl.ir.values import show
@@ -94,7 +95,7 @@ class _Drawer:
                     self.reshaping.add(node_id)
                 return node_id, node.output
             case ir.Group():
-                self.kept.append(ir.seen_inside(node, self.kept[-1]))  # its labels stay in it
+                self.kept.append(flow.seen_inside(node, self.kept[-1]))  # its labels stay in it
                 drawn = self.group(graph, node, entry, t, level + 1, prefix)
                 if node.gives is not None:  # what its `output(...)` gives: drawn inside, or from the block's node
                     parts = []
