@@ -121,9 +121,13 @@ def _doc(template: Template, network: ir.Network, renamed: dict[str, str]) -> st
     if renamed:
         pairs = ", ".join(f"`{name}` is `{local}`" for name, local in renamed.items())
         words.append(f"Parameter {pairs} here: Python reserves the spec's name or the file needs it.")
-    for tensor in sorted(template.sizes, key=lambda t: t != "in"):
-        whose = "its input" if tensor == "in" else f"`@{tensor}`"
-        words.append(f"It takes `{tensor}_size`, the spatial size of {whose}, because what it builds depends on it.")
+    if template.sizes:
+        sized = sorted(template.sizes, key=lambda t: (t != "in", t))
+        names = ", ".join(f"`{tensor}_size`" for tensor in sized)
+        whose = ", ".join("its input" if tensor == "in" else f"`@{tensor}`" for tensor in sized)
+        what = "the spatial size" if len(sized) == 1 else "the spatial sizes"
+        words.append(textwrap.fill(f"It takes {names}, {what} of {whose}, because what it builds depends on "
+                                   f"{'it' if len(sized) == 1 else 'them'}.", 112))
     if not template.general:
         values = ", ".join(f"{p.name}={p.example!r}" for p in template.params)
         words.append(f"Written for {values}: other values need the spec compiled again.")

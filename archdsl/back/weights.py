@@ -7,12 +7,9 @@ keeps layer scale as a bare parameter. ``convnext_from_torchvision`` renames tho
 and reshapes each ``(out, in)`` linear weight to the ``(out, in, 1, 1)`` 1x1 convolution
 the spec uses; everything else already matches.
 
-Two graph specs need their keys renamed: torchvision's ``IntermediateLayerGetter`` there gives
-several tensors from numbered steps or a module list, which a block that gives several tensors
-cannot name yet:
-``resnet_fpn_from_torchvision`` (``body.layer1...`` is ``layer1...``, ``fpn.inner_blocks.0``
-is ``inner_blocks_0``) and ``lraspp_from_torchvision`` (``backbone.5`` to ``backbone.16``
-are ``high.0`` to ``high.11``).
+One graph spec needs its keys renamed: torchvision's ``IntermediateLayerGetter`` there gives
+tensors from numbered steps of one ``nn.Sequential``, which a label cannot name:
+``lraspp_from_torchvision`` (``backbone.5`` to ``backbone.16`` are ``high.0`` to ``high.11``).
 """
 
 from __future__ import annotations
@@ -59,19 +56,9 @@ def convnext_from_torchvision(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     return remap(state_dict, CONVNEXT_RULES)
 
 
-RESNET_FPN_RULES: tuple[Rule, ...] = (
-    (re.compile(r"^body\."), "", _same),
-    (re.compile(r"^fpn\.(inner|layer)_blocks\.(\d+)\."), r"\1_blocks_\2.", _same),
-)
-
 LRASPP_RULES: tuple[Rule, ...] = (
     (re.compile(r"^backbone\.(\d+)\.(?=.)"), lambda m: f"high.{int(m[1]) - 5}." if int(m[1]) >= 5 else m[0], _same),
 )
-
-
-def resnet_fpn_from_torchvision(state_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """torchvision's ``resnet_fpn_backbone("resnet50")`` weights for ``specs/resnet50_fpn.arch``."""
-    return remap(state_dict, RESNET_FPN_RULES)
 
 
 def lraspp_from_torchvision(state_dict: Mapping[str, Any]) -> dict[str, Any]:
