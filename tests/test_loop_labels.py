@@ -105,6 +105,7 @@ def test_the_emitted_class_keeps_the_loop_and_follows_its_count() -> None:
     assert "        self.m = nn.ModuleList()\n" in source and "            ms.append(m)\n" in source
     assert list(problems(C2F, values=3)) == []
     assert list(problems(CARRIED, values=3)) == []
+    assert list(problems(CARRIED.replace("from(@acc[-1])", "from(@acc[2])"), values=3)) == [], "n < 3 refused"
 
 
 def test_the_readme_shows_the_emitted_c2f() -> None:

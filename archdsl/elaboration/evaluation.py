@@ -117,6 +117,9 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                     return UNKNOWN
                 if isinstance(base, Named) and base.count is not None and isinstance(key, int) and not isinstance(
                         key, bool):  # in a template, one pass's tensor of a loop of the class: `@m[-1]`
+                    if require is not None:
+                        require(op("and", op("<=", op("-", 0, base.count), key), op("<", key, base.count)),
+                                ("index ", key, " is out of range for ", base.count, " items"), span)
                     return base.part(key)
                 if isinstance(base, Named) and base.parts and not is_symbolic(key):  # @parts[1]: one part
                     base = tuple(base.part(i) for i in range(len(base.parts)))
