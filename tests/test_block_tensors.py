@@ -68,7 +68,7 @@ def test_emitted_classes_take_the_tensors_and_their_channels_and_equal_build() -
     assert "def forward(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:" in source
     assert "self.down = nn.Sequential(nn.Conv2d(c, low_channels, 3, stride=2, padding=1, bias=False))" in source
     assert "nn.Upsample(size=(in_size[0], in_size[1]), mode=\"nearest\")" in source
-    assert "x = getattr(self, f\"exchange{item + 1}\")(x, low)" in source
+    assert "x = getattr(self, f\"exchange{i + 1}\")(x, low)" in source
     assert "x = self.fuse1(x, low, high)" in source
     assert list(problems(STREAMS)) == []
 

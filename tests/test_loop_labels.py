@@ -13,6 +13,8 @@ from torch import nn
 
 import archdsl
 from archdsl.api import python_source
+from archdsl.reports.report import build_report
+from archdsl.reports.report_format import to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +100,22 @@ def test_labels_in_loops_are_checked(old: str, new: str, expected: tuple[str, st
     assert expected in found, found
 
 
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("from(@acc[-1])", "repeat(2) { m: conv(4, 1) }\n    concat(@m)",  # a newcomer's: two loops, one list
+     ("E106", "`m` already names the tensors of the loop at line 5")),
+    ("acc: add(@acc, @m)", "acc: add(@acc, @m[0])", ("E105", "`@m` is one tensor: there is nothing to index")),
+    ("network carried(n=3)", "network carried(n=0)", None),  # the only error: none about reads after it
+])
+def test_what_a_newcomer_tried_is_one_located_error(old: str, new: str, expected: tuple[str, str] | None) -> None:
+    found = [(d.code.id, d.message) for d in archdsl.check(source=CARRIED.replace(old, new)).diagnostics]
+    assert (expected in found) if expected else len(found) == 1, found
+
+
+def test_the_report_names_a_loop_s_modules_by_their_list() -> None:
+    text = to_text(build_report(archdsl.load_network(source=C2F)))
+    assert "\n  m.0 " in text and "\n  m.1 " in text, text
+
+
 def test_the_emitted_class_keeps_the_loop_and_follows_its_count() -> None:
     result = archdsl.check(source=C2F)
     source = python_source(result, result.networks[0], "c2f.arch")
@@ -106,6 +124,13 @@ def test_the_emitted_class_keeps_the_loop_and_follows_its_count() -> None:
     assert list(problems(C2F, values=3)) == []
     assert list(problems(CARRIED, values=3)) == []
     assert list(problems(CARRIED.replace("from(@acc[-1])", "from(@acc[2])"), values=3)) == [], "n < 3 refused"
+
+
+def test_a_loop_s_label_may_share_a_parameter_s_name() -> None:
+    """Differential seed 40795: `self.x = nn.ModuleList()` hid the count the forward reads as `self.x`."""
+    clash = CARRIED.replace("(n=3)", "(x=4)").replace("repeat(n)", "repeat(x // 2)").replace(
+        "m: conv", "x: conv").replace("@m)", "@x)").replace("from(@acc[-1])", "concat(@x)")
+    assert list(problems(clash, values=2)) == []
 
 
 def test_the_readme_shows_the_emitted_c2f() -> None:

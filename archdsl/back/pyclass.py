@@ -16,6 +16,7 @@ from archdsl.back.pyfile import Emitted, Parameter, returned_annotation, write_r
 from archdsl.back.pyforms import (
     conditional,
     indented,
+    listed_name,
     optional_module,
     parameters_behind,
     plain_attribute,
@@ -23,7 +24,7 @@ from archdsl.back.pyforms import (
     symbols_in,
 )
 from archdsl.back.pylocals import LOCAL, Locals
-from archdsl.back.pyloops import LoopWriter, collected_labels, listed_name
+from archdsl.back.pyloops import LoopWriter, collected_labels, name_passes
 from archdsl.back.pymodules import ModuleWriter
 from archdsl.back.pynames import Names, class_name, variable
 from archdsl.back.pyrules import RuleWriter
@@ -62,6 +63,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         self.given = list(self.tensors.values())
         self.params = list(params)
         self.symbol_names: dict[Sym, str] = {p.symbol: p.local for p in params}
+        self.passes_named_i = name_passes(body, self.symbol_names, self.locals)
         self.channels = "in_channels" if takes_channels else None
         self.size = "in_size" if "in" in sizes else None
         self.given_channels = {param: given_names[f"{param}_channels"] for param in tensor_params}
@@ -104,7 +106,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
             if tensor in self.given_sizes:
                 (t,) = [g.type for g in self.body.given if g.param == tensor]
                 return f"{self.given_sizes[tensor]}[{_axis_index(axis, t)}]"
-        base = {STATE: "channels", LOOP: "item"}.get(sym.role, sym.name)
+        base = "i" if sym in self.passes_named_i else {STATE: "channels", LOOP: "item"}.get(sym.role, sym.name)
         self.symbol_names[sym] = self.locals.create(base)
         return self.symbol_names[sym]
 

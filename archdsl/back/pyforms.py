@@ -59,6 +59,17 @@ def rerolled(parts: list[Call | str]) -> list[Call | str]:
     return out
 
 
+def listed_name(name: Any) -> tuple[str, Any] | None:
+    """The label and pass of a module a labelled step in a loop makes (``m.1``; in a class's loop ``m.{i}``), or
+    None for any other name."""
+    if isinstance(name, str):
+        label, dot, index = name.partition(".")
+        return (label, int(index)) if dot else None
+    if isinstance(name, Op) and name.name == "name" and str(name.args[0]).endswith("."):
+        return str(name.args[0])[:-1], name.args[1]
+    return None
+
+
 def static_names(group: ir.Group) -> list[str]:
     """The attribute names a class holds directly (not inside its sub-modules)."""
     found: list[str] = []
@@ -66,8 +77,9 @@ def static_names(group: ir.Group) -> list[str]:
     while stack:
         node = stack.pop(0)
         if isinstance(node, (ir.Layer, ir.Group)):
-            if plain_attribute(node.name):
-                found.append(node.name)
+            listed = listed_name(node.name)  # a loop's modules are a list: `self.m`
+            if listed is not None or plain_attribute(node.name):
+                found.append(node.name if listed is None else listed[0])
         else:
             stack[0:0] = [c for path in ir.paths(node) for c in path]
     return found

@@ -118,6 +118,8 @@ class LoopWriter:
         for sym, name in zip(node.targets, node.names, strict=False):
             self.symbol_names.setdefault(sym, "_" if name == "_" else self.locals.create(name))  # `_`: repeat's
         targets = ", ".join(self.name_of(s) for s in node.targets)
+        if node.index in read and counted(node) and targets in ("_", self.name_of(node.index)):
+            return f"for {self.name_of(node.index)} in {py(node.items)}:"  # the pass is the item: `for i in range(n)`
         if node.index in read:
             unpacked = f"({targets})" if len(node.targets) > 1 else targets
             return f"for {self.name_of(node.index)}, {unpacked} in enumerate({py(node.items)}):"
@@ -134,15 +136,24 @@ class LoopWriter:
         indented(out, [*body, *updates] or ["pass"])
 
 
-def listed_name(name: Any) -> tuple[str, Any] | None:
-    """The label and pass of a module a labelled step in a loop makes (``m.1``; in a class's loop ``m.{i}``), or
-    None for any other name."""
-    if isinstance(name, str):
-        label, dot, index = name.partition(".")
-        return (label, int(index)) if dot else None
-    if isinstance(name, Op) and name.name == "name" and str(name.args[0]).endswith("."):
-        return str(name.args[0])[:-1], name.args[1]
-    return None
+def counted(node: ir.Loop) -> bool:
+    """Whether a loop runs over ``range(n)``, so that its item is its pass."""
+    return isinstance(node.items, Op) and node.items.name == "range" and len(node.items.args) == 1 and len(
+        node.targets) == 1
+
+
+def name_passes(body: ir.Group, names: dict[Sym, str], locals_: Names) -> set[Sym]:
+    """Gives each loop over ``range(n)`` one variable for its item and its pass (``for k in range(n)``, not
+    ``for item, k in enumerate(range(n))``); returns the passes of those whose item is unnamed (``repeat``'s),
+    to be called ``i`` where read."""
+    unnamed: set[Sym] = set()
+    for node in ir.walk(body):
+        if isinstance(node, ir.Loop) and counted(node) and node.index is not None:
+            if node.names and node.names[0] != "_":
+                names.setdefault(node.index, names.setdefault(node.targets[0], locals_.create(node.names[0])))
+            else:
+                unnamed.add(node.index)
+    return unnamed
 
 
 def collected_labels(body: ir.Group) -> set[str]:

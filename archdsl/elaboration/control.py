@@ -157,9 +157,19 @@ def _passes(el: Elaborating, targets: tuple[str, ...], items: Any, body: tuple[a
     """
     count = len(items) if isinstance(items, tuple) else el.assume(_count(items), span)
     made = labels_in(body)
+    for label in sorted(made):
+        owner = scope.namespace.loops.setdefault(label, span)
+        if owner != span:
+            el.error(codes.DUPLICATE, f"`{label}` already names the tensors of the loop at line {owner.line}", span,
+                     f"a label names the passes of one loop: label this loop's steps otherwise than `{label}`",
+                     scope)
+            return [], None, scope
     if made and count == 0:
         el.error(codes.ARGUMENT_TYPE, "a loop that labels its steps must run at least once, not 0 times", span,
                  "give it at least one item, or take the labels off", scope)
+        for label in made:  # unknown after the error: their reads say nothing more
+            scope = scope.labelled(label, None)
+        return [], t, scope
     nodes: Nodes = []
     inner = replace(scope, looping=scope.looping | made)
     scope.namespace.looping += 1

@@ -437,7 +437,8 @@ class Elaborator:
         if name is None:
             self.error(codes.DUPLICATE, f"another step is already named `{call.label}`", call.label_span,
                         "step names must be unique within a block; inside `repeat` or `for` a label names one "
-                        "module per pass (`m.0`, `m.1`), so it cannot also name a step outside", scope)
+                        "module per pass (`m.0`, `m.1`), so it cannot also name a module outside (a tensor carried "
+                        "into a loop is labelled before it on a step that makes none: `x: from(@y)`)", scope)
             return scope.namespace.name(None, kind) or kind
         return name
 

@@ -118,9 +118,13 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                 if isinstance(base, Named) and base.count is not None and isinstance(key, int) and not isinstance(
                         key, bool):  # in a template, one pass's tensor of a loop of the class: `@m[-1]`
                     if require is not None:
-                        require(op("and", op("<=", op("-", 0, base.count), key), op("<", key, base.count)),
+                        require(op("<", key, base.count) if key >= 0 else op("<=", -key, base.count),
                                 ("index ", key, " is out of range for ", base.count, " items"), span)
                     return base.part(key)
+                if isinstance(base, Named) and not base.several:
+                    raise EvalError(codes.ARGUMENT_TYPE, f"`@{base.label}` is one tensor: there is nothing to index",
+                                    span, f"in a loop `@{base.label}` is the latest `{base.label}`; after the loop "
+                                    f"`@{base.label}[i]` is pass i's")
                 if isinstance(base, Named) and base.parts and not is_symbolic(key):  # @parts[1]: one part
                     base = tuple(base.part(i) for i in range(len(base.parts)))
                 if is_symbolic(key) or not isinstance(base, (tuple, str)):

@@ -76,6 +76,7 @@ class Namespace:
         self.counters: dict[str, Any] = {}
         self.looping = 0  # the depth of the unrolled loops being elaborated here
         self.pass_symbol: Any = None  # in a template, the pass counter of the loop of the class being elaborated
+        self.loops: dict[str, Any] = {}  # per label named in a loop, where that loop stands
         self.passes: dict[str, list[Any]] = {}  # per label, the types of the tensors it has named in loops
 
     def copy(self) -> Namespace:
@@ -87,7 +88,7 @@ class Namespace:
         """The names as ``other`` left them: the one branch of a choice the class keeps."""
         self.used, self.maybe, self.counters = set(other.used), dict(other.maybe), dict(other.counters)
         self.looping, self.passes = other.looping, {label: list(types) for label, types in other.passes.items()}
-        self.pass_symbol = other.pass_symbol
+        self.pass_symbol, self.loops = other.pass_symbol, dict(other.loops)
 
     def merge(self, condition: Any, then: Namespace, otherwise: Namespace) -> None:
         """The names after a choice: each count as its branch left it; a name one branch took is taken under

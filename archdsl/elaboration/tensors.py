@@ -230,6 +230,6 @@ def given(el: Elaborating, definition: ast.Definition, values: Mapping[str, Any]
 
 def entering(scope: Scope, t: Type, span: Span) -> tuple[Scope, list[ir.Node]]:
     """A definition's scope where ``@in`` reads its input, and the node keeping it where some step does."""
-    if t is None:
-        return scope, []
+    if t is None:  # unknown after an error: `@in` reads nothing, and says nothing more
+        return scope.labelled("in", None), []
     return scope.labelled("in", t), [ir.Keep("in", t, t, span)] if "in" in scope.read else []

@@ -61,12 +61,17 @@ def _row_dict(row: Row) -> dict[str, Any]:
 def _table(report: Report, depth: int | None) -> tuple[list[str], list[list[str]]]:
     header = ["layer", "kind", "output", "params", "FLOPs", "RF", "jump"]
     rows = []
+    parents: list[str] = []  # the path of the row above at each depth: a row shows its name below its parent's
     for row in report.at_depth(depth):
+        del parents[row.depth - 1:]
+        parent = parents[-1] + "." if parents else ""
+        parents.append(row.name)
         kind = f"{row.kind} {row.detail}".strip()
         rf = _shape(row.receptive_field) if len(set(row.receptive_field)) > 1 else str(row.receptive_field[0]) \
             if row.receptive_field else "-"
         jump = _shape(row.jump) if len(set(row.jump)) > 1 else str(row.jump[0]) if row.jump else "-"
-        rows.append(["  " * (row.depth - 1) + row.name.rsplit(".", 1)[-1], kind, _shape(row.output),
+        own = row.name[len(parent):] if row.name.startswith(parent) else row.name.rsplit(".", 1)[-1]
+        rows.append(["  " * (row.depth - 1) + own, kind, _shape(row.output),  # `inner_blocks.0`: a loop's
                      human(row.params) if row.params else "-", human(row.flops) if row.flops else "-", rf, jump])
     return header, rows
 
