@@ -121,8 +121,8 @@ def test_the_emitted_class_keeps_the_loop_and_follows_its_count() -> None:
     source = python_source(result, result.networks[0], "c2f.arch")
     assert source.count("class C2f") == 1, "one class for every n"
     assert "        self.m = nn.ModuleList()\n" in source and "            ms.append(m)\n" in source
-    assert list(problems(C2F, values=3)) == []
-    assert list(problems(CARRIED, values=3)) == []
+    assert list(problems(C2F, values=2)) == []
+    assert list(problems(CARRIED, values=2)) == []
     assert list(problems(CARRIED.replace("from(@acc[-1])", "from(@acc[2])"), values=3)) == [], "n < 3 refused"
 
 
