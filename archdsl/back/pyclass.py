@@ -33,7 +33,7 @@ from archdsl.elaboration.naming import module_attributes
 from archdsl.elaboration.templates import REQUIRED, check_symbols, construction_symbols
 from archdsl.ir import flow
 from archdsl.ir.expr import GIVEN, HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
-from archdsl.ir.tensor import TensorType, all_key, pass_key
+from archdsl.ir.tensor import TensorType, all_key, pass_label
 
 
 class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
@@ -262,8 +262,8 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         kept = self.tensor(node.label)
         if current != kept:
             self.forward.line(f"{kept} = {current}")
-        label = node.label.removesuffix(pass_key(""))
-        if label != node.label and label in self.collected:  # a pass of the class's loop: `ms.append(m)`
+        label = pass_label(node.label)
+        if label in self.collected:  # a pass of the class's loop: `ms.append(m)`
             self.forward.line(f"{self.tensor(all_key(label))}.append({kept})")
         return kept
 

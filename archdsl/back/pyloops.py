@@ -15,7 +15,7 @@ from archdsl.back.pynames import Names
 from archdsl.back.pysource import Call, call_line
 from archdsl.elaboration.templates import carries
 from archdsl.ir.expr import Op, Sym
-from archdsl.ir.tensor import all_key, pass_key
+from archdsl.ir.tensor import all_key, pass_key, pass_label
 
 
 class LoopWriter:
@@ -164,8 +164,8 @@ def collected_labels(body: ir.Group) -> set[str]:
 
 def made_in(node: ir.Loop) -> set[str]:
     """The labels a pass of a class's loop names a tensor of."""
-    return {n.label.removesuffix(pass_key("")) for n in ir.walk(node) if isinstance(n, ir.Keep | ir.Split | ir.Unpack)
-            and n.label.endswith(pass_key(""))}
+    return {label for n in ir.walk(node) if isinstance(n, ir.Keep | ir.Split | ir.Unpack)
+            for label in [pass_label(n.label)] if label is not None}
 
 
 def _all_passes(path: Sequence[ir.Node]) -> bool:

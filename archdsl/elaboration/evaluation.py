@@ -126,7 +126,7 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], tensor: TensorType | _Unk
                                     span, f"in a loop `@{base.label}` is the latest `{base.label}`; after the loop "
                                     f"`@{base.label}[i]` is pass i's")
                 if isinstance(base, Named) and base.parts and not is_symbolic(key):  # @parts[1]: one part
-                    base = tuple(base.part(i) for i in range(len(base.parts)))
+                    base = base.every()
                 if is_symbolic(key) or not isinstance(base, (tuple, str)):
                     if is_symbolic(base) or is_symbolic(key):
                         return _operate("index", (base, key), span)

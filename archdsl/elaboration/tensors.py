@@ -104,9 +104,7 @@ def reading(el: Elaborating, value: Any, span: Span, call: ast.Call, scope: Scop
 def each(value: Any) -> tuple[Any, ...]:
     """The tensors a value stands for where several may be joined: a split's parts, a block's tuple, every
     tensor a label named in a loop; else the value itself."""
-    if isinstance(value, Named) and value.parts:
-        return tuple(value.part(i) for i in range(len(value.parts)))
-    return (value,)
+    return value.every() if isinstance(value, Named) and value.parts else (value,)
 
 
 def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Type], Result]) -> Result:

@@ -26,12 +26,20 @@ def outer_reads(group: Group) -> tuple[str, ...]:
 
 
 def _kept_by(label: str, kept: set[str]) -> bool:
-    """Whether ``label`` or the tensor it is part of (``u[0]`` of ``u[0][1]``) is kept; ``m[*]`` is, by ``m[]``."""
-    while label not in kept and label.replace("[*]", "[]") not in kept:
-        if not label.endswith("]"):
-            return False
-        label = label[:label.rindex("[")]
-    return True
+    """Whether reading ``label`` reads a tensor ``kept`` holds (see ``_kept_as``)."""
+    return any(key in kept for key in _kept_as(label))
+
+
+def _kept_as(read: str) -> Iterator[str]:
+    """The keys under which the tensor ``read`` reads may be kept: itself, what it is a part of (``u[0]`` and
+    ``u`` of ``u[0][1]``), and for every pass's tensor of a class's loop (``m[*]``) one pass's (``m[]``)."""
+    while True:
+        yield read
+        if read.endswith("[*]"):
+            yield read[:-3] + "[]"
+        if not read.endswith("]"):
+            return
+        read = read[:read.rindex("[")]
 
 
 def given_tensors(group: Group) -> tuple[tuple[str, str], ...]:
@@ -84,27 +92,23 @@ def dead_steps(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[in
 def _unneeded(steps: tuple[Node, ...], needed: set[str], last: bool) -> frozenset[int]:
     """The ids of the steps that neither the labels ``needed`` nor, where ``last``, the last tensor depend on."""
     current = last  # whether the tensor the step being looked at gives is needed
+    wanted = {key for read in needed for key in _kept_as(read)}  # the keys that keep a needed tensor
     skipped: set[int] = set()
     for node in reversed(steps):
         if isinstance(node, Require):
             continue
         if isinstance(node, (Keep, Split, Unpack)):  # the tensor flows on; the label may be what is needed
-            current = current or any(_part_of(read, node.label) for read in needed)
-        elif not current and not any(keeps and any(_part_of(read, label) for read in needed)
-                                     for label, keeps in _labels((node,))):  # nor what it keeps (a loop's)
+            current = current or node.label in wanted
+            if not current:
+                skipped.add(id(node))
+            continue
+        labels = list(_labels((node,)))
+        if not current and not any(keeps and label in wanted for label, keeps in labels):  # nor what it keeps
             skipped.add(id(node))
-        else:
-            needed |= {label for label, keeps in _labels((node,)) if not keeps}
-            current = _reads_input(node)
-        if isinstance(node, (Keep, Split, Unpack)) and not current:
-            skipped.add(id(node))
+            continue
+        wanted |= {key for label, keeps in labels if not keeps for key in _kept_as(label)}
+        current = _reads_input(node)
     return frozenset(skipped)
-
-
-def _part_of(read: str, kept: str) -> bool:
-    """Whether reading ``read`` reads the tensor kept as ``kept``: itself, a part of it (``y[1]`` of ``y``), or in
-    a template every pass's (``m[*]``) of one pass's (``m[]``)."""
-    return read == kept or read.startswith(kept + "[") or (kept.endswith("[]") and read.startswith(kept[:-2] + "[*]"))
 
 
 def _reads_input(node: Node) -> bool:

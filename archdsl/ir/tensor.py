@@ -67,6 +67,10 @@ class Named:
         t = self.type if self.count is not None else self.parts[index]
         return Named(f"{self.label}[{index}]", t, key=f"{self.ref}[{index}]")
 
+    def every(self) -> tuple[Named, ...]:
+        """Each tensor the label stands for: its parts (a split's, a block's tuple, every pass's of a loop)."""
+        return tuple(self.part(i) for i in range(len(self.parts)))
+
     @property
     def several(self) -> str:
         """What the label stands for where it is several tensors ("2 tensors"); else the empty string."""
@@ -84,6 +88,11 @@ def tensor_key(label: str, shadowed: bool, line: int, col: int) -> str:
 def pass_key(label: str) -> str:
     """In a template, the IR's name for the tensor ``label`` names on the current pass of a loop of the class."""
     return f"{label}[]"
+
+
+def pass_label(key: str) -> str | None:
+    """The label a ``pass_key`` is of (``m`` of ``m[]``); None for any other key."""
+    return key[:-2] if key.endswith("[]") else None
 
 
 def all_key(label: str) -> str:
