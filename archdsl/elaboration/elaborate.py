@@ -91,7 +91,7 @@ class Elaborator:
         if t_in is None or not self.bounded(t_in, "the input", body[0].span, scope, "the input is far too large"):
             return None
         scope = replace(scope, block_input=t_in)
-        if self._too_many_layers(rest):
+        if self._too_many_layers(rest, values):
             return None
         self._ends(rest)
         try:
@@ -158,14 +158,15 @@ class Elaborator:
                     p.name: values[p.name] for p in definition.params if p.default is None and not p.tensor}))
         return found
 
-    def _too_many_layers(self, stmts: tuple[ast.Stmt, ...]) -> bool:
-        """Refuses at once a network whose text alone fixes more layers than the limit."""
+    def _too_many_layers(self, stmts: tuple[ast.Stmt, ...], values: Mapping[str, Value]) -> bool:
+        """Refuses at once a network whose text and parameters alone fix more layers than the limit."""
         least = LeastLayers(self.program.blocks, cap=10**15, max_count=MAX_REPEAT, max_depth=MAX_BLOCK_DEPTH)
-        if least.of(stmts) <= MAX_LAYERS:
+        if least.of(stmts, values) <= MAX_LAYERS:
             return False
-        worst = max(stmts, key=lambda stmt: least.of((stmt,)))
-        self.error(codes.LIMIT, f"this makes at least {least.of((worst,))} layers; a network may have {MAX_LAYERS}",
-                    worst.span, "a block calling a block twice doubles the count with each level; repeats multiply it")
+        worst = max(stmts, key=lambda stmt: least.of((stmt,), values))
+        count = least.of((worst,), values)
+        self.error(codes.LIMIT, f"this makes at least {count} layers; a network may have {MAX_LAYERS}", worst.span,
+                   "a block calling a block twice doubles the count with each level; repeats multiply it")
         return True
 
     def _network_args(self, definition: ast.Definition, overrides: Mapping[str, Value]) -> dict[str, Value] | None:

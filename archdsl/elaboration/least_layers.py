@@ -4,7 +4,8 @@ Blocks that call another block twice double with each level: thirty such levels 
 billion layers, and elaborating them one by one only reaches the layer limit after many
 seconds. Counting first, with every count the text fixes (literal `repeat` and `dense`
 counts, literal `for` lists and ranges, the smaller side of an `if`), refuses such a
-network at once. Counts that depend on parameters count as zero, so the bound never
+network at once. A network's own steps also read its parameters' values (`repeat(k)` with
+`k=10000`); counts that depend on a block's parameters count as zero, so the bound never
 exceeds the truth.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from archdsl.elaboration.evaluation import evaluate_value
+from archdsl.elaboration.evaluation import evaluate
 from archdsl.front import syntax as ast
 from archdsl.ir.combinators import COMBINATORS
+from archdsl.ir.expr import is_symbolic
 from archdsl.ir.layers import LAYERS
-from archdsl.ir.values import EvalError
+from archdsl.ir.values import EvalError, Value
 
 
 class LeastLayers:
@@ -34,27 +36,30 @@ class LeastLayers:
         self._of_block: dict[str, int] = {}
         self._active: set[str] = set()  # blocks being counted: a recursive call counts as zero
 
-    def of(self, stmts: tuple[ast.Stmt, ...]) -> int:
-        return min(self.cap, sum(self._statement(stmt) for stmt in stmts))
+    def of(self, stmts: tuple[ast.Stmt, ...], known: Mapping[str, Value] | None = None) -> int:
+        """The bound for ``stmts``, reading the ``known`` values of the names they may use."""
+        known = known or {}
+        return min(self.cap, sum(self._statement(stmt, known) for stmt in stmts))
 
-    def _statement(self, stmt: ast.Stmt) -> int:
+    def _statement(self, stmt: ast.Stmt, known: Mapping[str, Value]) -> int:
         if isinstance(stmt, ast.If):
-            return min(self.of(body) for body in stmt.bodies())
+            return min(self.of(body, known) for body in stmt.bodies())
         if isinstance(stmt, ast.For):
-            items = _constant(stmt.iterable)
-            return min(self.cap, len(items) * self.of(stmt.body)) if isinstance(items, tuple) else 0
+            items = _constant(stmt.iterable, known)
+            inside = {name: value for name, value in known.items() if name not in stmt.targets}
+            return min(self.cap, len(items) * self.of(stmt.body, inside)) if isinstance(items, tuple) else 0
         if isinstance(stmt, ast.Call):
-            return self._call(stmt)
+            return self._call(stmt, known)
         return 0
 
-    def _call(self, call: ast.Call) -> int:
+    def _call(self, call: ast.Call, known: Mapping[str, Value]) -> int:
         if call.callee in ("repeat", "dense") and call.body is not None:
-            count = _constant(call.args[0].value) if call.args else None
+            count = _constant(call.args[0].value, known) if call.args else None
             if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= self.max_count:
                 return 0
-            return min(self.cap, count * self.of(call.body))
+            return min(self.cap, count * self.of(call.body, known))
         if call.callee in COMBINATORS:
-            return self.of(call.body or ())
+            return self.of(call.body or (), known)
         if call.callee in LAYERS:
             return 1
         if call.callee in self.blocks and call.callee not in self._active and len(self._active) < self.max_depth:
@@ -66,9 +71,10 @@ class LeastLayers:
         return 0
 
 
-def _constant(expr: ast.Expr) -> object:
-    """The value of an expression that names nothing, else None."""
+def _constant(expr: ast.Expr, known: Mapping[str, Value]) -> Value | None:
+    """The value of an expression that names nothing but ``known`` values, else None."""
     try:
-        return evaluate_value(expr, {}, None)
+        value = evaluate(expr, known, None)
     except EvalError:
         return None
+    return None if is_symbolic(value) else value
