@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -122,6 +123,11 @@ def load_network(path: str | Path | None = None, network: str | None = None, *, 
     if path is not None and ("{" in str(path) or "\n" in str(path)) and not _exists(path):
         message = f"no spec file named {_shortened(str(path))}"
         raise ArchError([Diagnostic(codes.FILE_UNREADABLE, message, None, "pass spec text as source=TEXT")])
+    key = (_resolved(path), source, network, repr(sorted(given.items())), shape, max_params)
+    cached = _CHECKED.get(key)
+    if cached is not None and all(_reads(file, text) for file, text in cached[0].items()):
+        _CHECKED.move_to_end(key)
+        return cached[1]
     result = check([path] if path is not None else (), source=source, network=network, params=given,
                    input_shape=shape, max_params=max_params)
     if not result.ok:
@@ -130,7 +136,29 @@ def load_network(path: str | Path | None = None, network: str | None = None, *, 
         names = ", ".join(n.name for n in result.networks) or "none"
         raise ArchError([Diagnostic(codes.UNKNOWN_NETWORK, f"expected one network, found {names}", None,
                                     "pass network=NAME")], result.sources)
+    _CHECKED[key] = ({file: text for file, text in result.sources.items() if not file.startswith("<")},
+                     result.networks[0])
+    if len(_CHECKED) > CHECKED_KEPT:
+        _CHECKED.popitem(last=False)
     return result.networks[0]
+
+
+# The networks load_network checked last, by what it was given; each with the text of every file it read, so an
+# edited spec or import (by content, not by time stamp) is checked again. Networks are immutable.
+CHECKED_KEPT = 32
+_CHECKED: OrderedDict[tuple[object, ...], tuple[dict[str, str], ir.Network]] = OrderedDict()
+
+
+def _resolved(path: str | Path | None) -> str | None:
+    return None if path is None else str(Path(path).resolve())
+
+
+def _reads(file: str, text: str) -> bool:
+    """Whether ``file`` still holds ``text``."""
+    try:
+        return Path(file).read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _exists(path: str | Path) -> bool:
@@ -148,24 +176,39 @@ def _shortened(text: str) -> str:
 
 def build(path: str | Path | None = None, network: str | None = None, *, source: str | None = None,
           init: bool = True, input_shape: Sequence[int] | None = None, params: Mapping[str, Value] | None = None,
-          max_params: int = MAX_PARAMS, **more_params: Value) -> nn.Module:
+          max_params: int = MAX_PARAMS, weights: Mapping[str, Any] | str | Path | None = None,
+          inference: bool = False, **more_params: Value) -> nn.Module:
     """The network of the spec at ``path`` (or of ``source`` text) as a ``torch.nn.Module``.
 
     Arguments as for ``load_network``. Weights start as the spec's ``init(...)`` says (by
     default as torchvision's VGG and MobileNet: He-normal convs, unit norms, normal(0, 0.01)
-    linears); ``init=False`` keeps PyTorch's defaults. Raises ArchError when the spec has errors.
+    linears); ``init=False`` keeps PyTorch's defaults. ``weights``, a state_dict or the path
+    of one saved with ``torch.save`` (read with ``weights_only=True``), is then loaded
+    strictly. ``inference=True`` gives the module for inference only: in eval mode for good,
+    each batch norm that follows a convolution folded into it, dropout gone, images laid out
+    channels-last; the same outputs as eval mode, sooner. Raises ArchError when the spec has
+    errors.
     """
+    from archdsl.back.runtime import for_inference
     from archdsl.back.to_torch import build_module
 
     checked = load_network(path, network, source=source, input_shape=input_shape, params=params,
                            max_params=max_params, **more_params)
-    return build_module(checked, init=init)
+    module = build_module(checked, init=init)
+    if weights is not None:
+        if isinstance(weights, (str, Path)):
+            import torch
+
+            weights = torch.load(weights, map_location="cpu", weights_only=True)
+        module.load_state_dict(weights)  # type: ignore[arg-type]
+    return for_inference(module) if inference else module
 
 
-def python_source(result: CheckResult, network: ir.Network, spec_name: str) -> str:
-    """The emitted Python file for one checked network of ``result``."""
+def python_source(result: CheckResult, network: ir.Network, spec_name: str, inference: bool = False) -> str:
+    """The emitted Python file for one checked network of ``result``; ``inference``: with ``for_inference``."""
     from archdsl.back.to_python import python_source as emit
     from archdsl.elaboration.templates import templates
 
     program = result.programs[id(network)]
-    return emit(templates(program, program.networks[network.name], dict(network.args)), network, spec_name)
+    return emit(templates(program, program.networks[network.name], dict(network.args)), network, spec_name,
+                inference)

@@ -177,7 +177,7 @@ def _checked_network(args: argparse.Namespace) -> tuple[api.CheckResult, Path]:
 def cmd_compile(args: argparse.Namespace) -> int:
     result, spec = _checked_network(args)
     network = result.networks[0]
-    source = api.python_source(result, network, args.file)
+    source = api.python_source(result, network, args.file, inference=args.inference)
     write_output(args.output, source, [spec, *result.sources])
     if args.output != "-":
         print(f"{network.name}: {network.input} -> {network.shown_output()} written to {args.output}")
@@ -371,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", help="write the network as a self-contained PyTorch .py file")
     _network_options(compile_)
     compile_.add_argument("-o", "--output", required=True, metavar="OUT.py", help="where to write; - for stdout")
+    compile_.add_argument("--inference", action="store_true",
+                          help="add for_inference(model): batch norms folded into convolutions, for eval only")
     compile_.set_defaults(run=cmd_compile)
 
     report = commands.add_parser("report", help="parameters, FLOPs, activations and receptive field per layer")

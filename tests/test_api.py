@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,26 @@ def test_check_leaves_garbage_collection_as_it_found_it() -> None:
         assert not gc.isenabled(), "a caller's choice stands"
     finally:
         gc.enable()
+
+
+def test_a_second_load_of_the_same_spec_and_arguments_reuses_the_checked_network(tmp_path: Path) -> None:
+    spec = tmp_path / "net.arch"
+    spec.write_text(SPEC)
+    first = archdsl.load_network(spec, classes=5)
+    assert archdsl.load_network(str(spec), classes=5) is first  # the same file, by another spelling
+    assert archdsl.load_network(spec, classes=6) is not first
+    assert archdsl.load_network(source=SPEC, classes=5) is not first
+    assert archdsl.load_network(source=SPEC) is archdsl.load_network(source=SPEC)
+
+
+def test_an_edited_spec_or_import_is_checked_again_whatever_its_time_stamp(tmp_path: Path) -> None:
+    blocks, spec = tmp_path / "blocks.arch", tmp_path / "net.arch"
+    blocks.write_text("block body { conv(8, 3, p=1) }\n")
+    spec.write_text('import "blocks.arch"\nnetwork n { input [3, 8, 8]; body; gap; flatten; linear(2) }\n')
+    assert archdsl.load_network(spec).root.children[0].output.channels == 8
+    stamp = blocks.stat().st_mtime_ns
+    blocks.write_text("block body { conv(9, 3, p=1) }\n")
+    os.utime(blocks, ns=(stamp, stamp))  # the same time stamp: only the content tells
+    assert archdsl.load_network(spec).root.children[0].output.channels == 9
+    spec.write_text(spec.read_text().replace("linear(2)", "linear(3)"))
+    assert archdsl.load_network(spec).output.shape == (3,)

@@ -96,7 +96,8 @@ def test_receptive_field_of_an_inception_block_is_its_widest_branch() -> None:
     assert rows["three1.conv1"] == (3, 3) and rows["three1.conv3"] == (7, 7) and rows["three1.conv4"] == (15, 15)
 
 
-SCHEMA_TOTALS = {"params", "trainable_params", "buffers", "flops", "all_ops", "activations", "activation_bytes"}
+SCHEMA_TOTALS = {"params", "trainable_params", "inference_params", "folded_norms", "buffers", "flops", "all_ops",
+                 "activations", "activation_bytes"}
 SCHEMA_ROW = {"name": str, "kind": str, "type": str, "detail": str, "depth": int, "output": list, "params": int,
               "buffers": int, "flops": int, "all_ops": int, "activations": int, "receptive_field": list,
               "jump": list}

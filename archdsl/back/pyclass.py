@@ -31,7 +31,7 @@ from archdsl.back.pyrules import RuleWriter
 from archdsl.back.pysource import Call, annotation, call_line
 from archdsl.elaboration.naming import module_attributes
 from archdsl.elaboration.templates import REQUIRED, check_symbols, construction_symbols
-from archdsl.ir import flow
+from archdsl.ir import flow, folding
 from archdsl.ir.expr import GIVEN, HELPERS, INPUT, LOOP, STATE, Op, Sym, is_symbolic, literal, python, symbols, walk
 from archdsl.ir.tensor import TensorType, all_key, pass_label
 
@@ -85,6 +85,9 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         self.collected = collected_labels(body)  # labels of a class's loop read after it: every pass's tensor
         self.lists: list[str] = []  # the variables collecting numbered steps (see ``listed``), by depth
         self.listing = 0
+        self.paths: dict[int, str] = {}  # id() of a step written as a module of its own -> its attribute path
+        self.folds: list[tuple[str, str]] = []  # an inference file's: the norms ``for_inference`` folds (``FOLDS``)
+        self.choosing = 0  # inside the arms of an `if`, whose modules may share names: nothing there folds
         counts = {t.channels for node in ir.walk(body) for t in (node.input, node.output) if t is not None and t.shape}
         given = {p.symbol for p in params}
         self.long = Locals(self.locals, self.name_of, lambda s: s in given or s.role == GIVEN or (
@@ -153,6 +156,10 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
         with out.indent():
             out.docstring(self.doc)
             out.blank()
+            if self.folds:
+                pairs = [f"({literal(conv)}, {literal(norm)})" for conv, norm in self.folds]
+                call_line(out, "FOLDS = (", pairs, ",)" if len(pairs) == 1 else ")")
+                out.blank()
             call_line(out, "def __init__(", self._signature(), ") -> None:")
             with out.indent():
                 out.line("super().__init__()")
@@ -246,6 +253,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
                 following = nodes[position + 1] if position + 1 < len(nodes) else None
                 current = self.step(node, current, self.tensor(following.label) if isinstance(
                     following, (ir.Keep, ir.Unpack)) else target, previous)
+                self.note_fold(node, previous)
             previous = node
         return current
 
@@ -296,6 +304,13 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
             raise TypeError(f"the Python back end cannot write IR node {type(node).__name__}")
         return handler(node, source, target)  # type: ignore[operator]
 
+    def note_fold(self, node: ir.Node, previous: ir.Node | None) -> None:
+        """In a file for inference, notes a batch norm that ``for_inference`` folds into the convolution before it
+        (``FOLDS``): one the forward calls after it; those in an ``nn.Sequential`` it finds itself."""
+        conv, norm = self.paths.get(id(previous)), self.paths.get(id(node))
+        if self.emitted.inference and not self.choosing and conv and norm and folding.folds(previous, node):
+            self.folds.append((conv, norm))
+
     def comment(self, node: ir.Node) -> str:
         return "  # " + shape_comment(node.output, self.name_of)
 
@@ -312,7 +327,11 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
                 self.module_lists.append(label)
             call_line(self.init, f"self.{label}.append(", [made], ")")
             self.forward.line(f"{target} = self.{label}[{self.fpy(index)}]({source}){self.comment(node)}")
+            if isinstance(index, int):
+                self.paths[id(node)] = f"{label}.{index}"
             return
+        if isinstance(name, str):
+            self.paths[id(node)] = name
         if plain_attribute(name):
             call_line(self.init, f"self.{name} = ", [made], "")
             self.forward.line(f"{target} = self.{name}({source}){self.comment(node)}")
@@ -418,6 +437,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
             return source
         init, forward = self.init, self.forward
         branches = []
+        self.choosing += 1
         for nodes in (node.then, node.otherwise):
             self.init, self.forward = CodeWriter(), CodeWriter()
             result = self.steps(nodes, source, target, previous)
@@ -425,6 +445,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
                 self.forward.line(f"{target} = {result}")
             branches.append((self.init.lines, self.forward.lines))
         self.init, self.forward = init, forward
+        self.choosing -= 1
         if branches[0][0] == branches[1][0]:  # the same modules either way; only the dataflow differs
             for line in branches[0][0]:
                 self.init.line(line)

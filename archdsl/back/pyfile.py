@@ -28,6 +28,7 @@ class Emitted:
     rebuilt: list[ir.Group] = field(default_factory=list)  # groups rewritten in a nested class's terms
     outputs: ir.Outputs | None = None  # what the network's forward gives, where it says (`output(...)`)
     outputs_class: str | None = None  # the namedtuple of the outputs train() gives, where some are only there
+    inference: bool = False  # the file has ``for_inference`` and the classes say what it folds
 
 
 @dataclass(frozen=True)

@@ -116,12 +116,8 @@ class LayerScale(nn.Module):
         return x * self.scale
 
 
-class DropPath(nn.Module):
+class DropPath(nn.Dropout):
     """Stochastic depth: while training, zeroes a sample's whole residual branch with probability p."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
@@ -185,3 +181,34 @@ def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = 
             nn.init.trunc_normal_(module.weight, std=std)
         if module.bias is not None and bias == "zeros":
             nn.init.zeros_(module.bias)
+
+
+def for_inference(model: nn.Module) -> nn.Module:
+    """``model``, its weights loaded, for inference only, in place: in eval mode, each batch norm that follows a
+    convolution (in an ``nn.Sequential``, or as its class's ``FOLDS`` say) folded into it by torch's
+    ``fuse_conv_bn_eval`` and left an ``nn.Identity``, dropout and drop-path the identity, 4-D weights
+    channels-last (the layout oneDNN's CPU convolutions run fastest on). It gives the eval-mode model's outputs;
+    train the model it was made from, not this one."""
+    model.eval()
+    for module in list(model.modules()):
+        folds = list(getattr(module, "FOLDS", ()))
+        if isinstance(module, nn.Sequential):  # each step's output goes to the next alone
+            steps = list(module.named_children())
+            folds += [(steps[i - 1][0], name) for i, (name, norm) in enumerate(steps) if i and isinstance(
+                steps[i - 1][1], nn.modules.conv._ConvNd) and getattr(norm, "running_var", None) is not None]
+        for conv_path, norm_path in folds:
+            try:
+                conv: Any = module.get_submodule(conv_path)
+                norm: Any = module.get_submodule(norm_path)
+            except AttributeError:  # a module this instance is made without (torchvision's `downsample = None`)
+                continue
+            transposed = isinstance(conv, nn.modules.conv._ConvTransposeNd)
+            module.set_submodule(conv_path, nn.utils.fuse_conv_bn_eval(conv, norm, transpose=transposed))
+            module.set_submodule(norm_path, nn.Identity())
+        for name, child in module.named_children():
+            if isinstance(child, nn.modules.dropout._DropoutNd):
+                setattr(module, name, nn.Identity())
+    for weight in model.parameters():
+        if weight.dim() == 4:
+            weight.data = weight.data.contiguous(memory_format=torch.channels_last)
+    return model

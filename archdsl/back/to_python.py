@@ -43,9 +43,10 @@ def _runtime_source(names: set[str]) -> list[str]:
     return [source for name, (source, _) in definitions.items() if name in wanted]
 
 
-def python_source(templates: Templates, network: ir.Network, spec_name: str) -> str:
-    """The emitted file's text: deterministic for the same templates."""
-    emitted = Emitted(templates.calls, network.init, outputs=network.outputs)
+def python_source(templates: Templates, network: ir.Network, spec_name: str, inference: bool = False) -> str:
+    """The emitted file's text: deterministic for the same templates. ``inference``: with ``for_inference``, the
+    inference build of a model of the file's classes."""
+    emitted = Emitted(templates.calls, network.init, outputs=network.outputs, inference=inference)
     if network.outputs is not None and network.outputs.form == "train":
         emitted.outputs_class = outputs_class(network.name, emitted.names, network.outputs.name)
     emitted.names |= {p.name for template in templates.classes for p in template.params}
@@ -79,7 +80,8 @@ def python_source(templates: Templates, network: ir.Network, spec_name: str) -> 
     file.blank()
     file.line("from __future__ import annotations")
     file.blank()
-    runtime = _runtime_source(emitted.runtime | emitted.helpers | {"init_weights"})
+    runtime = _runtime_source(emitted.runtime | emitted.helpers | {"init_weights"} | (
+        {"for_inference"} if inference else set()))
     collections = [name for name, needed in (("OrderedDict", "OrderedDict(" in classes.text()),
                                              ("namedtuple", emitted.outputs_class is not None)) if needed]
     standard = [line for line, needed in (("from collections import " + ", ".join(collections), collections),

@@ -18,10 +18,11 @@ from archdsl import ir
 from archdsl.back import runtime
 from archdsl.back.lowered import adds_in_place, constructor_of
 from archdsl.back.pynames import outputs_class
-from archdsl.ir import flow
+from archdsl.ir import flow, folding
 from archdsl.ir.layers import Constructor
 
 Plan = tuple[Any, ...]
+Step = tuple[Any, ...]
 
 
 class ArchModule(nn.Module):
@@ -34,6 +35,7 @@ class ArchModule(nn.Module):
         self._output_shape = output_shape
         self._outputs: ir.Outputs | None = None  # a network's output(...): what forward gives
         self._train_outputs: Any = None  # the namedtuple of the outputs train() gives, where some are only there
+        self.FOLDS: tuple[tuple[str, str], ...] = ()  # what ``runtime.for_inference`` folds: (convolution, norm)
 
     def gives(self, outputs: ir.Outputs, name: str) -> None:
         """Makes forward give ``outputs`` of the network ``name`` instead of its last step's tensor."""
@@ -139,10 +141,12 @@ class _Builder:
         return module
 
     def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:
-        steps = []
+        steps: list[Step] = []
         previous: ir.Node | None = None
         for node in nodes:
             steps.append(self.step(node, previous, owner))
+            if folding.folds(previous, node):
+                owner.FOLDS += ((_path(steps[-2]), _path(steps[-1])),)
             previous = node
         return tuple(steps)
 
@@ -177,7 +181,12 @@ class _Builder:
         raise TypeError(f"cannot build IR node {type(node).__name__}")
 
 
-def build_module(network: ir.Network, init: bool = True) -> nn.Module:
+def _path(step: Step) -> str:
+    """The path of the module a call step calls, from its owner: ``conv1``, or ``m.1`` in a loop's list."""
+    return step[1] if step[2] is None else f"{step[1]}.{step[2]}"
+
+
+def build_module(network: ir.Network, init: bool = True) -> ArchModule:
     """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
     false."""
     module = _Builder().group(network.root, network.outputs)

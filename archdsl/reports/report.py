@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from archdsl import ir
 from archdsl.elaboration.receptive import fields
-from archdsl.ir import flow
+from archdsl.ir import flow, folding
 from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 
@@ -50,6 +50,8 @@ class Report:
     flops_by_operator: dict[str, int] = field(default_factory=dict)
     outputs: str = ""  # every output where the network gives several: ``(p3=[64, 80, 80], p4=[128, 40, 40])``
     each_output: tuple[tuple[str | None, tuple[int, ...], bool], ...] = ()  # (name, shape, training only)
+    fused_params: int = 0  # the parameters of the inference build (batch norms folded into convolutions)
+    folded_norms: int = 0
 
     @property
     def activation_bytes(self) -> int:
@@ -137,6 +139,7 @@ def build_report(network: ir.Network) -> Report:
     several = network.outputs is not None and network.outputs.form != "tensor"
     each = ((None, network.output.shape, False),) if network.outputs is None else tuple(
         (o.key, o.type.shape, o.train_only) for o in network.outputs.items)
+    folded = list(folding.pairs(network.root))
     return Report(network.name, network.input.shape, network.output.shape, collector.rows, params, buffers,
                   flops, all_ops, activations, dict(sorted(collector.by_operator.items())),
-                  network.shown_output() if several else "", each)
+                  network.shown_output() if several else "", each, folding.fused_params(params, folded), len(folded))

@@ -38,6 +38,8 @@ def as_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "totals": {
             "params": report.params,
             "trainable_params": report.params,
+            "inference_params": report.fused_params,
+            "folded_norms": report.folded_norms,
             "buffers": report.buffers,
             "flops": report.flops,
             "all_ops": report.all_ops,
@@ -81,11 +83,17 @@ def _totals(report: Report) -> list[tuple[str, str]]:
         ("input", _shape(report.input)),
         ("output", report.outputs or _shape(report.output)),
         ("parameters", f"{report.params:,} ({human(report.params)}), all trainable"),
+        ("for inference", f"{report.fused_params:,} parameters, {_folds(report.folded_norms)} folded into the "
+                          "convolutions before them"),
         ("buffers", f"{report.buffers:,}"),
         ("FLOPs (fvcore)", f"{report.flops:,} ({human(report.flops)}), one multiply-add = one flop"),
         ("all operations", f"{report.all_ops:,} ({human(report.all_ops)}), with the element-wise work fvcore skips"),
         ("activations", f"{report.activations:,} elements, {human(report.activation_bytes)}B per sample (float32)"),
     ]
+
+
+def _folds(count: int) -> str:
+    return {0: "no batch norm", 1: "1 batch norm"}.get(count, f"{count} batch norms")
 
 
 def to_text(report: Report, depth: int | None = None) -> str:

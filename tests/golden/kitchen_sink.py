@@ -119,12 +119,8 @@ class LayerScale(nn.Module):
         return x * self.scale
 
 
-class DropPath(nn.Module):
+class DropPath(nn.Dropout):
     """Stochastic depth: while training, zeroes a sample's whole residual branch with probability p."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
