@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+from timing import Measured, take_turns
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (1000, 2000, 4000)
 LAYERS_GOAL_SECONDS = 10.0
@@ -39,11 +41,11 @@ GRAPH_GOAL_RATIO = 1.2
 
 
 @dataclass
-class Command:
-    label: str
-    argv: list[str]
+class Command(Measured):
+    """A command whose whole process is measured."""
+
+    argv: list[str] = field(default_factory=list)
     fresh_tmpdir: bool = False
-    times: list[float] = field(default_factory=list)
 
     def run(self) -> float:
         """The CPU seconds the command's process used."""
@@ -55,14 +57,6 @@ class Command:
         if done.returncode != 0:
             raise SystemExit(f"{self.label} failed:\n{done.stderr.decode()}")
         return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def spread(self) -> str:
-        return f"{min(self.times):.3f}-{max(self.times):.3f}"
 
 
 def generated(blocks: int) -> str:
@@ -91,19 +85,11 @@ def slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
 
 
-def measure(commands: list[Command], repeats: int) -> None:
-    for command in commands:
-        command.run()
-    for _ in range(repeats):
-        for command in commands:
-            command.times.append(command.run())
-
-
 def report(bare: Command, resnet: Command, scaled: dict[int, Command], others: list[Command],
            layers: Command, graph: tuple[Command, Command]) -> None:
     print(f"{'command':<36}{'median CPU s':>13}{'spread':>15}{'x python -c pass':>18}")
     for command in [bare, resnet, *others, *graph, *scaled.values(), layers]:
-        print(f"{command.label:<36}{command.median:>13.3f}{command.spread:>15}{command.median / bare.median:>18.1f}")
+        print(f"{command.label:<36}{command.median:>13.3f}{command.spread():>15}{command.median / bare.median:>18.1f}")
     points = [(blocks, command.median) for blocks, command in scaled.items()]
     steps = [(y2 - y1) / (x2 - x1) for (x1, y1), (x2, y2) in pairwise(points)]
     print(f"\nper block (least squares over {', '.join(str(b) for b in scaled)} blocks): "
@@ -139,7 +125,7 @@ def main() -> None:
         cold = Command("  same, no Lark grammar cache", [*check, resnet152], fresh_tmpdir=True)
         graph = (Command("archdsl check resnet50.arch", [*check, str(ROOT / "specs" / "resnet50.arch")]),
                  Command("archdsl check resnet50_fpn.arch", [*check, str(ROOT / "specs" / "resnet50_fpn.arch")]))
-        measure([bare, resnet, cold, *graph, *scaled.values(), layers], args.repeats)
+        take_turns([bare, resnet, cold, *graph, *scaled.values(), layers], args.repeats)
     report(bare, resnet, scaled, [cold], layers, graph)
 
 

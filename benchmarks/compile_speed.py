@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from check_speed import ROOT, Command, measure
+from check_speed import ROOT, Command
+from timing import take_turns
 
 SPECS = ("resnet152", "densenet201")
 GOAL = 1.2
@@ -35,11 +36,11 @@ def main() -> None:
             pairs.append((Command(f"archdsl check {name}.arch", [*archdsl, "check", spec]),
                           Command(f"archdsl compile {name}.arch", [*archdsl, "compile", spec, "-o",
                                                                    str(Path(folder) / f"{name}.py")])))
-        measure([command for pair in pairs for command in pair], args.repeats)
+        take_turns([command for pair in pairs for command in pair], args.repeats)
     print(f"{'command':<36}{'median CPU s':>13}{'spread':>15}{'x check':>10}")
     for check, compile_ in pairs:
         for command in (check, compile_):
-            print(f"{command.label:<36}{command.median:>13.3f}{command.spread:>15}"
+            print(f"{command.label:<36}{command.median:>13.3f}{command.spread():>15}"
                   f"{command.median / check.median:>10.2f}")
     worst = max(compile_.median / check.median for check, compile_ in pairs)
     print(f"goal: compile within {GOAL}x of check: {'met' if worst <= GOAL else 'NOT met'} (worst {worst:.2f}x)")

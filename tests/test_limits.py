@@ -178,7 +178,9 @@ def test_the_static_scan_finds_what_it_looks_for() -> None:
 
 
 def test_nothing_from_a_spec_reaches_eval_exec_or_unpickling() -> None:
+    """The one pickle is the prelude's own tree, cached by archdsl and read by an unpickler that builds syntax
+    nodes and nothing else (tests/test_prelude_cache.py plants one that would run a command)."""
     sources = sorted((ROOT / "archdsl").rglob("*.py"))
     assert sources
     found = {str(p.relative_to(ROOT)): hits for p in sources if (hits := _dangerous(ast.parse(p.read_text())))}
-    assert found == {}
+    assert found == {"archdsl/front/prelude_cache.py": ["import pickle"]}

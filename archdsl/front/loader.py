@@ -17,6 +17,7 @@ from pathlib import Path
 
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic, Sink
+from archdsl.front import prelude_cache
 from archdsl.front import syntax as ast
 from archdsl.front.parser import parse
 from archdsl.ir.combinators import COMBINATORS
@@ -164,9 +165,17 @@ def read_spec(path: Path) -> str:
 
 @functools.cache
 def _parsed_prelude() -> tuple[str, ast.Module | None, tuple[Diagnostic, ...]]:
-    """The prelude's text and AST, parsed once per process (the AST is immutable)."""
+    """The prelude's text and AST, parsed once per process (the AST is immutable) and read back from the
+    prelude cache by later processes."""
     text = resources.files("archdsl.front").joinpath("prelude.arch").read_text(encoding="utf-8")
-    module, errors = parse(text, PRELUDE)
+    errors: list[Diagnostic] = []
+
+    def parsed() -> ast.Module | None:
+        module, found = parse(text, PRELUDE)
+        errors.extend(found)
+        return None if found else module
+
+    module = prelude_cache.cached(text, parsed)
     return text, module, tuple(errors)
 
 

@@ -1,0 +1,98 @@
+"""The prelude's syntax tree kept on disk between processes: parsing it costs a check more than reading it back.
+
+The file is named by a hash of the prelude's text, of the source of the classes the tree is made of, and of
+Python's version, so an edited prelude or syntax module, or another release, never reads a stale tree. It
+lives in the user's own cache folder (``$XDG_CACHE_HOME/archdsl``, else ``~/.cache/archdsl``), made readable
+by its owner alone, and is read only where the folder and the file belong to the user and nobody else may
+write them. Reading it builds nothing but syntax nodes and spans: any other class named in the file makes it
+unreadable, and an unreadable file is parsed again. Nothing is ever cached for spec files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from archdsl import span
+from archdsl.front import syntax as ast
+
+_ALLOWED_MODULES = frozenset({"archdsl.front.syntax", "archdsl.span"})
+
+
+class _SyntaxUnpickler(pickle.Unpickler):
+    """Builds syntax nodes and spans only."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if module not in _ALLOWED_MODULES:
+            raise pickle.UnpicklingError(f"the prelude cache names {module}.{name}")
+        found = super().find_class(module, name)
+        if not isinstance(found, type):
+            raise pickle.UnpicklingError(f"the prelude cache names {module}.{name}, not a class")
+        return found
+
+
+def folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "archdsl"
+
+
+def cached(text: str, parse: Callable[[], ast.Module | None]) -> ast.Module | None:
+    """The syntax tree of the prelude ``text``: from the cache where it holds one, else ``parse()``'s, kept there
+    when it parsed clean."""
+    path = folder() / f"prelude-{_key(text)}.pickle"
+    module = _read(path)
+    if module is None:
+        module = parse()
+        if module is not None:
+            _write(path, module)
+    return module
+
+
+def _key(text: str) -> str:
+    digest = hashlib.sha256(f"{sys.version}\0{pickle.HIGHEST_PROTOCOL}\0{text}".encode())
+    for module in (ast, span):  # the classes the tree is made of
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _private(path: Path) -> bool:
+    """Whether ``path`` belongs to this user and no one else may write it."""
+    info = path.lstat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _read(path: Path) -> ast.Module | None:
+    try:
+        if not (_private(path.parent) and _private(path)) or not stat.S_ISREG(path.lstat().st_mode):
+            return None
+        module = _SyntaxUnpickler(io.BytesIO(path.read_bytes())).load()
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError):
+        return None
+    return module if isinstance(module, ast.Module) else None
+
+
+def _write(path: Path, module: ast.Module) -> None:
+    """Writes the file whole (a temporary file renamed over it); a folder that cannot be made is no cache."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".prelude-")
+    except OSError:
+        return
+    written = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            pickle.dump(module, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(written, path)
+    except BaseException as error:  # a full disk, or Ctrl-C: no half-written file stays
+        written.unlink(missing_ok=True)
+        if not isinstance(error, OSError):
+            raise

@@ -1,0 +1,112 @@
+"""The prelude's syntax tree cached between processes (issue 12, item 1): read back equal, keyed by the text,
+and never a way to run code or to read a file someone else could have written."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archdsl.front import prelude_cache
+from archdsl.front.loader import PRELUDE
+from archdsl.front.parser import parse
+
+PRELUDE_TEXT = (Path(prelude_cache.__file__).parent / "prelude.arch").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path / "archdsl"
+
+
+def _parsed(calls: list[str]) -> prelude_cache.ast.Module | None:
+    calls.append("parse")
+    module, errors = parse(PRELUDE_TEXT, PRELUDE)
+    assert not errors
+    return module
+
+
+def test_the_tree_read_back_equals_the_parsed_one_and_skips_the_parse(cache_home: Path) -> None:
+    calls: list[str] = []
+    first = prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    second = prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert calls == ["parse"] and second == first and second is not first
+    (written,) = cache_home.iterdir()
+    assert oct(cache_home.stat().st_mode & 0o777) == "0o700" and oct(written.stat().st_mode & 0o777) == "0o600"
+
+
+def test_another_text_has_another_file(cache_home: Path) -> None:
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    edited = PRELUDE_TEXT + "\n# edited\n"
+    prelude_cache.cached(edited, lambda: _parsed(calls))
+    assert calls == ["parse", "parse"] and len(list(cache_home.iterdir())) == 2
+
+
+def _plant(cache_home: Path, data: bytes) -> Path:
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    (path,) = cache_home.iterdir()
+    path.write_bytes(data)
+    return path
+
+
+class _Runs:
+    """Unpickled, it would run a command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_planted_file_that_would_run_code_is_parsed_over(cache_home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    _plant(cache_home, pickle.dumps(_Runs(marker)))
+    calls: list[str] = []
+    module = prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert not marker.exists() and calls == ["parse"] and module is not None
+
+
+@pytest.mark.parametrize("data", [b"", b"not a pickle", pickle.dumps(("a", 1)), pickle.dumps(Path("x"))])
+def test_a_broken_or_foreign_file_is_parsed_over(cache_home: Path, data: bytes) -> None:
+    _plant(cache_home, data)
+    calls: list[str] = []
+    assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None and calls == ["parse"]
+
+
+@pytest.mark.parametrize("writable", ["folder", "file"])
+def test_a_cache_others_may_write_is_not_read(cache_home: Path, writable: str) -> None:
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    (path,) = cache_home.iterdir()
+    (cache_home if writable == "folder" else path).chmod(0o777 if writable == "folder" else 0o666)
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert calls == ["parse", "parse"]
+
+
+def test_no_cache_folder_is_no_cache_and_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    calls: list[str] = []
+    assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None
+    assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None and calls == ["parse", "parse"]
+
+
+def test_a_check_in_a_fresh_process_reads_the_cache(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    spec = Path(__file__).resolve().parent.parent / "specs" / "resnet18.arch"
+    files = []
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-m", "archdsl", "check", str(spec)], env=env, capture_output=True,
+                             text=True)
+        assert run.returncode == 0 and run.stdout == "resnet18: [3, 224, 224] -> [1000]\n", run.stderr
+        files.append([(path.name, path.stat().st_ino) for path in (tmp_path / "archdsl").iterdir()])
+    assert files[0] == files[1] and len(files[0]) == 1  # written by the first, read (not written again) by the second
