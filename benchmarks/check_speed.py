@@ -37,6 +37,8 @@ from timing import Measured, take_turns
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (1000, 2000, 4000)
 LAYERS_GOAL_SECONDS = 10.0
+STARTUP_GOAL_RATIO = 5.0  # ResNet-152's check against `python -c pass`
+BLOCKS_GOAL = (10_000, 2.0)  # blocks, seconds
 GRAPH_GOAL_RATIO = 1.2
 
 
@@ -96,6 +98,13 @@ def report(bare: Command, resnet: Command, scaled: dict[int, Command], others: l
           f"{slope(points) * 1e3:.3f} ms")
     print("per block between sizes: " + ", ".join(f"{s * 1e3:.3f} ms" for s in steps)
           + f" (ratio {steps[-1] / steps[0]:.2f}; 1.00 is linear)")
+    ratio = resnet.median / bare.median
+    print(f"goal: ResNet-152 at most {STARTUP_GOAL_RATIO:.0f}x python -c pass: "
+          f"{'met' if ratio <= STARTUP_GOAL_RATIO else 'NOT met'} ({ratio:.1f}x)")
+    blocks, seconds = BLOCKS_GOAL
+    extrapolated = points[-1][1] + slope(points) * (blocks - points[-1][0])
+    print(f"goal: {blocks:,} blocks under {seconds:.0f} s: {'met' if extrapolated < seconds else 'NOT met'} "
+          f"({extrapolated:.1f} s, from the largest size and the slope)")
     verdict = "met" if layers.median < LAYERS_GOAL_SECONDS else "NOT met"
     print(f"goal: 100,000 layers under {LAYERS_GOAL_SECONDS:.0f} s of CPU: {verdict} ({layers.median:.2f} s)")
     plain, pyramid = graph

@@ -54,8 +54,8 @@ def row(what: str, ours: Timed, reference: Timed) -> float:
 
 
 def header(title: str) -> None:
-    print(f"\n{title}\n{'model':<20}{'setting':<18}{'archdsl ms':>10} {'(spread)':>15}{'torchvision':>10}"
-          f" {'(spread)':>15}{'ratio':>8}")
+    print(f"\n{title}\n{'model':<20}{'setting':<18}{'archdsl ms':>10} {'(spread)':>15}{'torchvision':>11}"
+          f"{'(spread)':>15}{'ratio':>8}")
 
 
 def verdict(table: str, ratios: list[float]) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "archdsl"
 # Each stage and what it may import besides itself and the shared modules at the top (span, errorcodes,
-# diagnostics); the surface (api, cli, catalog) may import anything.
+# diagnostics, remembered); the surface (api, cli, catalog) may import anything.
 LAYERS = {"ir": set(), "front": {"ir"}, "elaboration": {"front", "ir"}, "back": {"elaboration", "front", "ir"},
           "reports": {"back", "elaboration", "front", "ir"}}
-SHARED = {"archdsl.span", "archdsl.errorcodes", "archdsl.diagnostics", "archdsl"}
+SHARED = {"archdsl.span", "archdsl.errorcodes", "archdsl.diagnostics", "archdsl.remembered", "archdsl"}
 MAX_LINES = 500
 
 

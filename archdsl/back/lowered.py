@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from archdsl import ir
 from archdsl.ir.layers import LAYERS, Constructor
+from archdsl.remembered import by_identity
 
 
 def writes_fresh(node: ir.Node | None) -> bool:
@@ -24,6 +25,7 @@ def adds_in_place(residual: ir.Residual) -> bool:
     return bool(residual.body) and writes_fresh(residual.body[-1])
 
 
+@by_identity(kept=100_000)  # a network's layers, built again from its cached IR
 def constructor_of(layer: ir.Layer, previous: ir.Node | None) -> Constructor:
     """The module for ``layer``; activations work in place when the tensor they get is theirs alone."""
     kind = LAYERS[layer.kind]

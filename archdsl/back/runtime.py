@@ -188,7 +188,8 @@ def for_inference(model: nn.Module) -> nn.Module:
     convolution (in an ``nn.Sequential``, or as its class's ``FOLDS`` say) folded into it by torch's
     ``fuse_conv_bn_eval`` and left an ``nn.Identity``, dropout and drop-path the identity, 4-D weights
     channels-last (the layout oneDNN's CPU convolutions run fastest on). It gives the eval-mode model's outputs;
-    train the model it was made from, not this one."""
+    train the model it was made from, not this one (its folded biases do not learn). Running it again changes
+    nothing."""
     model.eval()
     for module in list(model.modules()):
         folds = list(getattr(module, "FOLDS", ()))
@@ -201,6 +202,8 @@ def for_inference(model: nn.Module) -> nn.Module:
                 conv: Any = module.get_submodule(conv_path)
                 norm: Any = module.get_submodule(norm_path)
             except AttributeError:  # a module this instance is made without (torchvision's `downsample = None`)
+                continue
+            if getattr(norm, "running_var", None) is None:  # folded already: for_inference ran on this model
                 continue
             transposed = isinstance(conv, nn.modules.conv._ConvTransposeNd)
             module.set_submodule(conv_path, nn.utils.fuse_conv_bn_eval(conv, norm, transpose=transposed))

@@ -6,7 +6,6 @@ before it, not after the body it stands in has ended, and not inside the blocks 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from types import MappingProxyType
@@ -21,24 +20,16 @@ from archdsl.ir import flow
 from archdsl.ir.expr import equals, is_symbolic, op
 from archdsl.ir.tensor import Named, TensorType
 from archdsl.ir.values import UNKNOWN, EvalError, _Unknown, contains_unknown, is_int, show
+from archdsl.remembered import by_identity
 from archdsl.span import Span
 
 
+@by_identity(kept=4096)
 def of_definition(body: tuple[ast.Stmt, ...]) -> dict[str, Any]:
     """What a definition's scope knows of its tensors from the start: every label and where it stands, and the
     labels some step reads (``Scope.labels``, ``Scope.read``). Read once per body, not at each call of a block:
-    the syntax tree is immutable, and reading it is a walk over every node."""
-    known = _OF_DEFINITION.get(id(body))
-    if known is None or known[0] is not body:
-        known = body, {"labels": MappingProxyType(labelled_steps(body)), "read": frozenset(_references(body))}
-        _OF_DEFINITION[id(body)] = known
-        if len(_OF_DEFINITION) > _BODIES_KEPT:
-            _OF_DEFINITION.popitem(last=False)
-    return known[1]
-
-
-_BODIES_KEPT = 4096  # the bodies of the definitions checked last: a body's entry keeps it alive, so its id is its own
-_OF_DEFINITION: OrderedDict[int, tuple[tuple[ast.Stmt, ...], dict[str, Any]]] = OrderedDict()
+    reading it is a walk over every node."""
+    return {"labels": MappingProxyType(labelled_steps(body)), "read": frozenset(_references(body))}
 
 
 def _references(node: Any) -> Iterator[str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
 from archdsl.ir import Concat, Elementwise, Group, Keep, Node, Outputs, Read, Require, Split, Unpack, paths
+from archdsl.remembered import by_identity
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ def _labels(nodes: tuple[Node, ...]) -> Iterator[tuple[str, bool]]:
             stack.extend(reversed(path))
 
 
+@by_identity(kept=10_000)
 def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[int]:
     """The ids of a network's top-level steps that only its training-only outputs need: ``eval()`` skips them,
     as torchvision's GoogLeNet runs its auxiliary heads only in training."""
@@ -83,6 +85,7 @@ def training_only(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset
     return _unneeded(steps, {o.label for o in outputs.given(False)}, False) - dead_steps(steps, outputs)
 
 
+@by_identity(kept=10_000)
 def dead_steps(steps: tuple[Node, ...], outputs: Outputs | None) -> frozenset[int]:
     """The ids of a definition's steps whose tensor nothing it gives needs (``conv(4, 1); from(@in); ...``): built
     but never run. ``outputs``: what its ``output(...)`` gives; None, the last step's tensor."""
