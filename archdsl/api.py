@@ -196,12 +196,33 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
                            max_params=max_params, **more_params)
     module = build_module(checked, init=init)
     if weights is not None:
-        if isinstance(weights, (str, Path)):
-            import torch
-
-            weights = torch.load(weights, map_location="cpu", weights_only=True)
-        module.load_state_dict(weights)  # type: ignore[arg-type]
+        _load(module, weights, checked.name)
     return for_inference(module) if inference else module
+
+
+def _load(module: nn.Module, weights: Mapping[str, Any] | str | Path, network: str) -> None:
+    """Loads ``weights`` strictly, or raises ValueError saying in a few lines which keys and shapes differ."""
+    given = f"the weights in {weights}" if isinstance(weights, (str, Path)) else "the weights"
+    if isinstance(weights, (str, Path)):
+        import torch
+
+        weights = torch.load(weights, map_location="cpu", weights_only=True)
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"{given} are a {type(weights).__name__}, not a state_dict")
+    expected = module.state_dict()
+    problems = [(f"{len(keys)} {what}: " + ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else ""))
+                for what, keys in (
+                    ("missing", [key for key in expected if key not in weights]),
+                    ("not in the network", [key for key in weights if key not in expected]),
+                    ("of another shape", [f"{key} {list(getattr(weights[key], 'shape', []))}, not {list(value.shape)}"
+                                          for key, value in expected.items()
+                                          if key in weights and getattr(weights[key], "shape", None) != value.shape]))
+                if keys]
+    if problems:
+        raise ValueError(f"{given} do not fit network `{network}`: " + "; ".join(problems) + ". Its keys are "
+                         "archdsl.build(...).state_dict()'s; archdsl.weights maps torchvision's ConvNeXt and "
+                         "LRASPP weights to them")
+    module.load_state_dict(weights)
 
 
 def python_source(result: CheckResult, network: ir.Network, spec_name: str, inference: bool = False) -> str:

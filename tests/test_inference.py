@@ -94,6 +94,23 @@ def test_weights_load_from_a_saved_file(tmp_path: Path) -> None:
     _equal_outputs(model, fused, torch.randn(2, 3, 16, 16))
 
 
+def test_weights_that_do_not_fit_are_one_short_error_naming_the_keys(tmp_path: Path) -> None:
+    weights = archdsl.build(source=RESNET_BLOCK, classes=7).state_dict()
+    weights["extra.weight"] = torch.zeros(1)
+    del weights["conv1.weight"]
+    path = tmp_path / "other.pt"
+    torch.save(weights, path)
+    with pytest.raises(ValueError) as error:
+        archdsl.build(source=RESNET_BLOCK, weights=path, inference=True)
+    assert str(error.value) == (
+        f"the weights in {path} do not fit network `small`: 1 missing: conv1.weight; 1 not in the network: "
+        "extra.weight; 2 of another shape: linear1.weight [7, 16], not [10, 16], linear1.bias [7], not [10]. Its "
+        "keys are archdsl.build(...).state_dict()'s; archdsl.weights maps torchvision's ConvNeXt and LRASPP "
+        "weights to them")
+    with pytest.raises(TypeError, match="the weights are a Sequential, not a state_dict"):
+        archdsl.build(source=RESNET_BLOCK, weights=nn.Sequential())  # type: ignore[arg-type]
+
+
 def test_what_folds() -> None:
     source = """network n {
         input [3, 16, 16]
