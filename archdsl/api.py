@@ -184,10 +184,10 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
     default as torchvision's VGG and MobileNet: He-normal convs, unit norms, normal(0, 0.01)
     linears); ``init=False`` keeps PyTorch's defaults. ``weights``, a state_dict or the path
     of one saved with ``torch.save`` (read with ``weights_only=True``), is then loaded
-    strictly. ``inference=True`` gives the module for inference only: in eval mode for good,
-    each batch norm that follows a convolution folded into it, dropout gone, images laid out
-    channels-last; the same outputs as eval mode, sooner. Raises ArchError when the spec has
-    errors.
+    strictly. ``inference=True`` gives the module for inference only (``runtime.for_inference``):
+    in eval mode, each batch norm that follows a convolution folded into it, dropout gone,
+    images laid out channels-last; the same outputs as eval mode, sooner. Do not train it.
+    Raises ArchError when the spec has errors.
     """
     from archdsl.back.runtime import for_inference
     from archdsl.back.to_torch import build_module
@@ -202,22 +202,24 @@ def build(path: str | Path | None = None, network: str | None = None, *, source:
 
 def _load(module: nn.Module, weights: Mapping[str, Any] | str | Path, network: str) -> None:
     """Loads ``weights`` strictly, or raises ValueError saying in a few lines which keys and shapes differ."""
-    given = f"the weights in {weights}" if isinstance(weights, (str, Path)) else "the weights"
+    given = "the weights"
     if isinstance(weights, (str, Path)):
         import torch
 
+        given = f"the weights in {weights}"
         weights = torch.load(weights, map_location="cpu", weights_only=True)
     if not isinstance(weights, Mapping):
         raise TypeError(f"{given} are a {type(weights).__name__}, not a state_dict")
     expected = module.state_dict()
-    problems = [(f"{len(keys)} {what}: " + ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else ""))
-                for what, keys in (
-                    ("missing", [key for key in expected if key not in weights]),
-                    ("not in the network", [key for key in weights if key not in expected]),
-                    ("of another shape", [f"{key} {list(getattr(weights[key], 'shape', []))}, not {list(value.shape)}"
-                                          for key, value in expected.items()
-                                          if key in weights and getattr(weights[key], "shape", None) != value.shape]))
-                if keys]
+    differences = {
+        "missing": [key for key in expected if key not in weights],
+        "not in the network": [key for key in weights if key not in expected],
+        "of another shape": [f"{key} {list(getattr(weights[key], 'shape', []))}, not {list(value.shape)}"
+                             for key, value in expected.items()
+                             if key in weights and getattr(weights[key], "shape", None) != value.shape],
+    }
+    problems = [f"{len(keys)} {what}: " + ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+                for what, keys in differences.items() if keys]
     if problems:
         raise ValueError(f"{given} do not fit network `{network}`: " + "; ".join(problems) + ". Its keys are "
                          "archdsl.build(...).state_dict()'s; archdsl.weights maps torchvision's ConvNeXt and "

@@ -50,11 +50,11 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
     el.ending, el.outputs = outputs.ending(definition.body), None
     children, t_out = el.sequence(definition.body, inner, t)
     gives, (el.ending, el.outputs) = el.outputs, outer
-    children = [*kept, *children]
+    steps = (*kept, *children)
     if t is None or t_out is None:
         return None, None
-    tensors.dead(el, children, gives, inner)
-    node = ir.Group("block", el.name(call, scope, call.callee), tuple(children), t, t_out, call.span,
+    tensors.dead(el, steps, gives, inner)  # the tuple the back ends read: its dead steps are found once
+    node = ir.Group("block", el.name(call, scope, call.callee), steps, t, t_out, call.span,
                     definition.name, tuple(bound.items()), passed=tuple(n for n in values if n in bound),
                     positional=sum(arg.name is None for arg in call.args), given=given, gives=gives)
     return node, t_out

@@ -101,8 +101,9 @@ class Elaborator:
             return None
         if t_out is None or self._errors() > errors_before:
             return None
-        tensors.dead(self, children, self.outputs, scope)
-        root = ir.Group("network", definition.name, (*kept, *children), t_in, t_out, definition.span,
+        steps = (*kept, *children)
+        tensors.dead(self, steps, self.outputs, scope)  # the tuple the back ends read: its dead steps found once
+        root = ir.Group("network", definition.name, steps, t_in, t_out, definition.span,
                         definition.name, tuple(values.items()))
         return ir.Network(definition.name, definition.span.file, tuple(values.items()), root, scheme, self.outputs)
 

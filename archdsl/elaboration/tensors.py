@@ -6,7 +6,7 @@ before it, not after the body it stands in has ended, and not inside the blocks 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from types import MappingProxyType
 from typing import Any
@@ -131,10 +131,10 @@ def unread(el: Elaborating, call: ast.Call, made: list[ir.Node], scope: Scope) -
                  f"drop the label, or read the tensor later as `@{call.label}`", scope)
 
 
-def dead(el: Elaborating, steps: Sequence[ir.Node], outputs: ir.Outputs | None, scope: Scope) -> None:
+def dead(el: Elaborating, steps: tuple[ir.Node, ...], outputs: ir.Outputs | None, scope: Scope) -> None:
     """W306 at the first of each run of steps whose tensor nothing the definition gives needs: they are built
     and never run (see ``flow.dead_steps``)."""
-    skipped = flow.dead_steps(tuple(steps), outputs)
+    skipped = flow.dead_steps(steps, outputs)
     previous = False
     for node in steps:
         made = id(node) in skipped and not isinstance(node, (ir.Keep, ir.Split, ir.Unpack, ir.Read, ir.Require))
