@@ -137,6 +137,72 @@ def test_in_place_activations_never_change_results() -> None:
         assert torch.equal(model(x.clone()), fast)
 
 
+def test_a_pointwise_conv_runs_as_a_linear_layer_where_a_channel_layernorm_leaves_channels_last_tensors() -> None:
+    """As torchvision's ConvNeXt block: ``F.linear`` over the channels after the LayerNorm, through element-wise
+    layers and labels, never after a layer that gives another layout, never grouped; results and gradients those
+    of the 1x1 convolution it stands for, the report counting its FLOPs as fvcore does."""
+    from fvcore.nn import FlopCountAnalysis
+
+    from archdsl.reports.report import build_report
+
+    source = """network n {
+    input [8, 6, 5]
+    ln; pwconv(16); gelu; mid: pwconv(8); layerscale(0.5); droppath(0.1); pwconv(8)
+    conv(8, 3, p=1); pwconv(8)
+    ln; pwconv(8, groups=2)
+    bn; ln; relu; pwconv(4)
+}"""
+    network = archdsl.check(source=source).networks[0]
+    model = build_module(network).eval()
+    kinds = [type(module).__name__ for module in model.children()]
+    assert kinds == ["ChannelLayerNorm", "PointwiseConv2d", "GELU", "PointwiseConv2d", "LayerScale", "DropPath",
+                     "PointwiseConv2d", "Conv2d", "Conv2d", "ChannelLayerNorm", "Conv2d", "BatchNorm2d",
+                     "ChannelLayerNorm", "ReLU", "PointwiseConv2d"]
+    x = torch.randn(2, 8, 6, 5, requires_grad=True)
+    plain = copy.deepcopy(model)
+    for name, module in list(plain.named_children()):
+        if type(module).__name__ == "PointwiseConv2d":
+            conv = nn.Conv2d(module.in_channels, module.out_channels, 1)
+            conv.load_state_dict(module.state_dict())
+            setattr(plain, name, conv)
+    ours, theirs = model(x), plain(x)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(*(torch.autograd.grad(out.sum(), x)[0] for out in (ours, theirs)), atol=1e-5)
+    counter = FlopCountAnalysis(model, (x[:1].detach(),))
+    counter.unsupported_ops_warnings(False)
+    counter.uncalled_modules_warnings(False)
+    assert build_report(network).flops_by_operator == dict(counter.by_operator())
+
+
+def test_a_residual_body_ending_in_dropout_adds_into_the_tensor_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dropout and drop-path give their input (eval) or a new tensor (training): either may take the add,
+    with the results and gradients of adding out of place."""
+    from archdsl.api import python_source
+
+    source = """network n {
+    input [4, 8, 8]
+    residual { conv(4, 3, p=1); layerscale(0.5); droppath(0.5) }
+    residual { conv(4, 3, p=1); dropout(0.5) }
+    residual { relu; dropout(0.5) }
+}"""
+    result = archdsl.check(source=source)
+    assert python_source(result, result.networks[0], "n.arch").count("x += identity") == 2  # not after the relu
+    fast = build_module(result.networks[0])
+    monkeypatch.setattr("archdsl.back.to_torch.adds_in_place", lambda residual: False)
+    plain = build_module(result.networks[0])
+    plain.load_state_dict(fast.state_dict())
+    for training in (True, False):
+        outputs, grads = [], []
+        for model in (fast, plain):
+            x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1), requires_grad=True)
+            torch.manual_seed(0)
+            out = model.train(training)(x)
+            outputs.append(out)
+            grads.append(torch.autograd.grad(out.sum(), x)[0])
+        assert torch.equal(outputs[0], outputs[1])
+        assert torch.equal(grads[0], grads[1])
+
+
 @pytest.mark.parametrize("name", SMALL_NETWORKS)
 def test_bfloat16_channels_last_and_autocast(name: str) -> None:
     network = _sink(name)

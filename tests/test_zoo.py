@@ -104,12 +104,19 @@ def test_torchvision_convnext_weights_load_through_the_documented_mapping(name: 
         assert (ours(x) - reference(x)).abs().max().item() < 1e-4
 
 
+# Operators that only describe a tensor again (its axes in another order, a 1x1 weight as a matrix), no work.
+VIEWS = frozenset({"aten.permute.default", "aten.movedim.int", "aten.flatten.using_ints"})
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet50", "googlenet", "mobilenet_v2"])  # DenseNet-121 left: 8 s of 600
+@pytest.mark.parametrize("name", ["resnet50", "googlenet", "mobilenet_v2", "convnext_tiny"])  # DenseNet-121: 8 s
 def test_forward_runs_the_same_operators_as_torchvision(name: str) -> None:
-    """The same aten calls, at least as many of them in place: forward speed differs only by call overhead."""
+    """The same aten calls but views, at least as many of them in place: speed differs only by call overhead.
+
+    ConvNeXt's point-wise layers are 1x1 convolutions (the spec's keys and shapes) that run as ``F.linear`` on
+    the channels-last tensor ``ChannelLayerNorm`` leaves, the ``addmm`` of torchvision's ``nn.Linear``."""
     torchvision = pytest.importorskip("torchvision")
-    x = torch.randn(1, 3, 224, 224)
+    x = torch.randn(1, 3, 64, 64)
 
     def operators(model: torch.nn.Module) -> Counter[str]:
         graph = torch.export.export(model.eval(), (x,)).graph
@@ -118,15 +125,17 @@ def test_forward_runs_the_same_operators_as_torchvision(name: str) -> None:
     def in_place(ops: Counter[str]) -> int:
         return sum(count for op, count in ops.items() if "_." in op)
 
-    def either_form(ops: Counter[str]) -> Counter[str]:
+    def working(ops: Counter[str]) -> Counter[str]:
+        """The operators that compute, an in-place form counted as the other."""
         merged: Counter[str] = Counter()
         for op, count in ops.items():
-            merged[op.replace("_.", ".")] += count
+            if op not in VIEWS:
+                merged[op.replace("_.", ".")] += count
         return merged
 
     ours = operators(archdsl.build(SPECS[name], init=False))
-    theirs = operators(getattr(torchvision.models, name)(weights=None, **TORCHVISION[name]))
-    assert either_form(ours) == either_form(theirs)
+    theirs = operators(getattr(torchvision.models, name)(weights=None, **TORCHVISION.get(name, {})))
+    assert working(ours) == working(theirs)
     assert in_place(ours) >= in_place(theirs)
 
 

@@ -80,6 +80,28 @@ class PaddedConv3d(SidesPadded, nn.Conv3d):
     """A Conv3d padded apart on each side (``SidesPadded``)."""
 
 
+class ChannelsLastPointwise:
+    """Mixed into a 1x1 convolution whose input comes channels-last in memory (a ``ChannelLayerNorm`` before it):
+    runs it as ``F.linear`` over the channels, as torchvision's ConvNeXt runs its ``nn.Linear`` between two
+    permutes, where a convolution would first reorder the tensor. The weight keeps the convolution's shape."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight.flatten(1)  # type: ignore[attr-defined]
+        return F.linear(x.movedim(1, -1), weight, self.bias).movedim(-1, 1)  # type: ignore[attr-defined]
+
+
+class PointwiseConv1d(ChannelsLastPointwise, nn.Conv1d):
+    """A 1x1 Conv1d run as a linear layer over the channels (``ChannelsLastPointwise``)."""
+
+
+class PointwiseConv2d(ChannelsLastPointwise, nn.Conv2d):
+    """A 1x1 Conv2d run as a linear layer over the channels (``ChannelsLastPointwise``)."""
+
+
+class PointwiseConv3d(ChannelsLastPointwise, nn.Conv3d):
+    """A 1x1 Conv3d run as a linear layer over the channels (``ChannelsLastPointwise``)."""
+
+
 class Crop(nn.Module):
     """Cuts positions off each spatial axis: ``sides`` holds a (before, after) pair per axis (U-Net's skips)."""
 

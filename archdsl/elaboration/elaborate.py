@@ -32,6 +32,7 @@ from archdsl.elaboration.naming import Namespace, label_problem, labels_in
 from archdsl.elaboration.scope import Abort, Nodes, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
+from archdsl.ir import layout
 from archdsl.ir.combinators import COMBINATORS
 from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute
 from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
@@ -243,7 +244,7 @@ class Elaborator:
                         made = [*made, ir.Keep(key, t, t, stmt.label_span or stmt.span)]
             nodes.extend([*self.take_pending(), *made])
         self.pending = outer + self.pending
-        return nodes, t, scope
+        return layout.marked(nodes), t, scope
 
     def trial(self, attempt: Any) -> Any:
         """``attempt()``, or None where it met an error (the unrolled form is used instead)."""

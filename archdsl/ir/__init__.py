@@ -31,6 +31,7 @@ class Layer:
     params: int
     buffers: int
     span: Span
+    channels_last: bool = False  # its input comes with the channels last in memory (``ir.layout``)
 
     def arg(self, name: str) -> Value:
         return dict(self.args)[name]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from archdsl import ir
 from archdsl.elaboration.receptive import fields
-from archdsl.ir import flow, folding
+from archdsl.ir import flow, folding, layout
 from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 
@@ -121,6 +121,8 @@ class _Collector:
     def layer(self, layer: ir.Layer, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
         args, kind = dict(layer.args), LAYERS[layer.kind]
         counted = kind.flops(args, layer.input, layer.output) if self.runs else None
+        if counted and layout.runs_as_linear(layer):  # what fvcore calls the operator it runs
+            counted = ("linear", counted[1])
         flops = counted[1] if counted else 0
         if counted:
             self.by_operator[counted[0]] += flops

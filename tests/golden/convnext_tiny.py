@@ -32,6 +32,20 @@ class ChannelLayerNorm(nn.Module):
         return x.movedim(-1, 1)
 
 
+class ChannelsLastPointwise:
+    """Mixed into a 1x1 convolution whose input comes channels-last in memory (a ``ChannelLayerNorm`` before it):
+    runs it as ``F.linear`` over the channels, as torchvision's ConvNeXt runs its ``nn.Linear`` between two
+    permutes, where a convolution would first reorder the tensor. The weight keeps the convolution's shape."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight.flatten(1)  # type: ignore[attr-defined]
+        return F.linear(x.movedim(1, -1), weight, self.bias).movedim(-1, 1)  # type: ignore[attr-defined]
+
+
+class PointwiseConv2d(ChannelsLastPointwise, nn.Conv2d):
+    """A 1x1 Conv2d run as a linear layer over the channels (``ChannelsLastPointwise``)."""
+
+
 class LayerScale(nn.Module):
     """Multiplies each channel by a learned scale, initialised small (ConvNeXt, CaiT)."""
 
@@ -96,9 +110,9 @@ class ConvnextBlock(nn.Module):
         super().__init__()
         self.dwconv1 = nn.Conv2d(in_channels, in_channels, 7, padding=3, groups=in_channels)
         self.ln1 = ChannelLayerNorm(in_channels)
-        self.pwconv1 = nn.Conv2d(in_channels, 4 * in_channels, 1)
+        self.pwconv1 = PointwiseConv2d(in_channels, 4 * in_channels, 1)
         self.gelu1 = nn.GELU()
-        self.pwconv2 = nn.Conv2d(4 * in_channels, in_channels, 1)
+        self.pwconv2 = PointwiseConv2d(4 * in_channels, in_channels, 1)
         self.layerscale1 = LayerScale(in_channels, float(scale))
         self.droppath1 = DropPath(float(drop))
 

@@ -338,7 +338,7 @@ class KitchenSink(nn.Module):
         x = self.gelu1(x)  # [24, 32, 32]
         x = self.layerscale1(x)  # [24, 32, 32]
         x = self.droppath1(x)  # [24, 32, 32]
-        x = x + identity  # [24, 32, 32]
+        x += identity  # [24, 32, 32]
         identity2 = x
         x = self.conv3(identity2)  # [32, 16, 16]
         x = self.bn2(x)  # [32, 16, 16]

@@ -56,12 +56,13 @@ activation("gelu", "Gaussian error linear unit", lambda a, t, o, inplace: make("
 def _regulariser(name: str, doc: str, module: ModuleRule, *params: Param) -> None:
     register(LayerKind(
         name, doc, params, (0, 1, 2, 3), shape=same_shape, module=module, flops=no_flops, extra_ops=no_ops,
-        receptive=keeps_field, family="regularisation", describe=lambda a, o: f"p={a['p']}"))
+        receptive=keeps_field, family="regularisation", describe=lambda a, o: f"p={a['p']}", gives_input=True))
 
 
 register(LayerKind(
     "identity", "passes its input through", (), (0, 1, 2, 3), shape=same_shape, module=_fixed("nn.Identity"),
-    flops=no_flops, extra_ops=no_ops, receptive=keeps_field, family="reshape", describe=lambda a, o: ""))
+    flops=no_flops, extra_ops=no_ops, receptive=keeps_field, family="reshape", describe=lambda a, o: "",
+    gives_input=True))
 _regulariser("dropout", "zeroes random elements while training", lambda a, t, o, inplace: make("nn.Dropout", a["p"]),
              Param("p", number(0.0, 1.0), 0.5, "probability of zeroing an element"))
 _regulariser("droppath", "stochastic depth: drops a residual branch per sample while training",

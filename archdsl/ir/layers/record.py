@@ -124,6 +124,7 @@ class LayerKind:
     describe: DescribeRule  # key hyper-parameters as papers write them: "7x7 /2, 64"
     in_place: bool = False  # may overwrite its input (activations)
     fresh: bool = False  # its output is a new tensor nothing else holds
+    gives_input: bool = False  # gives back its input itself, or (dropout while training) a new tensor
     cancels_bias: Callable[[Args, TensorType], bool] | None = None  # a norm that removes each channel's mean
     has_bias: bool = False  # a convolution whose `bias` argument adds one
 
