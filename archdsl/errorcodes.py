@@ -6,8 +6,9 @@ from being built; ``W`` codes are shown and the network is built anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from msgspec import Struct
 
 
 class Severity(str, Enum):
@@ -15,8 +16,7 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
+class Code(Struct, frozen=True):
     id: str
     title: str
 

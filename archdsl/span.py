@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(Struct, frozen=True):
     """A range of one source file; lines and columns count from 1, ``end_col`` is exclusive."""
 
     file: str
@@ -29,8 +28,7 @@ class Span:
         return " ".join(p.strip() for p in parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(Struct, frozen=True):
     """One step of block expansion: ``block`` was called at ``call``."""
 
     block: str

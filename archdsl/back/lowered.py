@@ -6,7 +6,7 @@ overwrite is theirs alone: nothing else reads it and autograd does not keep it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from archdsl import ir
 from archdsl.ir import layout

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from msgspec import structs
+
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink, did_you_mean
@@ -344,9 +346,10 @@ class Elaborator:
         """
         kind = LAYERS[kind_name]
         args: dict[str, Any] = {}
+        spans = self._argument_spans(call, kind.params)
         for param in kind.params:
             value = values.get(param.name, param.default)
-            self._site = self._argument_span(call, param.name, kind.params)
+            self._site = spans.get(param.name, call.span)
             try:
                 args[param.name] = value if value is None else self._check_argument(param, value, rank, kind_name)
             except ArgumentError as error:
@@ -470,9 +473,12 @@ class Elaborator:
         return bound if ok and not errors else None
 
     @staticmethod
-    def _argument_span(call: ast.Call, name: str, params: tuple[Param, ...]) -> Span:
-        return next((arg.span for given, arg in call.by_parameter([p.name for p in params]) if given == name),
-                    call.span)
+    def _argument_spans(call: ast.Call, params: tuple[Param, ...]) -> dict[str, Span]:
+        """Where each parameter's argument is written (the first, where one is given twice)."""
+        spans: dict[str, Span] = {}
+        for name, arg in call.by_parameter([p.name for p in params]):
+            spans.setdefault(name, arg.span)
+        return spans
 
     def value(self, expr: ast.Expr, scope: Scope) -> Any:
         try:
@@ -485,7 +491,7 @@ class Elaborator:
 
     @staticmethod
     def _traced(diagnostic: Diagnostic, scope: Scope) -> Diagnostic:
-        return replace(diagnostic, trace=scope.trace)
+        return structs.replace(diagnostic, trace=scope.trace)
 
     def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:

@@ -10,10 +10,11 @@ what is found here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import structs
 
 from archdsl import ir
 from archdsl.elaboration.elaborate import Elaborator
@@ -88,7 +89,7 @@ def templates(program: Program, network: ast.Definition, args: Mapping[str, Valu
                                     ("this class is written for ", ir.Quoted(symbols_[name]), f" == {value!r}, not ",
                                      symbols_[name]), root.input, root.input, network.span)
                          for name, value in args.items())
-        root = dataclasses.replace(root, children=(*refusals, *root.children))
+        root = structs.replace(root, children=(*refusals, *root.children))
     spec = Elaborator(program, reference=reference).defaults(network, symbols_, None)
     params = tuple(Parameter(name, symbols_[name], _default(spec.get(name), value, reference), value)
                    for name, value in args.items())

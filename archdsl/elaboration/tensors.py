@@ -7,9 +7,10 @@ before it, not after the body it stands in has ended, and not inside the blocks 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import fields, is_dataclass
 from types import MappingProxyType
 from typing import Any
+
+from msgspec import Struct
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -39,9 +40,9 @@ def _references(node: Any) -> Iterator[str]:
     elif isinstance(node, tuple):
         for item in node:
             yield from _references(item)
-    elif is_dataclass(node) and not isinstance(node, Span):
-        for f in fields(node):
-            yield from _references(getattr(node, f.name))
+    elif isinstance(node, Struct) and not isinstance(node, Span):
+        for name in node.__struct_fields__:
+            yield from _references(getattr(node, name))
 
 
 def labelled_steps(stmts: tuple[ast.Stmt, ...]) -> dict[str, Span]:

@@ -1,4 +1,4 @@
-"""The abstract syntax tree: frozen dataclasses, every node with its span.
+"""The abstract syntax tree: frozen records (``msgspec.Struct``), every node with its span.
 
 Nothing here knows about Lark; the parser builds these nodes and nothing else
 sees a parse tree.
@@ -7,85 +7,75 @@ sees a parse tree.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from archdsl.span import Span
 
 # Expressions ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Literal:
+class Literal(Struct, frozen=True):
     value: int | float | bool | str | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(Struct, frozen=True):
     id: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class InputRef:
+class InputRef(Struct, frozen=True):
     """The keyword ``in``: the enclosing block's input tensor type."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class TensorRef:
+class TensorRef(Struct, frozen=True):
     """``@name``: the output of the step labelled ``name``, earlier in the definition."""
 
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Attribute:
+class Attribute(Struct, frozen=True):
     value: Expr
     attr: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Index:
+class Index(Struct, frozen=True):
     value: Expr
     index: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Sequence:
+class Sequence(Struct, frozen=True):
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Unary:
+class Unary(Struct, frozen=True):
     op: str
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Binary:
+class Binary(Struct, frozen=True):
     op: str
     left: Expr
     right: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Conditional:
+class Conditional(Struct, frozen=True):
     then: Expr
     cond: Expr
     orelse: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class FunctionCall:
+class FunctionCall(Struct, frozen=True):
     func: str
     args: tuple[Expr, ...]
     span: Span
@@ -97,8 +87,7 @@ Expr = (Literal | Name | InputRef | TensorRef | Attribute | Index | Sequence | U
 # Statements -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Argument:
+class Argument(Struct, frozen=True):
     """A call argument; ``name`` is None for a positional one."""
 
     name: str | None
@@ -107,8 +96,7 @@ class Argument:
     quoted: bool = False  # the name was written as a string: `"0"=@p2` (only `output(...)` takes one)
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(Struct, frozen=True):
     """A layer, block or combinator; ``body`` is set for combinators such as ``residual { }``."""
 
     callee: str
@@ -127,24 +115,21 @@ class Call:
                 yield name, arg
 
 
-@dataclass(frozen=True, slots=True)
-class For:
+class For(Struct, frozen=True):
     targets: tuple[str, ...]
     iterable: Expr
     body: tuple[Stmt, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Arm:
+class Arm(Struct, frozen=True):
     """One ``if cond { body }`` or ``else if cond { body }`` of an ``If``."""
 
     cond: Expr
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class If:
+class If(Struct, frozen=True):
     """``if``, any number of ``else if``, an optional ``else``: a flat chain, however long."""
 
     arms: tuple[Arm, ...]
@@ -155,8 +140,7 @@ class If:
         return (*(arm.body for arm in self.arms), self.orelse)
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(Struct, frozen=True):
     dims: tuple[Expr, ...]
     span: Span
 
@@ -166,16 +150,14 @@ Stmt = Call | For | If | Input
 # Definitions ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(Struct, frozen=True):
     name: str
     default: Expr | None
     span: Span
     tensor: bool = False  # `@skip`: a tensor given beside the block's input, read inside as `@skip`
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
+class Definition(Struct, frozen=True):
     """A ``block`` or a ``network``; they differ only in how they are used."""
 
     kind: str
@@ -186,14 +168,12 @@ class Definition:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Import:
+class Import(Struct, frozen=True):
     path: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Module:
+class Module(Struct, frozen=True):
     """One parsed file."""
 
     file: str

@@ -8,8 +8,10 @@ back end re-derives a shape or a count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from archdsl.errorcodes import Code
 from archdsl.ir.tensor import TensorType
@@ -19,8 +21,7 @@ from archdsl.span import Span
 Args = tuple[tuple[str, Value], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(Struct, frozen=True):
     """One primitive layer, its arguments normalised (per-axis values are tuples)."""
 
     kind: str
@@ -37,8 +38,7 @@ class Layer:
         return dict(self.args)[name]
 
 
-@dataclass(frozen=True, slots=True)
-class Given:
+class Given(Struct, frozen=True):
     """A tensor a block is given beside its input: the block's parameter for it (``@skip`` inside) and the label
     the caller read (``@c3`` at the call)."""
 
@@ -47,8 +47,7 @@ class Given:
     type: TensorType
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
+class Group(Struct, frozen=True):
     """A named sub-module: a network, a block instance, a labelled group or one layer of a dense block.
 
     ``indexed`` groups number their unnamed children from 0, as ``nn.Sequential`` does.
@@ -69,8 +68,7 @@ class Group:
     gives: Outputs | None = None  # a block's `output(...)`: the tensor or the tuple it gives, not its last step's
 
 
-@dataclass(frozen=True, slots=True)
-class Residual:
+class Residual(Struct, frozen=True):
     """``body(x) + shortcut(x)``; ``shortcut`` is None for the identity."""
 
     body: tuple[Node, ...]
@@ -81,8 +79,7 @@ class Residual:
     projects: bool = False  # shortcut=project: a 1x1 projection exactly where the shapes differ
 
 
-@dataclass(frozen=True, slots=True)
-class Concat:
+class Concat(Struct, frozen=True):
     """Parallel branches on the same input, joined along the channels."""
 
     branches: tuple[tuple[Node, ...], ...]
@@ -91,8 +88,7 @@ class Concat:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Elementwise:
+class Elementwise(Struct, frozen=True):
     """Parallel branches on the same input, summed (``op`` "+", ``add``) or multiplied ("*", ``mul``)."""
 
     op: str
@@ -102,8 +98,7 @@ class Elementwise:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(Struct, frozen=True):
     """``x * body(x)``, the body's output broadcast over ``x`` (squeeze-excitation, spatial attention)."""
 
     body: tuple[Node, ...]
@@ -112,8 +107,7 @@ class Gate:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Dense:
+class Dense(Struct, frozen=True):
     """A dense block: layer i sees the concat of the input and every earlier layer's output."""
 
     layers: tuple[Group, ...]
@@ -124,8 +118,7 @@ class Dense:
     index: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(Struct, frozen=True):
     """Steps that depend on a condition a class is given but the checker did not decide (symbolic IR only).
 
     An ``if`` or ``when=`` on a block's parameters: the class written for every argument
@@ -140,8 +133,7 @@ class Choice:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Loop:
+class Loop(Struct, frozen=True):
     """A ``for``, ``repeat`` or ``dense`` over items a class is given (symbolic IR only).
 
     The body is elaborated once, over ``targets`` (the loop variables, symbols) and
@@ -161,8 +153,7 @@ class Loop:
     carried: tuple[tuple[str, str], ...] = ()  # (label, the tensor before the loop its first pass reads as `@label`)
 
 
-@dataclass(frozen=True, slots=True)
-class Keep:
+class Keep(Struct, frozen=True):
     """The current tensor, kept as ``label`` for the steps after it that read ``@label``."""
 
     label: str
@@ -171,8 +162,7 @@ class Keep:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Split:
+class Split(Struct, frozen=True):
     """The current tensor split along the channels into parts of ``sizes``, each kept as ``label[i]``; the
     current tensor flows on unchanged."""
 
@@ -183,8 +173,7 @@ class Split:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Unpack:
+class Unpack(Struct, frozen=True):
     """The tuple the block call before it gave, each part kept as ``label[i]``; the first part flows on."""
 
     label: str
@@ -194,8 +183,7 @@ class Unpack:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Read:
+class Read(Struct, frozen=True):
     """The tensor kept as ``label`` earlier in the definition: the path goes on from there."""
 
     label: str
@@ -205,15 +193,13 @@ class Read:
     count: Any = None  # in a template, a join's read of every tensor a loop of the class labelled: how many
 
 
-@dataclass(frozen=True, slots=True)
-class Quoted:
+class Quoted(Struct, frozen=True):
     """A message part that shows an expression's text, not its value."""
 
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Require:
+class Require(Struct, frozen=True):
     """A rule the checker could not decide for every argument value: the class tests it (symbolic IR only)."""
 
     holds: Any
@@ -228,8 +214,7 @@ Node = (Layer | Group | Residual | Concat | Elementwise | Gate | Dense | Choice 
         | Read)
 
 
-@dataclass(frozen=True, slots=True)
-class Init:
+class Init(Struct, frozen=True):
     """How a network's weights start: the spec's ``init(...)``, torchvision's VGG and MobileNet by default.
 
     The arguments of ``runtime.init_weights``: a scheme each for convs and linears
@@ -244,16 +229,15 @@ class Init:
     def changed(self) -> dict[str, str | float]:
         """The arguments that differ from the default scheme."""
         default = Init()
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) != getattr(default, f.name)}
+        return {name: getattr(self, name) for name in self.__struct_fields__
+                if getattr(self, name) != getattr(default, name)}
 
 
 INIT_SCHEMES = ("kaiming_fan_out", "kaiming_fan_in", "normal", "trunc_normal", "default")
 INIT_BIASES = ("zeros", "default")
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(Struct, frozen=True):
     """One tensor a network gives: the label it was kept under, its key (None in a tuple) and whether only
     ``train()`` gives it (an auxiliary head)."""
 
@@ -263,8 +247,7 @@ class Output:
     train_only: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Outputs:
+class Outputs(Struct, frozen=True):
     """What a network's ``output(...)`` gives: one tensor, a tuple, or named tensors (a dict; a namedtuple in
     ``train()`` where some are training-only, the others alone in ``eval()``)."""
 
@@ -285,8 +268,7 @@ class Outputs:
         return "tensor" if len(self.given(training)) == 1 and self.form != "dict" else "dict"
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
+class Network(Struct, frozen=True):
     name: str
     file: str
     args: Args
@@ -358,11 +340,9 @@ def count_buffers(node: Node) -> int:
 
 def values(node: Node) -> Iterator[object]:
     """Every value a node holds itself (arguments, types, names, conditions), not its children's."""
-    for item in fields(node):
-        value = getattr(node, item.name)
-        if item.name in _CHILDREN or item.name == "span":
-            continue
-        yield value
+    for name in node.__struct_fields__:
+        if name not in _CHILDREN and name != "span":
+            yield getattr(node, name)
 
 
 _CHILDREN = frozenset({"children", "body", "shortcut", "branches", "layers", "then", "otherwise"})
@@ -390,14 +370,14 @@ def replace_values(node: Node, mapping: dict[object, object]) -> Node:
 
     def rebuild(current: Node) -> Node:
         changes: dict[str, Any] = {}
-        for item in fields(current):
-            value = getattr(current, item.name)
-            if item.name == "span":
+        for name in current.__struct_fields__:
+            value = getattr(current, name)
+            if name == "span":
                 continue
-            if item.name in _CHILDREN:
-                changes[item.name] = _rebuilt(value, rebuild)
+            if name in _CHILDREN:
+                changes[name] = _rebuilt(value, rebuild)
             else:
-                changes[item.name] = swap(value)
+                changes[name] = swap(value)
         return replace(current, **changes)
 
     return rebuild(node)

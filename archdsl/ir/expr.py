@@ -15,8 +15,9 @@ operators is closed and small; ``python`` prints any expression as Python source
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Union
+
+from msgspec import Struct
 
 from archdsl.ir.helpers import axis, past_taken, per_axis
 from archdsl.ir.values import UNKNOWN, Value, apply_binary, apply_function, apply_unary, is_int, truth_of
@@ -87,8 +88,7 @@ class Expr:
         raise TypeError("a symbolic value has no truth value yet; use a guard")
 
 
-@dataclass(frozen=True, slots=True)
-class Sym(Expr):
+class Sym(Expr, Struct, frozen=True):  # Expr first: its operators build expressions
     """A named unknown: a parameter, a part of ``in``, a loop variable or state the emitted code keeps.
 
     ``type`` is what its values are: ``int``, ``float``, ``bool``, ``str``, a tuple of such
@@ -103,8 +103,7 @@ class Sym(Expr):
         return self.name
 
 
-@dataclass(frozen=True, slots=True)
-class Op(Expr):
+class Op(Expr, Struct, frozen=True):
     """``name`` applied to ``args``: an arithmetic or logic operator, ``if``, ``index``, ``tuple`` or a function."""
 
     name: str
@@ -124,7 +123,11 @@ def is_symbolic(value: object) -> bool:
     """Whether ``value`` (or a part of a tuple) is not known yet."""
     if isinstance(value, Expr):
         return True
-    return isinstance(value, tuple) and any(is_symbolic(v) for v in value)
+    if isinstance(value, tuple):
+        for item in value:  # a loop, not any(): this runs for every argument of every layer
+            if isinstance(item, Expr) or (isinstance(item, tuple) and is_symbolic(item)):
+                return True
+    return False
 
 
 def op(name: str, *args: Any) -> Any:

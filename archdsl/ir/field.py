@@ -7,8 +7,9 @@ effective size ``e`` and stride ``s`` gives ``r + (e - 1) * j`` and ``j * s``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+
+from msgspec import Struct
 
 Number = int | Fraction  # an int wherever the strides are whole: Fraction arithmetic is slow
 
@@ -19,8 +20,7 @@ def ratio(numerator: Number, denominator: Number) -> Number:
     return quotient.numerator if quotient.denominator == 1 else quotient
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(Struct, frozen=True):
     """Receptive field and jump along each spatial axis of the network input."""
 
     r: tuple[Number, ...]

@@ -10,7 +10,7 @@ reordering the tensor.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from archdsl import ir
 from archdsl.ir.layers import LAYERS

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from math import prod
 from typing import Any
+
+from msgspec import Struct
 
 Size = Any  # an int; in a template (symbolic IR) an expression of the class's symbols (``archdsl.ir.expr``)
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
-@dataclass(frozen=True, slots=True)
-class TensorType:
+class TensorType(Struct, frozen=True):
     shape: tuple[Size, ...]
 
     @property
@@ -44,8 +44,7 @@ class TensorType:
         return "[" + ", ".join(str(n) for n in self.shape) + "]"
 
 
-@dataclass(frozen=True, slots=True)
-class Named:
+class Named(Struct, frozen=True):
     """A labelled step's output as a value: ``@c4`` is ``Named("c4", its type)``."""
 
     label: str

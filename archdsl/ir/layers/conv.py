@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 from math import gcd, prod
 from typing import Any
+
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl.ir.expr import equals, is_symbolic, op, where

@@ -8,9 +8,10 @@ becomes a guard instead of an error. The help texts put the numbers into the for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
+
+from msgspec import Struct
 
 from archdsl import errorcodes as codes
 from archdsl.ir.expr import is_symbolic, op, where
@@ -43,8 +44,7 @@ def _size_help(length: int, k: int, s: int, p: int, d: int, size: int, ceil: boo
             f" = {rounding}({length + 2 * p - effective_kernel(k, d)} / {s}) + 1 = {size}")
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(Struct, frozen=True):
     """Kernel, stride, padding and dilation, one entry per spatial axis."""
 
     k: tuple[Any, ...]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import Struct
+
 from archdsl import errorcodes as codes
 from archdsl.ir.expr import Expr, is_symbolic
 from archdsl.ir.layers.signature import Param
@@ -42,8 +44,7 @@ class ShapeError(Exception):
         self.recovered = recovered
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(Struct, frozen=True):
     """A diagnostic's words with its numbers kept apart, so code can print them when it knows them."""
 
     parts: tuple[Any, ...]
@@ -52,8 +53,7 @@ class Message:
         return "".join(str(part) for part in self.parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(Struct, frozen=True):
     """A rule whose operands are not known yet: ``holds`` must be true, else ``message`` is the error."""
 
     holds: Expr
@@ -75,15 +75,13 @@ class Checks:
             raise ShapeError(code, str(message), help() if help else None, recovered)
 
 
-@dataclass(frozen=True, slots=True)
-class Warning_:
+class Warning_(Struct, frozen=True):
     code: codes.Code
     message: str
     help: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Shaped:
+class Shaped(Struct, frozen=True):
     """What a shape rule finds: the output type, learned parameters, buffers and warnings."""
 
     output: TensorType
@@ -92,8 +90,7 @@ class Shaped:
     warnings: tuple[Warning_, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Constructor:
+class Constructor(Struct, frozen=True):
     """``cls(*args, **kwargs)``; ``cls`` is ``nn.<Name>`` or a runtime class of archdsl's."""
 
     cls: str

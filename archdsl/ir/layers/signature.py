@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from archdsl.diagnostics import did_you_mean
 from archdsl.ir.expr import is_symbolic, op, type_of
@@ -28,8 +29,7 @@ Checker = Callable[[Any, int | None, Guarding], Any]
 REQUIRED = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(Struct, frozen=True):
     name: str
     check: Checker
     default: object = REQUIRED
@@ -235,8 +235,7 @@ def padding_or_sides(value: Any, rank: int | None, guard: Guarding) -> Any:
         return tuple(b for b, _ in pairs) if all(b == a for b, a in pairs) else pairs
 
 
-@dataclass(frozen=True, slots=True)
-class BindError:
+class BindError(Struct, frozen=True):
     kind: str  # "unknown" | "arity" | "duplicate"
     message: str
     index: int | None = None  # which argument is at fault, when one is
