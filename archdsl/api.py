@@ -6,9 +6,10 @@ import gc
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass
-class CheckResult:
+class CheckResult(Struct):
     networks: list[ir.Network] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)

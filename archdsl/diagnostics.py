@@ -6,9 +6,8 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from msgspec import Struct
+from msgspec import Struct, field
 from msgspec.structs import replace
 
 from archdsl.errorcodes import Code, Severity
@@ -77,8 +76,7 @@ def allowed_on_lines(text: str) -> dict[int, frozenset[str]]:
     return allowed
 
 
-@dataclass
-class WarningPolicy:
+class WarningPolicy(Struct):
     """Which warnings are dropped (``--allow``, allow comments) and which become errors (``--deny``).
 
     ``deny`` may hold ``warnings``: every warning. ``sources`` holds each file's text, for its comments.
@@ -104,8 +102,7 @@ class WarningPolicy:
         return self._comments[file]
 
 
-@dataclass
-class Sink:
+class Sink(Struct):
     """Collects diagnostics in order, dropping exact repeats (one bad block called many times).
 
     A warning is shown once per place: further ones there (each pass of a loop, each call

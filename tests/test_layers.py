@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import warnings
 from pathlib import Path
 from types import ModuleType
 
+import msgspec
 import pytest
 import torch
 
@@ -34,7 +34,7 @@ EXAMPLES = _reference().EXAMPLES
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_every_kind_has_every_fact(name: str) -> None:
     kind = LAYERS[name]
-    for field in dataclasses.fields(LayerKind):
+    for field in msgspec.structs.fields(LayerKind):
         value = getattr(kind, field.name)
         if field.name == "cancels_bias":
             continue  # None means: not a norm that cancels a bias

@@ -8,8 +8,9 @@ expressions: that two agree becomes a guard the class tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir

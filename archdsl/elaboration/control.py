@@ -9,8 +9,9 @@ checker refuses becomes a rule that the condition sends values the other way.
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir

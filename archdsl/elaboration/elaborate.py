@@ -16,10 +16,9 @@ cannot express it assumes, at the value the network was compiled for, and requir
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from msgspec import structs
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -491,7 +490,7 @@ class Elaborator:
 
     @staticmethod
     def _traced(diagnostic: Diagnostic, scope: Scope) -> Diagnostic:
-        return structs.replace(diagnostic, trace=scope.trace)
+        return replace(diagnostic, trace=scope.trace)
 
     def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
                scope: Scope | None = None) -> None:

@@ -7,8 +7,10 @@ services they call, so that they need not import the elaborator (which calls the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -23,8 +25,7 @@ Type = TensorType | None  # None: unknown after an earlier error
 Nodes = list[ir.Node]
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(Struct, frozen=True):
     values: Mapping[str, Any]
     block_input: TensorType | object | None  # what `in` means; UNKNOWN after an error
     namespace: Namespace

@@ -11,9 +11,10 @@ import functools
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic, Sink
@@ -28,8 +29,7 @@ MAX_FILE_BYTES = 1 << 20
 PRELUDE = "<prelude>"
 
 
-@dataclass
-class Program:
+class Program(Struct):
     """Every definition reachable from the root files, and the text of each file for diagnostics."""
 
     blocks: dict[str, ast.Definition] = field(default_factory=dict)

@@ -26,6 +26,8 @@ def init_weights(model: nn.Module, conv: str = "kaiming_fan_out", linear: str = 
     "trunc_normal" (these two with ``std``), or "default" (PyTorch's own); ``bias`` is "zeros"
     or "default".
     """
+    if conv == linear == bias == "default":
+        return  # PyTorch's own, which the norms already start as
     convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)
     for module in model.modules():

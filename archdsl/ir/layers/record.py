@@ -15,10 +15,9 @@ that the emitted code tests when it runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from msgspec import Struct
+from msgspec import Struct, field
 
 from archdsl import errorcodes as codes
 from archdsl.ir.expr import Expr, is_symbolic
@@ -61,8 +60,7 @@ class Guard(Struct, frozen=True):
     message: Message
 
 
-@dataclass
-class Checks:
+class Checks(Struct):
     """What a shape rule checks: known violations raise at once, unknown ones are kept as guards."""
 
     guards: list[Guard] = field(default_factory=list)
@@ -106,8 +104,7 @@ FieldRule = Callable[[Args, TensorType, TensorType, Any], Any]
 DescribeRule = Callable[[Args, TensorType], str]
 
 
-@dataclass(frozen=True, slots=True)
-class LayerKind:
+class LayerKind(Struct, frozen=True):
     name: str
     doc: str
     params: tuple[Param, ...]
