@@ -221,6 +221,16 @@ def test_bfloat16_channels_last_and_autocast(name: str) -> None:
             assert torch.allclose(out, reference, atol=1e-5)
 
 
+def test_many_built_networks_compile_whole_with_a_count_each() -> None:
+    """The README's advice for sweeps: past torch's eight compilations of the one ``forward`` built networks
+    share, ``isolate_recompiles=True`` still compiles each whole."""
+    for width in range(4, 14):
+        model = archdsl.build(source=f"network n {{ input [3, 8, 8]; conv({width}, 3, p=1); relu }}").eval()
+        compiled = torch.compile(model, fullgraph=True, backend="eager", isolate_recompiles=True)
+        with torch.no_grad():
+            assert compiled(torch.randn(1, 3, 8, 8)).shape == (1, width, 8, 8)
+
+
 def test_compiles_without_graph_breaks_and_exports() -> None:
     network = _sink("kitchen_sink")
     model = build_module(network).eval()
