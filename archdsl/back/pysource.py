@@ -14,8 +14,8 @@ from archdsl.ir.layers import Constructor
 MAX_LINE = 110
 # Constructor arguments equal to PyTorch's defaults are left out, as people write them.
 _DEFAULTS: tuple[tuple[str, dict[str, str]], ...] = (
-    (r"(nn\.|Padded|Pointwise)Conv(Transpose)?\dd", {"stride": "1", "padding": "0", "dilation": "1", "groups": "1",
-                                           "bias": "True", "output_padding": "0"}),
+    (r"(nn\.|Padded|Pointwise)Conv(Transpose)?\dd", {"stride": "1", "padding": "0", "dilation": "1",
+                                                     "groups": "1", "bias": "True", "output_padding": "0"}),
     (r"nn\.BatchNorm\dd", {"eps": "1e-05", "momentum": "0.1", "affine": "True", "track_running_stats": "True"}),
     (r"nn\.InstanceNorm\dd", {"eps": "1e-05", "momentum": "0.1", "affine": "False",
                               "track_running_stats": "False"}),
