@@ -113,10 +113,12 @@ class Sink(Struct):
     policy: WarningPolicy = field(default_factory=WarningPolicy)
     raised: int = 0  # errors added, repeats included: what tells whether a network had one
     denied: int = 0  # denied warnings added, repeats included
+    heard: int = 0  # diagnostics added, repeats and allowed warnings included: whether a step said anything
     _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
     _warned: dict[tuple[str, Span | None], int] = field(default_factory=dict)  # place -> index in items
 
     def add(self, diagnostic: Diagnostic) -> None:
+        self.heard += 1
         if diagnostic.code.severity is Severity.WARNING:
             self._warn(diagnostic)
             return

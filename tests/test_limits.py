@@ -17,7 +17,7 @@ import pytest
 
 import archdsl
 from archdsl.diagnostics import render_text
-from archdsl.elaboration import elaborate
+from archdsl.elaboration import blocks, elaborate
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = "network n { input [3, 8, 8]; "
@@ -95,7 +95,8 @@ def test_a_limit_gives_a_clear_error(name: str, tmp_path: Path) -> None:
 
 def test_layers_the_text_does_not_fix_are_counted_as_they_are_made(monkeypatch: pytest.MonkeyPatch) -> None:
     """A block's parameter hides the count from the text: the elaborator stops at the limit, where it is crossed."""
-    monkeypatch.setattr(elaborate, "MAX_LAYERS", 1_000)
+    for counting in (elaborate, blocks):  # a layer made, and a block's body made again
+        monkeypatch.setattr(counting, "MAX_LAYERS", 1_000)
     spec = "block b(k) { repeat(k) { relu } }\n" + NETWORK + "repeat(20) { b(100) } }\n"
     result = archdsl.check(source=spec)
     assert render_text(result.diagnostics, result.sources).splitlines() == [

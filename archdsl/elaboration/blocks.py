@@ -1,16 +1,24 @@
-"""A block call: the block's body elaborated for the call's arguments and the tensors it is given."""
+"""A block call: the block's body elaborated for the call's arguments and the tensors it is given.
+
+Networks call a block again and again with the same arguments on the same input (ResNet's stages, a stack of
+ten thousand units): the body is elaborated at the first such call, and the later ones copy its steps.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
+
+from msgspec import Struct
 
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.elaboration import outputs, tensors
-from archdsl.elaboration.limits import MAX_BLOCK_DEPTH
+from archdsl.elaboration.limits import MAX_BLOCK_DEPTH, MAX_LAYERS
 from archdsl.elaboration.naming import Namespace, labels_in
 from archdsl.elaboration.scope import Elaborating, Scope, Type
 from archdsl.front import syntax as ast
+from archdsl.ir.tensor import TensorType
 from archdsl.ir.values import UNKNOWN
 from archdsl.span import Frame
 
@@ -46,15 +54,71 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
         else:
             bound[param.name] = el.value(param.default, inner.bind(bound))  # type: ignore[arg-type]
     inner, kept = tensors.entering(inner.bind(bound), t, call.span)
+    key = None if el.symbolic or given or t is None else _form_key(bound, t, inner.stack)
+    form = None if key is None else el.forms.get(key)
+    if form is None or not _counted(el, form):
+        form = _elaborated(el, definition, inner, t, kept, key)
+    if form is None or t is None:
+        return None, None
+    steps = (*kept, *(ir.copied(node) for node in form.steps))  # passes and checks tell nodes apart by identity
+    node = ir.Group("block", el.name(call, scope, call.callee), steps, t, form.output, call.span,
+                    definition.name, tuple(bound.items()), passed=tuple(n for n in values if n in bound),
+                    positional=sum(arg.name is None for arg in call.args), given=given, gives=form.gives)
+    return node, form.output
+
+
+class Form(Struct, frozen=True):
+    """A block's body as elaborated for one set of arguments and one input type: the steps every call with them
+    makes, where making them said nothing (no diagnostic, no symbol), and the layers and parameters they count."""
+
+    steps: tuple[ir.Node, ...]
+    output: TensorType
+    gives: ir.Outputs | None
+    layers: int
+    params: int
+
+
+def _counted(el: Elaborating, form: Form) -> bool:
+    """Counts the layers and parameters of a body made again, where the limits allow them all (else it is made
+    anew, to report the layer that passes a limit)."""
+    if el.layer_count + form.layers > MAX_LAYERS or el.param_count + form.params > el.max_params:
+        return False
+    el.layer_count += form.layers
+    el.param_count += form.params
+    return True
+
+
+def _form_key(bound: dict[str, Any], t: TensorType, stack: tuple[str, ...]) -> Hashable | None:
+    """What a block's elaborated body depends on: the calls it is nested in, itself last (recursion and depth are
+    checked against them), its arguments (``1``, ``1.0`` and ``true`` apart) and its input type."""
+    key = (stack, _exactly(tuple(bound.items())), t)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _exactly(value: Any) -> Any:
+    """``value`` with the type of every item beside it, so that values equal across types give different keys."""
+    if isinstance(value, tuple):
+        return tuple(_exactly(item) for item in value)
+    return type(value), value
+
+
+def _elaborated(el: Elaborating, definition: ast.Definition, inner: Scope, t: Type, kept: list[ir.Node],
+                key: Hashable | None) -> Form | None:
+    """The block's body elaborated from ``inner`` (after an error, only checked: None); remembered by ``key``
+    for later calls where making it said nothing."""
+    heard, fresh, layers, params = el.sink.heard, el.fresh, el.layer_count, el.param_count
     outer = el.ending, el.outputs  # a block's `output(...)` is its own, not the network's
     el.ending, el.outputs = outputs.ending(definition.body), None
     children, t_out = el.sequence(definition.body, inner, t)
     gives, (el.ending, el.outputs) = el.outputs, outer
-    steps = (*kept, *children)
     if t is None or t_out is None:
-        return None, None
-    tensors.dead(el, steps, gives, inner)  # the tuple the back ends read: its dead steps are found once
-    node = ir.Group("block", el.name(call, scope, call.callee), steps, t, t_out, call.span,
-                    definition.name, tuple(bound.items()), passed=tuple(n for n in values if n in bound),
-                    positional=sum(arg.name is None for arg in call.args), given=given, gives=gives)
-    return node, t_out
+        return None
+    tensors.dead(el, (*kept, *children), gives, inner)  # the tuple the back ends read: its dead steps found once
+    form = Form(tuple(children), t_out, gives, el.layer_count - layers, el.param_count - params)
+    if key is not None and el.sink.heard == heard and el.fresh == fresh:
+        el.forms[key] = form
+    return form

@@ -15,7 +15,7 @@ cannot express it assumes, at the value the network was compiled for, and requir
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from msgspec.structs import replace
@@ -61,6 +61,7 @@ class Elaborator:
         self.layer_count = 0
         self.param_count = 0
         self.fresh = 0
+        self.forms: dict[Hashable, Any] = {}  # block bodies elaborated once for calls alike (``blocks.Form``)
         self._site: Span | None = None  # the argument being checked, for its guards
         self.ending: ast.Call | None = None  # the network's `output(...)` line
         self.outputs: ir.Outputs | None = None  # what it gives

@@ -73,6 +73,11 @@ class Elaborating(Protocol):
     outputs: ir.Outputs | None  # what it gives
     sink: Sink  # where diagnostics go
     reference: dict[Sym, Any]  # each symbol's value in the compiled network
+    fresh: int  # symbols made so far
+    layer_count: int
+    param_count: int
+    max_params: int
+    forms: dict[Any, Any]  # block bodies elaborated once for calls alike (``blocks.Form``)
 
     def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
                   ) -> dict[str, Any] | None: ...

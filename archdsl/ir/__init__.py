@@ -383,6 +383,12 @@ def replace_values(node: Node, mapping: dict[object, object]) -> Node:
     return rebuild(node)
 
 
+def copied(node: Node) -> Node:
+    """``node`` made again, and every node in it: an equal tree that shares no node with ``node``."""
+    return replace(node, **{name: _rebuilt(getattr(node, name), copied)
+                            for name in node.__struct_fields__ if name in _CHILDREN})
+
+
 def _rebuilt(value: Any, rebuild: Callable[[Node], Node]) -> Any:
     if value is None:
         return None
