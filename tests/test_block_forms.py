@@ -16,6 +16,7 @@ import specgen
 import archdsl
 from archdsl import ir
 from archdsl.elaboration import blocks
+from archdsl.reports import report
 
 REPEATED = """
 block unit(width, p=1) {
@@ -134,3 +135,16 @@ def test_generated_specs_give_the_ir_made_call_by_call(monkeypatch: pytest.Monke
             assert len({id(node) for node in nodes}) == len(nodes), text
         again += any(count > 1 for key, count in keys.items() if key is not None)
     assert again >= 8  # specs where a call was made again, from its form
+
+
+def test_the_report_counts_each_layer_form_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[ir.Layer] = []
+    of = report._Counts.of
+    monkeypatch.setattr(report._Counts, "of", lambda layer: counted.append(layer) or of(layer))
+    network = archdsl.check(source=REPEATED).networks[0]
+    rows = report.build_report(network).rows
+    layers = [row for row in rows if row.is_layer]
+    # 25 layers, 12 of them unlike the others: each counted once (unit(8) thrice makes three alike, and a norm or
+    # an activation on the same type at the same place of the body is alike in every call)
+    assert len(layers) == 25 and len(counted) == 12 == len(set(counted))
+    assert [row.flops for row in layers[:3]] == [row.flops for row in layers[3:6]] != [0] * 3

@@ -79,6 +79,7 @@ class _Collector:
         self.outputs = network.outputs
         self.skipped = set(flow.training_only(network.root.children, network.outputs))  # and the dead steps
         self.runs = True  # False inside a step eval() skips: its parameters count, its operations do not
+        self.counted: dict[ir.Layer, _Counts] = {}  # equal layers (a block's, at each call alike) count alike
 
     def field_of(self, node: ir.Node) -> Field:
         return self.fields[id(node)]
@@ -119,20 +120,36 @@ class _Collector:
         return sums[0], sums[1], sums[2], sums[3], sums[4]
 
     def layer(self, layer: ir.Layer, prefix: str, depth: int) -> tuple[int, int, int, int, int]:
-        args, kind = dict(layer.args), LAYERS[layer.kind]
-        counted = kind.flops(args, layer.input, layer.output) if self.runs else None
-        if counted and layout.runs_as_linear(layer):  # what fvcore calls the operator it runs
-            counted = ("linear", counted[1])
-        flops = counted[1] if counted else 0
-        if counted:
-            self.by_operator[counted[0]] += flops
-        all_ops = flops + kind.extra_ops(args, layer.input, layer.output) if self.runs else 0
-        activations = layer.output.numel if self.runs else 0
+        counts = self.counted.get(layer)
+        if counts is None:
+            counts = self.counted[layer] = _Counts.of(layer)
+        flops, all_ops, activations = (counts.flops, counts.all_ops, layer.output.numel) if self.runs else (0, 0, 0)
+        if counts.operator is not None and self.runs:
+            self.by_operator[counts.operator] += flops
         f = self.field_of(layer)
-        row = Row(prefix + layer.name, layer.kind, describe(layer), depth, True, layer.output.shape, layer.params,
+        row = Row(prefix + layer.name, layer.kind, counts.detail, depth, True, layer.output.shape, layer.params,
                   layer.buffers, flops, all_ops, activations, tuple(map(_number, f.r)), tuple(map(_number, f.j)))
         self.rows.append(row)
         return layer.params, layer.buffers, flops, all_ops, activations
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What a layer counts wherever it stands: counted once for the equal layers of every call of a block."""
+
+    operator: str | None  # the operator fvcore counts its FLOPs under; None: it has none
+    flops: int
+    all_ops: int
+    detail: str
+
+    @classmethod
+    def of(cls, layer: ir.Layer) -> _Counts:
+        args, kind = dict(layer.args), LAYERS[layer.kind]
+        counted = kind.flops(args, layer.input, layer.output)
+        operator, flops = counted if counted else (None, 0)
+        if counted and layout.runs_as_linear(layer):  # what fvcore calls the operator it runs
+            operator = "linear"
+        return cls(operator, flops, flops + kind.extra_ops(args, layer.input, layer.output), describe(layer))
 
 
 def build_report(network: ir.Network) -> Report:
