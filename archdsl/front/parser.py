@@ -16,8 +16,8 @@ from importlib import resources
 from typing import Any
 
 import lark
-from lark import Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic
@@ -110,16 +110,34 @@ def _unescape(raw: str, span: Span) -> str:
     return "".join(out)
 
 
-@v_args(meta=True, inline=True)
-class _ToAst(Transformer_NonRecursive):
-    """Grammar rule name -> AST node, bottom-up without recursion (deep input cannot overflow)."""
+class _ToAst:
+    """Grammar rule name -> AST node: each method makes the node of the rule it is named after, from the rule's
+    positions (``meta``) and its children, already made."""
 
     MAX_EXPRESSION_DEPTH = 200
 
     def __init__(self, file: str):
-        super().__init__()
         self.file = file
         self.depths: dict[int, tuple[Any, int]] = {}  # id -> (node, depth): holding the node keeps its id unique
+
+    def transform(self, tree: lark.Tree) -> Any:
+        """The AST of ``tree``, made bottom-up without recursion (deep input cannot overflow the stack)."""
+        made: list[Any] = []  # the children made so far, in order: tokens, None for a part left out, nodes
+        stack: list[Any] = [tree]
+        while stack:
+            item = stack.pop()
+            if type(item) is tuple:  # every child of the tree in it is made
+                rule = item[0]
+                count = len(rule.children)
+                children = made[len(made) - count:]
+                del made[len(made) - count:]
+                made.append(getattr(self, rule.data)(rule.meta, *children))
+            elif isinstance(item, lark.Tree):
+                stack.append((item,))
+                stack.extend(reversed(item.children))
+            else:
+                made.append(item)
+        return made[0]
 
     def _span(self, meta: Any) -> Span:
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
@@ -277,12 +295,7 @@ class _Parser:
         with self.lock:
             self.postlex.file = file
             tree = self.lark.parse(text, start=start)
-        try:
-            return _ToAst(file).transform(tree)
-        except VisitError as error:
-            if isinstance(error.orig_exc, SyntaxProblem):
-                raise error.orig_exc from None
-            raise
+        return _ToAst(file).transform(tree)
 
 
 @functools.cache
