@@ -1,13 +1,16 @@
 """Checks over a whole elaborated network that no single layer can make on its own.
 
-Each check is a pure function from the network (and the block trace of each node,
-found once for all of them) to warnings; ``CHECKS`` lists them in the order they run.
+Each check is a pure function from the network to warnings, each beside the node it is about; the block
+calls that expanded those nodes are found afterwards, in one walk, where there are any. ``CHECKS`` lists the
+checks in the order they run.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+
+from msgspec.structs import replace
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -39,23 +42,26 @@ def _traces(network: ir.Network) -> Traces:
     return traces
 
 
-def bias_before_norm(network: ir.Network, traces: Traces) -> list[Diagnostic]:
+Found = list[tuple[ir.Node, Diagnostic]]  # a warning, and the node it is about
+
+
+def bias_before_norm(network: ir.Network) -> Found:
     """A conv bias directly followed by a norm is cancelled by the norm's mean subtraction.
 
     Only where the norm takes each channel's own mean: batch and instance norm, and group
     norm with a group per channel (a group of several channels keeps their biases' differences).
     """
-    found = []
+    found: Found = []
     for path in _sequences(network.root):
         for first, second in itertools.pairwise(path):
             if (isinstance(first, ir.Layer) and isinstance(second, ir.Layer) and LAYERS[first.kind].has_bias
                     and first.arg("bias") and _per_channel_mean(second)):
                 channels = first.output.channels
-                found.append(Diagnostic(
+                found.append((first, Diagnostic(
                     codes.BIAS_BEFORE_NORM,
                     f"{first.kind} `{first.name}` has a bias that the following {second.kind} cancels: "
                     f"{channels} wasted parameters",
-                    first.span, "pass bias=false", traces[id(first)]))
+                    first.span, "pass bias=false")))
     return found
 
 
@@ -64,16 +70,15 @@ def _per_channel_mean(layer: ir.Layer) -> bool:
     return cancels is not None and cancels(dict(layer.args), layer.input)
 
 
-def misaligned_joins(network: ir.Network, traces: Traces) -> list[Diagnostic]:
+def misaligned_joins(network: ir.Network) -> Found:
     """Paths joined with different jumps combine features from differently spaced input positions."""
-    found: list[Diagnostic] = []
+    found: Found = []
 
     def report(node: ir.Node, arriving: list[Field]) -> None:
         jumps = ", ".join("x".join(_number(j) for j in f.j) for f in arriving)
-        found.append(Diagnostic(codes.MISALIGNED_JOIN,
-                                f"the paths joined here step over the input at different strides ({jumps})",
-                                node.span, "strides and up-sampling should match on every path of a join",
-                                traces[id(node)]))
+        found.append((node, Diagnostic(codes.MISALIGNED_JOIN,
+                                       f"the paths joined here step over the input at different strides ({jumps})",
+                                       node.span, "strides and up-sampling should match on every path of a join")))
 
     fields(network, report)
     return found
@@ -83,9 +88,10 @@ def _number(value: Number) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.3g}"
 
 
-CHECKS: tuple[Callable[[ir.Network, Traces], list[Diagnostic]], ...] = (bias_before_norm, misaligned_joins)
+CHECKS: tuple[Callable[[ir.Network], Found], ...] = (bias_before_norm, misaligned_joins)
 
 
 def run_checks(network: ir.Network) -> list[Diagnostic]:
-    traces = _traces(network)
-    return [d for check in CHECKS for d in check(network, traces)]
+    found = [each for check in CHECKS for each in check(network)]
+    traces = _traces(network) if found else {}
+    return [replace(diagnostic, trace=traces[id(node)]) for node, diagnostic in found]
