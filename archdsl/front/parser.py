@@ -1,4 +1,4 @@
-"""Source text to AST. Lark lives here and nowhere else.
+"""Source text to AST. Lark lives here and in ``to_ast.py``, which reads its parse tree.
 
 The grammar is built once per process (and its tables cached on disk by Lark between
 runs); Lark's errors become diagnostics at this boundary and no parse tree leaves it.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import math
 import re
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic
 from archdsl.front import syntax as ast
-from archdsl.ir.values import MAX_INT
+from archdsl.front.to_ast import SyntaxProblem, ToAst, token_span
 from archdsl.span import Span
 
 MAX_NESTING = 100
@@ -43,14 +42,6 @@ _EXPRESSION_START = frozenset({"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB",
                                "FALSE", "NOT", "ADDOP"})
 
 
-class SyntaxProblem(Exception):
-    """A problem found while building the AST (a limit or a bad literal), not a grammar error."""
-
-    def __init__(self, code: codes.Code, message: str, span: Span, help: str | None = None):
-        super().__init__(message)
-        self.diagnostic = Diagnostic(code, message, span, help)
-
-
 class _Newlines:
     """Post-lexer: drops newlines inside brackets, bounds the nesting depth and the file's length in tokens.
 
@@ -69,14 +60,14 @@ class _Newlines:
         for count, token in enumerate(stream):
             if count == MAX_TOKENS:
                 raise SyntaxProblem(codes.LIMIT, f"the file is longer than {MAX_TOKENS} tokens",
-                                    _token_span(self.file, token),
+                                    token_span(self.file, token),
                                     "split the spec into imported files, or write long runs with `repeat` or `for`")
             if token.type in _OPENERS:
                 depth += 1
                 brackets += token.type != "LBRACE"
                 if depth > MAX_NESTING:
                     raise SyntaxProblem(codes.LIMIT, f"brackets nest more than {MAX_NESTING} deep",
-                                        _token_span(self.file, token),
+                                        token_span(self.file, token),
                                         "split the expression or block into named parts")
             elif token.type in _CLOSERS:
                 depth = max(0, depth - 1)
@@ -84,198 +75,6 @@ class _Newlines:
             elif token.type == "_NL" and brackets:
                 continue
             yield token
-
-
-def _token_span(file: str, token: Token) -> Span:
-    line = token.line or 1
-    col = token.column or 1
-    end_line = token.end_line or line
-    end_col = token.end_column or col + max(1, len(token))
-    return Span(file, line, col, end_line, end_col)
-
-
-def _unescape(raw: str, span: Span) -> str:
-    out: list[str] = []
-    escapes = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
-    chars = iter(raw[1:-1])
-    for ch in chars:
-        if ch != "\\":
-            out.append(ch)
-            continue
-        nxt = next(chars, "")
-        if nxt not in escapes:
-            raise SyntaxProblem(codes.SYNTAX, f"unknown escape `\\{nxt}` in a string", span,
-                                "the escapes are \\n, \\t, \\\\, \\\" and \\'")
-        out.append(escapes[nxt])
-    return "".join(out)
-
-
-class _ToAst:
-    """Grammar rule name -> AST node: each method makes the node of the rule it is named after, from the rule's
-    positions (``meta``) and its children, already made."""
-
-    MAX_EXPRESSION_DEPTH = 200
-
-    def __init__(self, file: str):
-        self.file = file
-        self.depths: dict[int, tuple[Any, int]] = {}  # id -> (node, depth): holding the node keeps its id unique
-
-    def transform(self, tree: lark.Tree) -> Any:
-        """The AST of ``tree``, made bottom-up without recursion (deep input cannot overflow the stack)."""
-        made: list[Any] = []  # the children made so far, in order: tokens, None for a part left out, nodes
-        stack: list[Any] = [tree]
-        while stack:
-            item = stack.pop()
-            if type(item) is tuple:  # every child of the tree in it is made
-                rule = item[0]
-                count = len(rule.children)
-                children = made[len(made) - count:]
-                del made[len(made) - count:]
-                made.append(getattr(self, rule.data)(rule.meta, *children))
-            elif isinstance(item, lark.Tree):
-                stack.append((item,))
-                stack.extend(reversed(item.children))
-            else:
-                made.append(item)
-        return made[0]
-
-    def _span(self, meta: Any) -> Span:
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
-
-    def _tok(self, token: Token) -> Span:
-        return _token_span(self.file, token)
-
-    def _nested(self, node: Any, *children: Any) -> Any:
-        depth = 1 + max((self._depth(c) for c in children), default=0)
-        if depth > self.MAX_EXPRESSION_DEPTH:
-            raise SyntaxProblem(codes.LIMIT, f"expression nests more than {self.MAX_EXPRESSION_DEPTH} deep",
-                                node.span, "split it with a block parameter or a loop")
-        self.depths[id(node)] = (node, depth)
-        return node
-
-    def _depth(self, node: Any) -> int:
-        known = self.depths.get(id(node))
-        return known[1] if known is not None and known[0] is node else 0
-
-    # definitions
-    def start(self, meta: Any, *items: Any) -> ast.Module:
-        imports = tuple(i for i in items if isinstance(i, ast.Import))
-        defs = tuple(i for i in items if isinstance(i, ast.Definition))
-        return ast.Module(self.file, imports, defs)
-
-    def import_(self, meta: Any, keyword: Token, path: Token) -> ast.Import:
-        return ast.Import(_unescape(str(path), self._tok(path)), self._span(meta))
-
-    def definition(self, meta: Any, kind: Token, name: Token, params: Any, body: Any) -> ast.Definition:
-        return ast.Definition(str(kind), str(name), tuple(params or ()), body, self._span(meta), self._tok(name))
-
-    def param(self, meta: Any, name: Token, default: Any = None) -> ast.Param:
-        tensor = name.type == "TENSOR"  # `@skip`
-        return ast.Param(str(name)[1:] if tensor else str(name), default, self._span(meta), tensor=tensor)
-
-    def body(self, meta: Any, *items: Any) -> tuple[Any, ...]:
-        """A list of the parse (a body, parameters, arguments): its items, less the parts left out."""
-        return tuple(item for item in items if item is not None)
-
-    params = args = body
-
-    # statements
-    def call(self, meta: Any, name: Token, args: Any, body: Any) -> ast.Call:
-        return ast.Call(str(name), tuple(args or ()), body, self._span(meta), self._tok(name))
-
-    def label(self, meta: Any, token: Token) -> Token:
-        return token
-
-    def labeled(self, meta: Any, label: Token, call: ast.Call) -> ast.Call:
-        return ast.Call(call.callee, call.args, call.body, self._span(meta), call.callee_span,
-                        str(label), self._tok(label))
-
-    def arg(self, meta: Any, value: Any) -> ast.Argument:
-        return ast.Argument(None, value, self._span(meta))
-
-    def kwarg(self, meta: Any, name: Token, value: Any) -> ast.Argument:
-        span = self._span(meta)
-        if name.type == "STRING":  # `"0"=@p2`
-            return ast.Argument(_unescape(str(name), span), value, span, quoted=True)
-        return ast.Argument(str(name), value, span)
-
-    def for_(self, meta: Any, targets: tuple[str, ...], iterable: Any, body: Any) -> ast.For:
-        return ast.For(targets, iterable, body, self._span(meta))
-
-    def targets(self, meta: Any, *names: Token) -> tuple[str, ...]:
-        return tuple(str(n) for n in names)
-
-    def if_(self, meta: Any, cond: Any, then: Any, *rest: Any) -> ast.If:
-        *others, orelse = rest
-        return ast.If((ast.Arm(cond, then), *others), orelse or (), self._span(meta))
-
-    def else_if(self, meta: Any, cond: Any, body: Any) -> ast.Arm:
-        return ast.Arm(cond, body)
-
-    def input_(self, meta: Any, keyword: Token, value: Any) -> ast.Input:
-        dims = value.items if isinstance(value, ast.Sequence) else (value,)
-        return ast.Input(dims, self._span(meta))
-
-    # expressions
-    def integer(self, meta: Any, token: Token) -> ast.Literal:
-        span = self._span(meta)
-        digits = str(token).lstrip("0")
-        if len(digits) > len(str(MAX_INT)) or int(digits or "0") >= MAX_INT:  # int() refuses 4,300+ digits
-            raise SyntaxProblem(codes.LIMIT, "number is too large", span, "values must stay below 2**63 in size")
-        return ast.Literal(int(token), span)
-
-    def float_(self, meta: Any, token: Token) -> ast.Literal:
-        span = self._span(meta)
-        value = float(token)
-        if math.isinf(value):
-            raise SyntaxProblem(codes.LIMIT, f"number is too large: {token} is beyond a float's range", span,
-                                "floats stop near 1.8e308")
-        return ast.Literal(value, span)
-
-    def string(self, meta: Any, token: Token) -> ast.Literal:
-        span = self._span(meta)
-        return ast.Literal(_unescape(str(token), span), span)
-
-    def true(self, meta: Any, token: Token) -> ast.Literal:
-        return ast.Literal(True, self._span(meta))
-
-    def false(self, meta: Any, token: Token) -> ast.Literal:
-        return ast.Literal(False, self._span(meta))
-
-    def name(self, meta: Any, token: Token) -> ast.Name:
-        return ast.Name(str(token), self._span(meta))
-
-    def input_ref(self, meta: Any, token: Token) -> ast.InputRef:
-        return ast.InputRef(self._span(meta))
-
-    def tensor_ref(self, meta: Any, token: Token) -> ast.TensorRef:
-        return ast.TensorRef(str(token)[1:], self._span(meta))
-
-    def function_call(self, meta: Any, name: Token, *args: Any) -> ast.FunctionCall:
-        items = tuple(a for a in args if a is not None)
-        return self._nested(ast.FunctionCall(str(name), items, self._span(meta)), *items)
-
-    def tuple_(self, meta: Any, *items: Any) -> ast.Sequence:
-        items = tuple(i for i in items if i is not None)
-        return self._nested(ast.Sequence(items, self._span(meta)), *items)
-
-    list_ = tuple_
-
-    def attribute(self, meta: Any, value: Any, attr: Token) -> ast.Attribute:
-        return self._nested(ast.Attribute(value, str(attr), self._span(meta)), value)
-
-    def index(self, meta: Any, value: Any, index: Any) -> ast.Index:
-        return self._nested(ast.Index(value, index, self._span(meta)), value, index)
-
-    def unary(self, meta: Any, op: Token, operand: Any) -> ast.Unary:
-        return self._nested(ast.Unary(str(op), operand, self._span(meta)), operand)
-
-    def binary(self, meta: Any, left: Any, op: Token, right: Any) -> ast.Binary:
-        return self._nested(ast.Binary(str(op), left, right, self._span(meta)), left, right)
-
-    def conditional(self, meta: Any, then: Any, cond: Any, orelse: Any) -> ast.Conditional:
-        node = ast.Conditional(then, cond, orelse, self._span(meta))
-        return self._nested(node, then, cond, orelse)
 
 
 class _Parser:
@@ -287,7 +86,7 @@ class _Parser:
     def __init__(self) -> None:
         grammar = resources.files("archdsl.front").joinpath("grammar.lark").read_text(encoding="utf-8")
         self.postlex = _Newlines("")
-        self.lark = lark.Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
+        self.lark = lark.Lark(grammar, parser="lalr", start=["start", "expr"],
                               maybe_placeholders=True, cache=True, postlex=self.postlex)
         self.lock = threading.Lock()
 
@@ -295,7 +94,7 @@ class _Parser:
         with self.lock:
             self.postlex.file = file
             tree = self.lark.parse(text, start=start)
-        return _ToAst(file).transform(tree)
+        return ToAst(file).transform(tree)
 
 
 @functools.cache
@@ -426,7 +225,7 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, tex
         span = Span(file, line, col, line, col + 1)
         found = "end of file"
     else:
-        span = _token_span(file, token)
+        span = token_span(file, token)
         found = "a new line" if token.type == "_NL" else f"`{token}`"
     help = None
     before = text.split("\n")[span.line - 1][:span.col - 1] if token.type != "$END" else ""
