@@ -4,6 +4,7 @@ Ctrl-C is one line and exit code 130 at any moment, also while the compiler is s
 being imported, which is why this module imports nothing of archdsl before ``main``.
 """
 
+import gc
 import signal
 import sys
 
@@ -14,6 +15,7 @@ def main() -> int:
 
         code = run()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C cannot undo it at exit
+        gc.freeze()  # nor need what it made be walked once more, by the collection at exit, to free nothing
         return code
     except KeyboardInterrupt:
         print("archdsl: interrupted", file=sys.stderr)
