@@ -47,12 +47,24 @@ def check(files: str | Path | Sequence[str | Path] = (), *, source: str | None =
     Each file is a program of its own (with what it imports), so files checked together
     may define blocks of the same name. ``input_shape`` ([C, *spatial]) replaces the
     networks' own input types. ``allow`` drops warnings of those codes, ``deny`` makes
-    them errors (``"warnings"``: all of them); ``max_params`` bounds a network's size.
+    them errors (``"warnings"``: all of them); ``max_params`` bounds a network's size. A network argument is
+    a number, a bool, a string, or a tuple or list of them (a list is a tuple, as in a spec).
     """
     if isinstance(files, (str, Path)):  # one path, not a sequence of its characters
         files = [files]
+    given = {name: _language_value(name, value) for name, value in (params or {}).items()}
     with _collecting_after():
-        return _check(files, source, network, params, input_shape, allow, deny, max_params)
+        return _check(files, source, network, given, input_shape, allow, deny, max_params)
+
+
+def _language_value(name: str, value: object) -> Value:
+    """A network argument given from Python as a value of the language; TypeError where it is none."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_language_value(name, item) for item in value)
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"network argument `{name}` must be a number, a bool, a string, or a tuple or list of them; "
+                    f"got {type(value).__name__}")
 
 
 @contextmanager

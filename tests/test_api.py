@@ -62,6 +62,26 @@ def test_parameters_by_keyword_or_by_mapping_for_names_the_api_uses() -> None:
     assert archdsl.build(source=spec, init=False, params={"init": 1})(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 8, 8)
 
 
+STAGES = """
+network n(depths=[1, 2]) {
+    input [3, 8, 8]
+    for i in range(len(depths)) { repeat(depths[i]) { conv(4, 3, p=1) } }
+}
+"""
+
+
+def test_a_list_argument_is_a_tuple_as_in_a_spec() -> None:
+    given = archdsl.load_network(source=STAGES, depths=[2, 1, 1])
+    assert given == archdsl.load_network(source=STAGES, depths=(2, 1, 1))
+    assert len(given.root.children) == 4
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, None, [1, object()]])
+def test_an_argument_that_is_no_value_of_the_language_is_a_type_error(value: object) -> None:
+    with pytest.raises(TypeError, match="network argument `depths` must be a number"):
+        archdsl.check(source=STAGES, params={"depths": value})
+
+
 def test_network_selects_one_of_several(tmp_path: Path) -> None:
     spec = tmp_path / "two.arch"
     spec.write_text(SPEC + SPEC.replace("network n", "network m").replace("linear(classes)", "linear(2)"))

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from msgspec import Struct
+from msgspec.structs import astuple
 
 from archdsl import errorcodes as codes
 from archdsl import ir
@@ -35,14 +36,15 @@ def of_definition(body: tuple[ast.Stmt, ...]) -> dict[str, Any]:
 
 def _references(node: Any) -> Iterator[str]:
     """The labels every ``@name`` under a syntax node reads."""
-    if isinstance(node, ast.TensorRef):
-        yield node.name
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from _references(item)
-    elif isinstance(node, Struct) and not isinstance(node, Span):
-        for name in node.__struct_fields__:
-            yield from _references(getattr(node, name))
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, tuple):
+            stack.extend(current)
+        elif isinstance(current, ast.TensorRef):
+            yield current.name
+        elif isinstance(current, Struct) and not isinstance(current, Span):
+            stack.extend(astuple(current))
 
 
 def labelled_steps(stmts: tuple[ast.Stmt, ...]) -> dict[str, Span]:
