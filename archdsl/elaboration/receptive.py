@@ -13,15 +13,17 @@ from archdsl import ir
 from archdsl.ir import flow
 from archdsl.ir.field import Field
 from archdsl.ir.layers import LAYERS
+from archdsl.ir.layers.record import keeps_field
 
 # (node, fields of the paths that disagree) for each misaligned join.
 OnJoin = Callable[[ir.Node, list[Field]], None]
 
 
 def _layer(layer: ir.Layer, f: Field) -> Field:
-    if layer.input.rank == 0 or layer.output.rank == 0:  # a flat tensor: every value sees everything before
-        return f
-    return LAYERS[layer.kind].receptive(dict(layer.args), layer.input, layer.output, f)
+    rule = LAYERS[layer.kind].receptive
+    if rule is keeps_field or layer.input.rank == 0 or layer.output.rank == 0:  # element-wise, or a flat tensor:
+        return f  # every value sees what the one before saw, or everything
+    return rule(dict(layer.args), layer.input, layer.output, f)
 
 
 def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Field]:
