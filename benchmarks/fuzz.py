@@ -491,12 +491,13 @@ def _execute(code: Any) -> dict[str, Any]:
 
 def _network_class(namespace: dict[str, Any], name: str) -> Any:
     """The last module class whose name is the network's in PascalCase (maybe numbered to stay unique)."""
-    from archdsl.pyclasses import pascal
     from torch import nn
+
+    from archdsl.back.pynames import class_name
 
     classes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, nn.Module)
                and v.__module__ == "archdsl_fuzz_emitted"]
-    wanted = pascal(name)
+    wanted = class_name(name, set())
     named = [c for c in classes if re.fullmatch(re.escape(wanted) + r"\d*", c.__name__)]
     if not named:
         raise Mismatch(f"no class named {wanted} among {[c.__name__ for c in classes]}")
