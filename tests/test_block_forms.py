@@ -6,6 +6,7 @@ shared between calls, and everything a call says (its warnings, a limit it passe
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -93,6 +94,19 @@ network n {
     errors = [d for d in result.diagnostics if d.is_error]
     # `1` is no bool, though `1 == true`: the error is the second call's
     assert len(errors) == 1 and [frame.call.line for frame in errors[0].trace] == [6]
+
+
+def test_floats_equal_but_written_apart_are_different_calls() -> None:
+    text = """
+block b(slope) { leaky_relu(slope) }
+network n {
+    input [3, 8, 8]
+    b(0.0)
+    b(-0.0)
+}
+"""
+    first, second = (group.children[0].arg("slope") for group in archdsl.check(source=text).networks[0].root.children)
+    assert (math.copysign(1, first), math.copysign(1, second)) == (1, -1)  # 0.0 == -0.0, yet each keeps its own
 
 
 def test_a_warning_in_a_block_counts_every_call(keys: Counter) -> None:

@@ -100,10 +100,11 @@ def _form_key(bound: dict[str, Any], t: TensorType, stack: tuple[str, ...]) -> H
 
 
 def _exactly(value: Any) -> Any:
-    """``value`` with the type of every item beside it, so that values equal across types give different keys."""
+    """``value`` with the type of every item beside it, so that values equal across types give different keys
+    (and a float as it is written: ``0.0`` and ``-0.0`` are equal, but not alike in a layer's arguments)."""
     if isinstance(value, tuple):
         return tuple(_exactly(item) for item in value)
-    return type(value), value
+    return type(value), repr(value) if isinstance(value, float) else value
 
 
 def _elaborated(el: Elaborating, definition: ast.Definition, inner: Scope, t: Type, kept: list[ir.Node],
