@@ -56,12 +56,14 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
     inner, kept = tensors.entering(inner.bind(bound), t, call.span)
     key = None if el.symbolic or given or t is None else _form_key(bound, t, inner.stack)
     form = None if key is None else el.forms.get(key)
-    if form is None or not _counted(el, form):
+    if form is not None and _counted(el, form):
+        made = tuple(ir.copied(node) for node in form.steps)  # passes and checks tell nodes apart by identity
+    else:
         form = _elaborated(el, definition, inner, t, kept, key)
+        made = () if form is None else form.steps
     if form is None or t is None:
         return None, None
-    steps = (*kept, *(ir.copied(node) for node in form.steps))  # passes and checks tell nodes apart by identity
-    node = ir.Group("block", el.name(call, scope, call.callee), steps, t, form.output, call.span,
+    node = ir.Group("block", el.name(call, scope, call.callee), (*kept, *made), t, form.output, call.span,
                     definition.name, tuple(bound.items()), passed=tuple(n for n in values if n in bound),
                     positional=sum(arg.name is None for arg in call.args), given=given, gives=form.gives)
     return node, form.output
