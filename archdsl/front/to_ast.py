@@ -91,7 +91,8 @@ class ToAst:
         return made[0]
 
     def _span(self, rule: lark.Tree, start: tuple[int, int] | None, end: tuple[int, int] | None) -> Span | None:
-        """The span of ``rule``, from where its first child starts to where its last ends."""
+        """The span of ``rule``, from where its first child starts to where its last ends (``rule`` is for a
+        subclass that reads Lark's own positions instead: tests/test_spans.py compares the two)."""
         return None if start is None or end is None else Span(self.file, *start, *end)
 
     def _tok(self, token: Token) -> Span:
