@@ -1,5 +1,5 @@
-"""The prelude's syntax tree cached between processes (issue 12, item 1): read back equal, keyed by the text,
-and never a way to run code or to read a file someone else could have written."""
+"""The prelude's syntax tree and Lark's tables cached between processes (issue 12, item 1): read back equal, keyed
+by the text, and never a way to run code or to read a file someone else could have written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archdsl.front import prelude_cache
+from archdsl.front import parser, prelude_cache
 from archdsl.front.loader import PRELUDE
 from archdsl.front.parser import parse
 
@@ -36,7 +36,7 @@ def test_the_tree_read_back_equals_the_parsed_one_and_skips_the_parse(cache_home
     first = prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
     second = prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
     assert calls == ["parse"] and second == first and second is not first
-    (written,) = cache_home.iterdir()
+    (written,) = cache_home.glob("prelude-*")
     assert oct(cache_home.stat().st_mode & 0o777) == "0o700" and oct(written.stat().st_mode & 0o777) == "0o600"
 
 
@@ -45,13 +45,13 @@ def test_another_text_has_another_file(cache_home: Path) -> None:
     prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
     edited = PRELUDE_TEXT + "\n# edited\n"
     prelude_cache.cached(edited, lambda: _parsed(calls))
-    assert calls == ["parse", "parse"] and len(list(cache_home.iterdir())) == 2
+    assert calls == ["parse", "parse"] and len(list(cache_home.glob("prelude-*"))) == 2
 
 
 def _plant(cache_home: Path, data: bytes) -> Path:
     calls: list[str] = []
     prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
-    (path,) = cache_home.iterdir()
+    (path,) = cache_home.glob("prelude-*")
     path.write_bytes(data)
     return path
 
@@ -85,7 +85,7 @@ def test_a_broken_or_foreign_file_is_parsed_over(cache_home: Path, data: bytes) 
 def test_a_cache_others_may_write_is_not_read(cache_home: Path, writable: str) -> None:
     calls: list[str] = []
     prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
-    (path,) = cache_home.iterdir()
+    (path,) = cache_home.glob("prelude-*")
     (cache_home if writable == "folder" else path).chmod(0o777 if writable == "folder" else 0o666)
     prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
     assert calls == ["parse", "parse"]
@@ -100,13 +100,51 @@ def test_no_cache_folder_is_no_cache_and_no_error(tmp_path: Path, monkeypatch: p
     assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None and calls == ["parse", "parse"]
 
 
+SPEC = Path(__file__).resolve().parent.parent / "specs" / "resnet18.arch"
+
+
+def _check_in_a_process(cache: Path, temporary: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "TMPDIR": str(temporary)}
+    run = subprocess.run([sys.executable, "-m", "archdsl", "check", str(SPEC)], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0 and run.stdout == "resnet18: [3, 224, 224] -> [1000]\n", run.stderr
+
+
 def test_a_check_in_a_fresh_process_reads_the_cache(tmp_path: Path) -> None:
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    spec = Path(__file__).resolve().parent.parent / "specs" / "resnet18.arch"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     files = []
     for _ in range(2):
-        run = subprocess.run([sys.executable, "-m", "archdsl", "check", str(spec)], env=env, capture_output=True,
-                             text=True)
-        assert run.returncode == 0 and run.stdout == "resnet18: [3, 224, 224] -> [1000]\n", run.stderr
-        files.append([(path.name, path.stat().st_ino) for path in (tmp_path / "archdsl").iterdir()])
-    assert files[0] == files[1] and len(files[0]) == 1  # written by the first, read (not written again) by the second
+        _check_in_a_process(tmp_path, temporary)
+        files.append(sorted((path.name, path.stat().st_ino) for path in (tmp_path / "archdsl").iterdir()))
+    # written by the first, read (not written again) by the second: the prelude's tree and Lark's tables
+    assert files[0] == files[1] and [name.split("-")[0] for name, _ in files[0]] == ["lark", "prelude"]
+    assert list(temporary.iterdir()) == []
+
+
+def test_lark_s_default_cache_in_the_shared_temporary_folder_is_never_read(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lark's own cache is a pickle in the temporary folder under a name anyone can compute: planted there by
+    another user, it would run their code in every check."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(shared))
+    monkeypatch.setattr(parser, "_tables_file", lambda grammar: True)  # Lark's default, as archdsl once asked
+    parser._Parser()
+    (default,) = shared.iterdir()
+    marker = tmp_path / "ran"
+    with default.open("rb") as handle:
+        first_line = handle.readline()
+    default.write_bytes(first_line + pickle.dumps(_Runs(marker)))
+    _check_in_a_process(tmp_path / "cache", shared)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("writable", ["folder", "file"])
+def test_lark_s_tables_others_may_write_are_not_read(cache_home: Path, writable: str) -> None:
+    grammar = "start: \"a\"\n"
+    kept = parser._tables_file(grammar)
+    assert isinstance(kept, str) and Path(kept).parent == cache_home
+    Path(kept).write_bytes(b"")
+    (cache_home if writable == "folder" else Path(kept)).chmod(0o777 if writable == "folder" else 0o666)
+    assert parser._tables_file(grammar) is False

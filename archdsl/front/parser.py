@@ -1,14 +1,17 @@
 """Source text to AST. Lark lives here and in ``to_ast.py``, which reads its parse tree.
 
-The grammar is built once per process (and its tables cached on disk by Lark between
-runs); Lark's errors become diagnostics at this boundary and no parse tree leaves it.
+The grammar is built once per process (and its tables kept by Lark between runs, in the user's
+own cache folder); Lark's errors become diagnostics at this boundary and no parse tree leaves it.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -20,6 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from archdsl import errorcodes as codes
 from archdsl.diagnostics import Diagnostic
+from archdsl.front import cache_folder
 from archdsl.front import syntax as ast
 from archdsl.front.to_ast import SyntaxProblem, ToAst, token_span
 from archdsl.span import Span
@@ -87,7 +91,7 @@ class _Parser:
         grammar = resources.files("archdsl.front").joinpath("grammar.lark").read_text(encoding="utf-8")
         self.postlex = _Newlines("")
         self.lark = lark.Lark(grammar, parser="lalr", start=["start", "expr"],
-                              maybe_placeholders=True, cache=True, postlex=self.postlex)
+                              maybe_placeholders=True, cache=_tables_file(grammar), postlex=self.postlex)
         self.lock = threading.Lock()
 
     def parse(self, text: str, file: str, start: str = "start") -> Any:
@@ -95,6 +99,18 @@ class _Parser:
             self.postlex.file = file
             tree = self.lark.parse(text, start=start)
         return ToAst(file).transform(tree)
+
+
+def _tables_file(grammar: str) -> str | bool:
+    """Where Lark keeps its tables for ``grammar`` between processes: a file in the user's own cache folder, else
+    no cache (False). Never Lark's default, a file in the shared temporary folder under a name anyone can
+    compute: Lark unpickles it, so whoever wrote it first could run code in every later check."""
+    base = cache_folder.made()
+    if base is None:
+        return False
+    key = hashlib.sha256(f"{lark.__version__}\0{sys.version}\0{grammar}".encode()).hexdigest()[:32]
+    path = base / f"lark-{key}.pickle"
+    return str(path) if not os.path.lexists(path) or cache_folder.readable(path) else False
 
 
 @functools.cache

@@ -2,10 +2,9 @@
 
 The file is named by a hash of the prelude's text, of the source of the classes the tree is made of, and of
 Python's version, so an edited prelude or syntax module, or another release, never reads a stale tree. It
-lives in the user's own cache folder (``$XDG_CACHE_HOME/archdsl``, else ``~/.cache/archdsl``), made readable
-by its owner alone, and is read only where the folder and the file belong to the user and nobody else may
-write them. Reading it builds nothing but syntax nodes and spans: any other class named in the file makes it
-unreadable, and an unreadable file is parsed again. Nothing is ever cached for spec files.
+lives in the user's own ``cache_folder``. Reading it builds nothing but syntax nodes and spans: any other class
+named in the file makes it unreadable, and an unreadable file is parsed again. Nothing is ever cached for spec
+files.
 """
 
 from __future__ import annotations
@@ -14,13 +13,13 @@ import hashlib
 import io
 import os
 import pickle
-import stat
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from archdsl import span
+from archdsl.front import cache_folder
 from archdsl.front import syntax as ast
 
 _ALLOWED_MODULES = frozenset({"archdsl.front.syntax", "archdsl.span"})
@@ -38,15 +37,10 @@ class _SyntaxUnpickler(pickle.Unpickler):
         return found
 
 
-def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "archdsl"
-
-
 def cached(text: str, parse: Callable[[], ast.Module | None]) -> ast.Module | None:
     """The syntax tree of the prelude ``text``: from the cache where it holds one, else ``parse()``'s, kept there
     when it parsed clean."""
-    path = folder() / f"prelude-{_key(text)}.pickle"
+    path = cache_folder.folder() / f"prelude-{_key(text)}.pickle"
     module = _read(path)
     if module is None:
         module = parse()
@@ -62,16 +56,10 @@ def _key(text: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def _private(path: Path) -> bool:
-    """Whether ``path`` belongs to this user and no one else may write it."""
-    info = path.lstat()
-    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-
 def _read(path: Path) -> ast.Module | None:
+    if not cache_folder.readable(path):
+        return None
     try:
-        if not (_private(path.parent) and _private(path)) or not stat.S_ISREG(path.lstat().st_mode):
-            return None
         module = _SyntaxUnpickler(io.BytesIO(path.read_bytes())).load()
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError):
         return None
@@ -80,10 +68,9 @@ def _read(path: Path) -> ast.Module | None:
 
 def _write(path: Path, module: ast.Module) -> None:
     """Writes the file whole (a temporary file renamed over it); a folder that cannot be made is no cache."""
+    if cache_folder.made() is None:
+        return
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(path.parent):
-            return
         descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".prelude-")
     except OSError:
         return
