@@ -16,7 +16,7 @@ from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic
 from archdsl.elaboration.receptive import fields
-from archdsl.ir.field import Field, Number
+from archdsl.ir.field import Number
 from archdsl.ir.layers import LAYERS
 from archdsl.span import Frame
 
@@ -73,14 +73,11 @@ def _per_channel_mean(layer: ir.Layer) -> bool:
 def misaligned_joins(network: ir.Network) -> Found:
     """Paths joined with different jumps combine features from differently spaced input positions."""
     found: Found = []
-
-    def report(node: ir.Node, arriving: list[Field]) -> None:
+    for node, arriving in fields(network).misaligned:
         jumps = ", ".join("x".join(_number(j) for j in f.j) for f in arriving)
         found.append((node, Diagnostic(codes.MISALIGNED_JOIN,
                                        f"the paths joined here step over the input at different strides ({jumps})",
                                        node.span, "strides and up-sampling should match on every path of a join")))
-
-    fields(network, report)
     return found
 
 

@@ -7,16 +7,21 @@ from that tensor's field, so a field is taken along every path of a graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from msgspec import Struct
 
 from archdsl import ir
 from archdsl.ir import flow
 from archdsl.ir.field import Field
 from archdsl.ir.layers import LAYERS
 from archdsl.ir.layers.record import keeps_field
+from archdsl.remembered import by_identity
 
-# (node, fields of the paths that disagree) for each misaligned join.
-OnJoin = Callable[[ir.Node, list[Field]], None]
+
+class Fields(Struct, frozen=True):
+    """The output field of every node of a network, and the joins whose paths arrive at different jumps."""
+
+    of: dict[int, Field]  # keyed by ``id(node)``
+    misaligned: list[tuple[ir.Node, list[Field]]]  # (join, the fields of its paths)
 
 
 def _layer(layer: ir.Layer, f: Field) -> Field:
@@ -26,9 +31,11 @@ def _layer(layer: ir.Layer, f: Field) -> Field:
     return rule(dict(layer.args), layer.input, layer.output, f)
 
 
-def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Field]:
-    """The output field of every node, keyed by ``id(node)``."""
+@by_identity(kept=4)
+def fields(network: ir.Network) -> Fields:
+    """The fields of ``network``, taken once for its checks and its report."""
     result: dict[int, Field] = {}
+    misaligned: list[tuple[ir.Node, list[Field]]] = []
     kept: list[dict[str, Field]] = [{}]  # the fields of the labelled tensors each module in the walk sees
     gave: list[Field] = []  # the fields of the tuple the last block call gave, for the Unpack after it
 
@@ -41,12 +48,12 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
         wide = arriving[0]
         for other in arriving[1:]:
             wide = wide.widest(other)
-        if on_join is not None and all(len(size) == len(wide.j) for size in sizes):  # flat tensors have no axes
+        if all(len(size) == len(wide.j) for size in sizes):  # flat tensors have no axes
             # Axes where a path is broadcast (size 1) carry no alignment to compare.
             for axis in range(len(wide.j)):
                 jumps = {f.j[axis] for f, size in zip(arriving, sizes, strict=True) if size[axis] > 1}
                 if len(jumps) > 1:
-                    on_join(node, arriving)
+                    misaligned.append((node, arriving))
                     break
         return wide
 
@@ -89,4 +96,4 @@ def fields(network: ir.Network, on_join: OnJoin | None = None) -> dict[int, Fiel
         return out
 
     visit(network.root, Field.start(network.input.rank))
-    return result
+    return Fields(result, misaligned)

@@ -73,7 +73,7 @@ def _number(value: Number) -> float:
 
 class _Collector:
     def __init__(self, network: ir.Network):
-        self.fields = fields(network)
+        self.fields = fields(network).of
         self.rows: list[Row] = []
         self.by_operator: Counter[str] = Counter()
         self.outputs = network.outputs
