@@ -13,7 +13,7 @@ from torch import nn
 
 import archdsl
 from archdsl import ir
-from archdsl.back.to_torch import build_module
+from archdsl.back.to_torch import build_module, recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests" / "specs" / "kitchen_sink.arch"
@@ -122,6 +122,19 @@ def test_initialisation_is_deterministic_under_manual_seed() -> None:
     torch.manual_seed(0)
     second = build_module(_sink("kitchen_sink")).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_second_build_reuses_the_recipe_and_shares_nothing_with_the_first() -> None:
+    """The recipe is read off the IR once (issue 12, item 4); every build still makes its own modules and
+    weights."""
+    network = _sink("kitchen_sink")
+    first, second = build_module(network), build_module(network)
+    assert recipe(network) is recipe(network)
+    assert repr(first) == repr(second) and first.FOLDS == second.FOLDS
+    assert first._plan == second._plan and first.state_dict().keys() == second.state_dict().keys()
+    assert not {id(m) for m in first.modules()} & {id(m) for m in second.modules()}
+    assert not {p.data_ptr() for p in first.parameters()} & {p.data_ptr() for p in second.parameters()}
+    assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters(), strict=True))
 
 
 def test_in_place_activations_never_change_results() -> None:

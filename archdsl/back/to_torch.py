@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 from typing import Any
 
 import torch
+from msgspec import Struct
 from torch import nn
 
 from archdsl import ir
@@ -20,6 +21,7 @@ from archdsl.back.lowered import adds_in_place, constructor_of
 from archdsl.back.pynames import outputs_class
 from archdsl.ir import flow, folding
 from archdsl.ir.layers import Constructor
+from archdsl.remembered import by_identity
 
 Plan = tuple[Any, ...]
 Step = tuple[Any, ...]
@@ -29,13 +31,16 @@ class ArchModule(nn.Module):
     """One IR group: named children, run in the order and wiring of ``plan``, which keeps labelled tensors for
     the steps that read them."""
 
-    def __init__(self, plan: Plan, output_shape: tuple[int, ...]) -> None:
+    # Defaults on the class: a network builds hundreds of groups, and every attribute set on an instance passes
+    # through nn.Module.__setattr__, a few microseconds each.
+    _plan: Plan = ()
+    _outputs: ir.Outputs | None = None  # a network's output(...): what forward gives
+    _train_outputs: Any = None  # the namedtuple of the outputs train() gives, where some are only there
+    FOLDS: tuple[tuple[str, str], ...] = ()  # what ``runtime.for_inference`` folds: (convolution, norm)
+
+    def __init__(self, output_shape: tuple[int, ...]) -> None:
         super().__init__()
-        self._plan = plan
         self._output_shape = output_shape
-        self._outputs: ir.Outputs | None = None  # a network's output(...): what forward gives
-        self._train_outputs: Any = None  # the namedtuple of the outputs train() gives, where some are only there
-        self.FOLDS: tuple[tuple[str, str], ...] = ()  # what ``runtime.for_inference`` folds: (convolution, norm)
 
     def gives(self, outputs: ir.Outputs, name: str) -> None:
         """Makes forward give ``outputs`` of the network ``name`` instead of its last step's tensor."""
@@ -112,50 +117,64 @@ def instantiate(constructor: Constructor) -> nn.Module:
     return cls(*constructor.args, **dict(constructor.kwargs))
 
 
-def register(owner: nn.Module, name: str, module: nn.Module) -> tuple[str, int | None]:
+def register(owner: nn.Module, name: str, module: nn.Module) -> None:
     """``module`` added to ``owner`` as ``name``, or, where a loop's pass made it (``m.1``), appended to the
-    ``nn.ModuleList`` ``m``; its attribute and its index there."""
+    ``nn.ModuleList`` ``m``."""
     label, dot, index = name.partition(".")
     if not dot:
         owner.add_module(name, module)
-        return name, None
+        return
     if label not in owner._modules:
         owner.add_module(label, nn.ModuleList())
     listed = owner._modules[label]
     assert isinstance(listed, nn.ModuleList) and len(listed) == int(index), name
     listed.append(module)
-    return label, int(index)
 
 
-class _Builder:
-    def group(self, group: ir.Group, outputs: ir.Outputs | None = None) -> ArchModule:
-        """``group`` as a module; ``outputs``: a network's ``output(...)`` (a block's is its own ``gives``)."""
-        module = ArchModule((), group.output.shape)
-        plan = self.path(group.children, module)  # every module is built, also those no step needs
+class Recipe(Struct, frozen=True):
+    """What building one group's module takes, read off the IR once: its parts in the order they register
+    (dataflow order), each a layer's constructor or a sub-group's recipe, and the plan its forward walks."""
+
+    output_shape: tuple[int, ...]
+    parts: tuple[tuple[str, Constructor | Recipe], ...]
+    plan: Plan
+    folds: tuple[tuple[str, str], ...]  # (convolution, norm) pairs ``runtime.for_inference`` folds
+    outputs: ir.Outputs | None  # a network's ``output(...)`` or a block's ``gives``
+    name: str
+
+
+class _Planner:
+    def group(self, group: ir.Group, outputs: ir.Outputs | None = None) -> Recipe:
+        """``group``'s recipe; ``outputs``: a network's ``output(...)`` (a block's is its own ``gives``)."""
+        parts: list[tuple[str, Constructor | Recipe]] = []
+        folds: list[tuple[str, str]] = []
+        plan = self.path(group.children, parts, folds)  # every module is built, also those no step needs
         outputs = outputs or group.gives
         dead, training = flow.dead_steps(group.children, outputs), flow.training_only(group.children, outputs)
-        module._plan = tuple(("train", step) if id(node) in training else step
-                             for node, step in zip(group.children, plan, strict=True) if id(node) not in dead)
-        if outputs is not None:
-            module.gives(outputs, group.name)
-        return module
+        plan = tuple(("train", step) if id(node) in training else step
+                     for node, step in zip(group.children, plan, strict=True) if id(node) not in dead)
+        return Recipe(group.output.shape, tuple(parts), plan, tuple(folds), outputs, group.name)
 
-    def path(self, nodes: tuple[ir.Node, ...], owner: ArchModule) -> Plan:
+    def path(self, nodes: tuple[ir.Node, ...], parts: list[tuple[str, Constructor | Recipe]],
+             folds: list[tuple[str, str]]) -> Plan:
         steps: list[Step] = []
         previous: ir.Node | None = None
         for node in nodes:
-            steps.append(self.step(node, previous, owner))
+            steps.append(self.step(node, previous, parts, folds))
             if folding.folds(previous, node):
-                owner.FOLDS += ((_path(steps[-2]), _path(steps[-1])),)
+                folds.append((_path(steps[-2]), _path(steps[-1])))
             previous = node
         return tuple(steps)
 
-    def step(self, node: ir.Node, previous: ir.Node | None, owner: ArchModule) -> tuple[Any, ...]:
+    def step(self, node: ir.Node, previous: ir.Node | None, parts: list[tuple[str, Constructor | Recipe]],
+             folds: list[tuple[str, str]]) -> tuple[Any, ...]:
         match node:
             case ir.Layer():
-                return ("call", *register(owner, node.name, instantiate(constructor_of(node, previous))), ())
+                parts.append((node.name, constructor_of(node, previous)))
+                return ("call", *_attribute(node.name), ())
             case ir.Group():
-                return ("call", *register(owner, node.name, self.group(node)), flow.given_tensors(node))
+                parts.append((node.name, self.group(node)))
+                return ("call", *_attribute(node.name), flow.given_tensors(node))
             case ir.Keep(label=label):
                 return ("keep", label)
             case ir.Split(label=label, sizes=sizes):
@@ -165,20 +184,26 @@ class _Builder:
             case ir.Read(label=label):
                 return ("read", label)
             case ir.Residual(body=body, shortcut=shortcut):
-                plan = self.path(body, owner)  # body first: modules register in dataflow order
-                short = None if shortcut is None else self.path(shortcut, owner)
+                plan = self.path(body, parts, folds)  # body first: modules register in dataflow order
+                short = None if shortcut is None else self.path(shortcut, parts, folds)
                 return ("residual", plan, short, adds_in_place(node))
             case ir.Concat(branches=branches):
-                return ("concat", tuple(self.path(b, owner) for b in branches))
+                return ("concat", tuple(self.path(b, parts, folds) for b in branches))
             case ir.Elementwise(op=operator, branches=branches):
-                return (operator, tuple(self.path(b, owner) for b in branches))
+                return (operator, tuple(self.path(b, parts, folds) for b in branches))
             case ir.Gate(body=body):
-                return ("gate", self.path(body, owner))
+                return ("gate", self.path(body, parts, folds))
             case ir.Dense(layers=layers):
-                for layer in layers:
-                    owner.add_module(layer.name, self.group(layer))
+                parts.extend((layer.name, self.group(layer)) for layer in layers)
                 return ("dense", tuple(layer.name for layer in layers))
         raise TypeError(f"cannot build IR node {type(node).__name__}")
+
+
+def _attribute(name: str) -> tuple[str, int | None]:
+    """Where a call step finds the module ``name`` in its owner: an attribute, and its index in a loop's list
+    (``m.1``: the list ``m``, index 1)."""
+    label, dot, index = name.partition(".")
+    return (label, int(index)) if dot else (name, None)
 
 
 def _path(step: Step) -> str:
@@ -186,10 +211,29 @@ def _path(step: Step) -> str:
     return step[1] if step[2] is None else f"{step[1]}.{step[2]}"
 
 
+@by_identity(kept=8)
+def recipe(network: ir.Network) -> Recipe:
+    """The network's recipe, read once for every build of it (the checked IR is cached and immutable)."""
+    return _Planner().group(network.root, network.outputs)
+
+
+def construct(recipe: Recipe) -> ArchModule:
+    """A new module, with new weights, from ``recipe``."""
+    module = ArchModule(recipe.output_shape)
+    for name, part in recipe.parts:
+        register(module, name, construct(part) if isinstance(part, Recipe) else instantiate(part))
+    module._plan = recipe.plan
+    if recipe.folds:
+        module.FOLDS = recipe.folds
+    if recipe.outputs is not None:
+        module.gives(recipe.outputs, recipe.name)
+    return module
+
+
 def build_module(network: ir.Network, init: bool = True) -> ArchModule:
     """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
     false."""
-    module = _Builder().group(network.root, network.outputs)
+    module = construct(recipe(network))
     if init:
         scheme = network.init
         runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)
