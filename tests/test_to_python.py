@@ -194,6 +194,39 @@ def test_the_network_class_takes_every_parameter_and_refuses_in_the_checkers_wor
     with pytest.raises(ValueError) as error:
         cls(width=0)
     assert str(error.value) == f"width=0: {refused.diagnostics[0].message}"
+    with pytest.raises(ValueError, match=r"^width=16.0: `width` must be an integer$"):
+        cls(width=16.0)
+
+
+@pytest.mark.parametrize(("argument", "refusal"), [
+    ({"width": 16.0}, "width=16.0: `width` must be an integer"),
+    ({"width": "16"}, "width='16': `width` must be an integer"),
+    ({"width": True}, "width=True: `width` must be an integer"),
+    ({"flag": 1}, "flag=1: `flag` must be true or false"),
+    ({"p": "0.5"}, "p='0.5': `p` must be a number"),
+    ({"mode": 2}, "mode=2: `mode` must be a string"),
+])
+def test_an_argument_of_another_type_is_refused_in_words(tmp_path: Path, argument: dict[str, object],
+                                                         refusal: str) -> None:
+    """The class is written for the types the network was compiled with (and a tuple's length): the checker
+    refuses these too, and the class says so before torch fails, or takes ``1`` for ``true``."""
+    source = """network n(width=16, flag=true, p=0.5, mode="nearest", depths=(1, 1)) {
+    input [3, 8, 8]
+    conv(width, 3, p=1)
+    if flag { dropout(p) }
+    repeat(depths[0]) { relu }
+    upsample(mode=mode)
+}"""
+    result = archdsl.check(source=source)
+    _, model = emit(result, result.networks[0], tmp_path)
+    assert not archdsl.check(source=source, params=argument).ok
+    cls = type(model)
+    assert _leaves(cls(p=0)) == _leaves(archdsl.build(source=source, p=0))  # an integer is a number
+    with pytest.raises(ValueError) as error:
+        cls(**argument)
+    assert str(error.value) == refusal
+    with pytest.raises(ValueError, match=r"^depths=\[1, 1\]: this class is written for `depths` as a tuple of 2 "):
+        cls(depths=[1, 1])  # a list is not taken for a tuple: `depths == (1, 1)` would be false
 
 
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:

@@ -168,6 +168,7 @@ class ClassWriter(ModuleWriter, RuleWriter, LoopWriter):
                         out.line(f"if {param.local} is None:")
                         with out.indent():
                             out.line(f"{param.local} = {self.py(param.default, named=False)}")
+                self.typed([param.symbol for param in self.params], out)
                 for local, value in self.long.definitions:
                     out.line(f"{local} = {self.py(value, named=False)}")
                 for line in prelude.lines:

@@ -18,6 +18,14 @@ from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pyforms import bound, conditional, indented, unnamed
 from archdsl.back.pysource import Shown, call_line, formatted
 from archdsl.ir.expr import Op, Sym, is_symbolic, nonzero_divisor, symbols, walk
+from archdsl.ir.tensor import TensorType
+
+# What a network class tests of each argument first: the type of the value it was compiled with, and its words.
+_TYPE_TESTS = {int: ("is_int", "an integer"), float: ("is_number", "a number"), bool: ("is_bool", "true or false"),
+               str: ("is_str", "a string")}
+
+
+_NONE = TensorType(())  # a rule has no tensor
 
 
 class RuleWriter:
@@ -98,6 +106,15 @@ class RuleWriter:
             else:
                 inside = own and not isinstance(node, ir.Group)
                 self.checks([child for path in ir.paths(node) for child in path], out, seen, inside)
+
+    def typed(self, parameters: Sequence[Sym], out: CodeWriter) -> None:
+        """A network class is written for arguments of the types it was compiled with: ``width=16.0`` or
+        ``flag=1`` is refused first, in the checker's words, not failed inside torch or taken for ``true``."""
+        for param in parameters:
+            if self.kind == "network" and param.type in _TYPE_TESTS:
+                test, words = _TYPE_TESTS[param.type]
+                self._require(out, ir.Require(Op(test, (param,)), codes.ARGUMENT_TYPE,
+                                              ("", ir.Quoted(param), f" must be {words}"), _NONE, _NONE, None))
 
     def _checked(self, node: ir.Require, out: CodeWriter, seen: set[Any]) -> None:
         """Tests the rule once, outside every loop that runs and whose variables it does not read."""

@@ -131,8 +131,8 @@ class Elaborator:
             if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
                 length = len(value.type)
                 self.require(op("and", op("is_tuple", value), op("==", op("len", value), length)), None,
-                             ("this class is written for ", ir.Quoted(value), f" of {length} items, got ", value),
-                             definition.span)
+                             ("this class is written for ", ir.Quoted(value), f" as a tuple of {length} items, got ",
+                              value), definition.span)
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]

@@ -136,6 +136,14 @@ class ConvnextTiny(nn.Module):
 
     def __init__(self, classes: int = 1000, drop: float = 0.1) -> None:
         super().__init__()
+        require(
+            isinstance(classes, int) and not isinstance(classes, bool),
+            f"classes={classes!r}: `classes` must be an integer",
+        )
+        require(
+            isinstance(drop, (int, float)) and not isinstance(drop, bool),
+            f"drop={drop!r}: `drop` must be a number",
+        )
         for item in range(0, 3):
             require(
                 drop * item / 17 >= 0.0 and drop * item / 17 < 1.0,

@@ -109,6 +109,18 @@ class Densenet121(nn.Module):
 
     def __init__(self, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> None:
         super().__init__()
+        require(
+            isinstance(classes, int) and not isinstance(classes, bool),
+            f"classes={classes!r}: `classes` must be an integer",
+        )
+        require(
+            isinstance(growth, int) and not isinstance(growth, bool),
+            f"growth={growth!r}: `growth` must be an integer",
+        )
+        require(
+            isinstance(bn_size, int) and not isinstance(bn_size, bool),
+            f"bn_size={bn_size!r}: `bn_size` must be an integer",
+        )
         channels = int((64 + 6 * growth) * 0.5) + 12 * growth
         channels2 = int((int(channels * 0.5) + 24 * growth) * 0.5)
         require(

@@ -129,6 +129,14 @@ class Googlenet(nn.Module):
     def __init__(self, classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
         require(
+            isinstance(classes, int) and not isinstance(classes, bool),
+            f"classes={classes!r}: `classes` must be an integer",
+        )
+        require(
+            isinstance(dropout, (int, float)) and not isinstance(dropout, bool),
+            f"dropout={dropout!r}: `dropout` must be a number",
+        )
+        require(
             dropout >= 0.0 and dropout < 1.0,
             f"dropout={dropout!r}: dropout `p` must be a number of at least 0.0 and below 1.0, got {dropout}",
         )

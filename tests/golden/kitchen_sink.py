@@ -254,6 +254,10 @@ class KitchenSink(nn.Module):
 
     def __init__(self, classes: int = 10) -> None:
         super().__init__()
+        require(
+            isinstance(classes, int) and not isinstance(classes, bool),
+            f"classes={classes!r}: `classes` must be an integer",
+        )
         require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.stem = ConvBnRelu(3, out=16, k=3)
         self.dwconv1 = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)

@@ -106,6 +106,10 @@ class Resnet50(nn.Module):
 
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
+        require(
+            isinstance(classes, int) and not isinstance(classes, bool),
+            f"classes={classes!r}: `classes` must be an integer",
+        )
         require(classes >= 1, f"classes={classes!r}: linear `out` must be an integer of at least 1, got {classes}")
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
