@@ -1,6 +1,6 @@
 """The static report of ResNet-152 against fvcore counting the built model, in-process and as whole processes.
 
-    python benchmarks/report_speed.py [--repeats N]
+    python benchmarks/report_speed.py [--repeats N] [--python PATH]
 
 In-process, 1 thread: checking the spec and reading the report off the IR (``archdsl.check``, which
 caches nothing, then ``build_report``) against building torchvision's ResNet-152 and counting it
@@ -8,6 +8,10 @@ with ``fvcore.nn.FlopCountAnalysis`` on a 1x3x224x224 input (goal: at least 50x 
 processes: ``archdsl report specs/resnet152.arch`` against a script that imports torchvision and
 fvcore, builds the model and prints fvcore's count (goal: at least 40x faster). Both counts are
 compared first. Measured as ``timing`` says: CPU time, in turns, median and spread.
+
+``--python`` runs archdsl's process with another interpreter: a virtual environment holding archdsl
+and its own dependencies only shows what the command costs on a fresh install, without the imports
+other packages of a shared environment add (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ def table(title: str, ours: Timed | Command, reference: Timed | Command) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter for archdsl's process (default: this one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     flops, reference = static(), fvcore()
@@ -76,7 +82,8 @@ def main() -> None:
     pair = Timed("archdsl check + report", static), Timed("torchvision model + fvcore", fvcore)
     take_turns(pair, args.repeats)
     table("in-process", *pair)
-    processes = (Command("archdsl report resnet152.arch", [sys.executable, "-m", "archdsl", "report", str(SPEC)]),
+    label = "archdsl report resnet152.arch" + (" (--python)" if args.python != sys.executable else "")
+    processes = (Command(label, [args.python, "-m", "archdsl", "report", str(SPEC)]),
                  Command("python: torchvision model + fvcore", [sys.executable, "-c", FVCORE_SCRIPT]))
     take_turns(processes, args.repeats)
     table("whole process", *processes)

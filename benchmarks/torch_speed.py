@@ -1,7 +1,7 @@
 """Build time, eval forward and the inference build of zoo specs against torchvision, in one run, as CPU time.
 
     python benchmarks/torch_speed.py [--repeats N] [--models NAME ...] [--batches 1 8] [--threads 1 2]
-                                     [--skip build forward inference]
+                                     [--skip build forward inference resolution]
 
 Three tables (see ``timing``: ours and the reference take turns, median and spread):
 
@@ -14,6 +14,9 @@ Three tables (see ``timing``: ours and the reference take turns, median and spre
   ResNet-50, MobileNetV2 and DenseNet-121); each pair's outputs are compared first.
 
 Forward inputs are 224x224 (299x299 for Inception v3), under ``torch.inference_mode``.
+
+A last table times torchvision's model against a second instance of itself, measured the same
+way: the ratios it shows, which ought to be 1.000, are what this machine can tell apart.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ def row(what: str, ours: Timed, reference: Timed) -> float:
     return ratio
 
 
-def header(title: str) -> None:
-    print(f"\n{title}\n{'model':<20}{'setting':<18}{'archdsl ms':>10} {'(spread)':>15}{'torchvision':>11}"
+def header(title: str, ours: str = "archdsl ms", reference: str = "torchvision") -> None:
+    print(f"\n{title}\n{'model':<20}{'setting':<18}{ours:>10} {'(spread)':>15}{reference:>11}"
           f"{'(spread)':>15}{'ratio':>8}")
 
 
@@ -111,6 +114,24 @@ def inference(models: list[str], repeats: int) -> None:
     verdict("inference", ratios)
 
 
+def resolution(repeats: int) -> None:
+    header("torchvision against itself: how far from 1.000 a ratio strays on this machine", "first ms", "second")
+    torch.set_num_threads(1)
+    for name in ("shufflenet_v2_x1_0", "densenet121"):
+        pair = Timed(name, REFERENCES[name]), Timed(name, REFERENCES[name])
+        take_turns(pair, 3 * repeats)
+        row("build", *pair)
+    for name in ("resnet50", "convnext_tiny"):
+        first, second = REFERENCES[name]().eval(), REFERENCES[name]().eval()
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            for batch in (1, 8):
+                x = torch.randn(batch, 3, 224, 224)
+                pair = Timed(name, partial(first, x)), Timed(name, partial(second, x))
+                take_turns(pair, repeats)
+                row(f"batch {batch}, {count} thr", *pair)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
@@ -118,7 +139,7 @@ def main() -> None:
                         + ", ".join(FORWARD) + " for forward, " + ", ".join(INFERENCE) + " for inference")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--skip", nargs="+", default=[], choices=("build", "forward", "inference"))
+    parser.add_argument("--skip", nargs="+", default=[], choices=("build", "forward", "inference", "resolution"))
     args = parser.parse_args()
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, CPU time in ms")
     if "build" not in args.skip:
@@ -128,6 +149,8 @@ def main() -> None:
             forwards(args.models or list(FORWARD), args.batches, args.threads, args.repeats)
         if "inference" not in args.skip:
             inference(args.models or list(INFERENCE), args.repeats)
+        if "resolution" not in args.skip:
+            resolution(args.repeats)
 
 
 if __name__ == "__main__":
