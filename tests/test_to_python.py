@@ -229,6 +229,8 @@ def test_an_argument_of_another_type_is_refused_in_words(tmp_path: Path, argumen
         cls(depths=[1, 1])  # a list is not taken for a tuple: `depths == (1, 1)` would be false
     with pytest.raises(ValueError, match=r"^depths=\(1, 1, 1\): this class is written for `depths` as a tuple of 2 "):
         cls(depths=(1, 1, 1))  # what the README says: a tuple keeps the length it was compiled with
+    with pytest.raises(ValueError, match=r"^depths=\(1, 1.0\): this class is written for `depths` as a tuple of 2 int"):
+        cls(depths=(1, 1.0))  # and its items the types they were compiled with
 
 
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:

@@ -17,13 +17,9 @@ from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
 from archdsl.back.pyforms import bound, conditional, indented, unnamed
 from archdsl.back.pysource import Shown, call_line, formatted
+from archdsl.ir import typed
 from archdsl.ir.expr import Op, Sym, is_symbolic, nonzero_divisor, symbols, walk
 from archdsl.ir.tensor import TensorType
-
-# What a network class tests of each argument first: the type of the value it was compiled with, and its words.
-_TYPE_TESTS = {int: ("is_int", "an integer"), float: ("is_number", "a number"), bool: ("is_bool", "true or false"),
-               str: ("is_str", "a string")}
-
 
 _NONE = TensorType(())  # a rule has no tensor
 
@@ -108,13 +104,16 @@ class RuleWriter:
                 self.checks([child for path in ir.paths(node) for child in path], out, seen, inside)
 
     def typed(self, parameters: Sequence[Sym], out: CodeWriter) -> None:
-        """A network class is written for arguments of the types it was compiled with: ``width=16.0`` or
-        ``flag=1`` is refused first, in the checker's words, not failed inside torch or taken for ``true``."""
+        """A network class is written for arguments of the types it was compiled with (a tuple of the length and
+        item types compiled): ``width=16.0`` or ``flag=1`` is refused first, in the checker's words, not failed
+        inside torch or taken for ``true``. A block's arguments come from the class that builds it."""
         for param in parameters:
-            if self.kind == "network" and param.type in _TYPE_TESTS:
-                test, words = _TYPE_TESTS[param.type]
-                self._require(out, ir.Require(Op(test, (param,)), codes.ARGUMENT_TYPE,
-                                              ("", ir.Quoted(param), f" must be {words}"), _NONE, _NONE, None))
+            test = typed.holds(param, param.type)
+            if self.kind == "network" and test is not None:
+                message = ("this class is written for ", ir.Quoted(param), f" as {typed.words(param.type)}, got ",
+                           param) if isinstance(param.type, tuple) else (
+                    "", ir.Quoted(param), f" must be {typed.words(param.type)}")
+                self._require(out, ir.Require(test, None, message, _NONE, _NONE, None))
 
     def _checked(self, node: ir.Require, out: CodeWriter, seen: set[Any]) -> None:
         """Tests the rule once, outside every loop that runs and whose variables it does not read."""

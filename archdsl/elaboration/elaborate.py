@@ -33,7 +33,7 @@ from archdsl.elaboration.naming import Namespace, label_problem, labels_in
 from archdsl.elaboration.scope import Abort, Nodes, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.front.loader import Program
-from archdsl.ir import layout
+from archdsl.ir import layout, typed
 from archdsl.ir.combinators import COMBINATORS
 from archdsl.ir.expr import LOOP, STATE, Sym, is_symbolic, op, substitute
 from archdsl.ir.layers import LAYERS, Checks, ShapeError, check_rank
@@ -128,11 +128,10 @@ class Elaborator:
             return None
         scope, given = giving
         for value in values.values():
-            if isinstance(value, Sym) and isinstance(value.type, tuple):  # written for tuples of this length
-                length = len(value.type)
-                self.require(op("and", op("is_tuple", value), op("==", op("len", value), length)), None,
-                             ("this class is written for ", ir.Quoted(value), f" as a tuple of {length} items, got ",
-                              value), definition.span)
+            if isinstance(value, Sym) and isinstance(value.type, tuple) and definition.kind == "block":  # see typed
+                self.require(typed.holds(value, value.type), None, ("this class is written for ", ir.Quoted(value),
+                                                                    f" as {typed.words(value.type)}, got ", value),
+                             definition.span)
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]

@@ -295,6 +295,7 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
     "is_bool": lambda v: isinstance(v, bool),
     "is_str": lambda v: isinstance(v, str),
     "is_tuple": lambda v: isinstance(v, tuple),
+    "is_ints": lambda v: isinstance(v, tuple) and all(map(is_int_value, v)),
 }
 
 
@@ -434,6 +435,7 @@ _PREDICATE_SOURCE = {
     "is_bool": "isinstance({0}, bool)",
     "is_str": "isinstance({0}, str)",
     "is_tuple": "isinstance({0}, tuple)",
+    "is_ints": "all(isinstance(v, int) and not isinstance(v, bool) for v in {0})",
 }
 # Functions the emitted file defines itself (Python has none of the name).
 HELPERS = frozenset({"half", "axis", "per_axis", "past_taken"})
