@@ -18,9 +18,18 @@ from archdsl.front.parser import parse
 PRELUDE_TEXT = (Path(prelude_cache.__file__).parent / "prelude.arch").read_text(encoding="utf-8")
 
 
+def _blocked(tmp_path: Path, name: str) -> Path:
+    """A path under which no folder can be made: a file's."""
+    blocked = tmp_path / name
+    blocked.write_text("")
+    return blocked
+
+
 @pytest.fixture
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cache folder, and no temporary folder to fall back on where it cannot be used."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", str(_blocked(tmp_path, "no temporary folder")))
     return tmp_path / "archdsl"
 
 
@@ -91,10 +100,34 @@ def test_a_cache_others_may_write_is_not_read(cache_home: Path, writable: str) -
     assert calls == ["parse", "parse"]
 
 
+def test_without_a_home_cache_a_private_folder_in_the_temporary_one_serves(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_blocked(tmp_path, "a file")))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None and calls == ["parse"]
+    own = tmp_path / f"archdsl-{os.getuid()}"
+    assert oct(own.stat().st_mode & 0o777) == "0o700" and len(list(own.glob("prelude-*"))) == 1
+
+
+def test_a_folder_of_that_name_others_may_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its name can be computed, so someone else may have made it first."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_blocked(tmp_path, "a file")))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    planted = tmp_path / f"archdsl-{os.getuid()}"
+    planted.mkdir()
+    planted.chmod(0o777)
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert calls == ["parse", "parse"] and list(planted.iterdir()) == []
+    assert parser._tables_file("start: \"a\"\n") is False
+
+
 def test_no_cache_folder_is_no_cache_and_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocked = tmp_path / "a file"
-    blocked.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_blocked(tmp_path, "a file")))
+    monkeypatch.setattr("tempfile.tempdir", str(_blocked(tmp_path, "another file")))
     calls: list[str] = []
     assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None
     assert prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls)) is not None and calls == ["parse", "parse"]

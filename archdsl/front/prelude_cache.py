@@ -40,7 +40,10 @@ class _SyntaxUnpickler(pickle.Unpickler):
 def cached(text: str, parse: Callable[[], ast.Module | None]) -> ast.Module | None:
     """The syntax tree of the prelude ``text``: from the cache where it holds one, else ``parse()``'s, kept there
     when it parsed clean."""
-    path = cache_folder.folder() / f"prelude-{_key(text)}.pickle"
+    folder = cache_folder.made()
+    if folder is None:
+        return parse()
+    path = folder / f"prelude-{_key(text)}.pickle"
     module = _read(path)
     if module is None:
         module = parse()
@@ -67,9 +70,7 @@ def _read(path: Path) -> ast.Module | None:
 
 
 def _write(path: Path, module: ast.Module) -> None:
-    """Writes the file whole (a temporary file renamed over it); a folder that cannot be made is no cache."""
-    if cache_folder.made() is None:
-        return
+    """Writes the file whole (a temporary file renamed over it)."""
     try:
         descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".prelude-")
     except OSError:
