@@ -13,7 +13,7 @@ from torch import nn
 
 import archdsl
 from archdsl import ir
-from archdsl.back.to_torch import build_module, recipe
+from archdsl.back.to_torch import build_module, recipe_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests" / "specs" / "kitchen_sink.arch"
@@ -129,7 +129,7 @@ def test_a_second_build_reuses_the_recipe_and_shares_nothing_with_the_first() ->
     weights."""
     network = _sink("kitchen_sink")
     first, second = build_module(network), build_module(network)
-    assert recipe(network) is recipe(network)
+    assert recipe_of(network) is recipe_of(network)
     assert repr(first) == repr(second) and first.FOLDS == second.FOLDS
     assert first._plan == second._plan and first.state_dict().keys() == second.state_dict().keys()
     assert not {id(m) for m in first.modules()} & {id(m) for m in second.modules()}

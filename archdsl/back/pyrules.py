@@ -107,13 +107,12 @@ class RuleWriter:
         """A network class is written for arguments of the types it was compiled with (a tuple of the length and
         item types compiled): ``width=16.0`` or ``flag=1`` is refused first, in the checker's words, not failed
         inside torch or taken for ``true``. A block's arguments come from the class that builds it."""
+        if self.kind != "network":
+            return
         for param in parameters:
             test = typed.holds(param, param.type)
-            if self.kind == "network" and test is not None:
-                message = ("this class is written for ", ir.Quoted(param), f" as {typed.words(param.type)}, got ",
-                           param) if isinstance(param.type, tuple) else (
-                    "", ir.Quoted(param), f" must be {typed.words(param.type)}")
-                self._require(out, ir.Require(test, None, message, _NONE, _NONE, None))
+            if test is not None:
+                self._require(out, ir.Require(test, None, typed.refusal(param), _NONE, _NONE, None))
 
     def _checked(self, node: ir.Require, out: CodeWriter, seen: set[Any]) -> None:
         """Tests the rule once, outside every loop that runs and whose variables it does not read."""

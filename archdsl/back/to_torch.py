@@ -120,14 +120,14 @@ def instantiate(constructor: Constructor) -> nn.Module:
 def register(owner: nn.Module, name: str, module: nn.Module) -> None:
     """``module`` added to ``owner`` as ``name``, or, where a loop's pass made it (``m.1``), appended to the
     ``nn.ModuleList`` ``m``."""
-    label, dot, index = name.partition(".")
-    if not dot:
+    label, index = _attribute(name)
+    if index is None:
         owner.add_module(name, module)
         return
     if label not in owner._modules:
         owner.add_module(label, nn.ModuleList())
     listed = owner._modules[label]
-    assert isinstance(listed, nn.ModuleList) and len(listed) == int(index), name
+    assert isinstance(listed, nn.ModuleList) and len(listed) == index, name
     listed.append(module)
 
 
@@ -212,7 +212,7 @@ def _path(step: Step) -> str:
 
 
 @by_identity(kept=8)
-def recipe(network: ir.Network) -> Recipe:
+def recipe_of(network: ir.Network) -> Recipe:
     """The network's recipe, read once for every build of it (the checked IR is cached and immutable)."""
     return _Planner().group(network.root, network.outputs)
 
@@ -233,7 +233,7 @@ def construct(recipe: Recipe) -> ArchModule:
 def build_module(network: ir.Network, init: bool = True) -> ArchModule:
     """The network as an ``nn.Module``, its weights started as the spec's ``init(...)`` says unless ``init`` is
     false."""
-    module = construct(recipe(network))
+    module = construct(recipe_of(network))
     if init:
         scheme = network.init
         runtime.init_weights(module, scheme.conv, scheme.linear, scheme.std, scheme.bias)

@@ -128,10 +128,9 @@ class Elaborator:
             return None
         scope, given = giving
         for value in values.values():
-            if isinstance(value, Sym) and isinstance(value.type, tuple) and definition.kind == "block":  # see typed
-                self.require(typed.holds(value, value.type), None, ("this class is written for ", ir.Quoted(value),
-                                                                    f" as {typed.words(value.type)}, got ", value),
-                             definition.span)
+            # a block's tuple arguments: a network's arguments are tested first by its class (RuleWriter.typed)
+            if isinstance(value, Sym) and isinstance(value.type, tuple) and definition.kind == "block":
+                self.require(typed.holds(value, value.type), None, typed.refusal(value), definition.span)
         body = definition.body
         if definition.kind == "network":
             t_in = self._input_type(body[0], scope)  # type: ignore[arg-type]

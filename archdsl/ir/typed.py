@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from archdsl.ir.expr import op
+from archdsl.ir import Quoted
+from archdsl.ir.expr import Sym, op
 
 # A type: the test that holds for its values, and its words for one value and for several.
 _TESTS = {int: ("is_int", "an integer", "integers"), float: ("is_number", "a number", "numbers"),
           bool: ("is_bool", "true or false", "booleans"), str: ("is_str", "a string", "strings")}
-
-
 _ALIKE = {int: "is_ints"}  # the one test of a tuple's items where all are of the type
 
 
@@ -32,6 +31,13 @@ def holds(value: Any, kind: Any) -> Any:
             test = test if inner is None else op("and", test, inner)
         return test
     return op(_TESTS[kind][0], value) if kind in _TESTS else None
+
+
+def refusal(value: Sym) -> tuple[Any, ...]:
+    """The words of a class refusing an argument for ``value`` of another type: a message's parts."""
+    if isinstance(value.type, tuple):
+        return ("this class is written for ", Quoted(value), f" as {words(value.type)}, got ", value)
+    return ("", Quoted(value), f" must be {words(value.type)}")
 
 
 def words(kind: Any) -> str:
