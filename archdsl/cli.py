@@ -6,9 +6,7 @@ Exit codes: 0 clean (warnings allowed), 1 errors in a spec, 2 a usage mistake.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -87,6 +85,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     files = _spec_files(args.files)
     result = api.check(files, network=args.network, params=_parse_sets(args.set), **_policy(args))
     if args.format == "json":
+        import json  # as every module only one command needs: each command's process imports what it uses
+
         print(json.dumps({
             "ok": result.ok,
             "networks": [{"name": n.name, "file": n.file, "input": list(n.input.shape),
@@ -143,6 +143,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     ok = not any(r.get("error") for r in rows)
     rows = [r for r in rows if not r.get("error")]
     if args.format == "json":
+        import json
+
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
@@ -424,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:  # `archdsl check specs | head -1`: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        import signal
+
         return 128 + signal.SIGPIPE
     except (UsageError, OutputError) as error:
         print(f"archdsl: error: {error}", file=sys.stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -180,6 +178,8 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     familiar = FAMILIAR_NAMES.get(re.sub(r"[123]d$", "", name.lower().replace("_", "")))
     if familiar in names:
         return familiar
+    import difflib  # imported when a hint is wanted: a check that finds no error never needs it
+
     matches = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -238,4 +238,6 @@ def render_text(diagnostics: Sequence[Diagnostic], sources: dict[str, str]) -> s
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    import json
+
     return json.dumps([d.as_dict() for d in diagnostics], indent=2)

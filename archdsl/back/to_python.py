@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from importlib import resources
+from pathlib import Path
 
 from archdsl import __version__, ir
 from archdsl.back.codewriter import CodeWriter
@@ -27,8 +27,8 @@ def _runtime_source(names: set[str]) -> list[str]:
     read without importing torch (or parsing: a definition runs from its ``def`` or ``class`` line to the next
     line that is not indented), in the order the modules define them."""
     definitions: dict[str, tuple[str, str]] = {}  # name -> (source, the bracketed bases of a class)
-    for package, module in (("archdsl.ir", "helpers.py"), ("archdsl.back", "runtime.py")):
-        lines = resources.files(package).joinpath(module).read_text(encoding="utf-8").splitlines()
+    for module in (Path(__file__).parent.parent / "ir" / "helpers.py", Path(__file__).with_name("runtime.py")):
+        lines = module.read_text(encoding="utf-8").splitlines()
         for start, line in enumerate(lines):
             match = re.match(r"(?:def|class) (\w+)(\([^)]*\))?", line)
             if match:

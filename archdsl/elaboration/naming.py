@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import keyword
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from archdsl.front import syntax as ast
@@ -24,7 +24,7 @@ TRANSPARENT = frozenset({"residual", "shortcut", "concat", "add", "mul", "branch
 @functools.cache
 def module_attributes() -> frozenset[str]:
     """Attributes of torch's nn.Module that a submodule name would shadow, read from data (no torch import)."""
-    text = resources.files("archdsl.elaboration").joinpath("module_attributes.txt").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("module_attributes.txt").read_text(encoding="utf-8")
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 

@@ -11,7 +11,6 @@ import functools
 import os
 import stat
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 from msgspec import Struct, field
@@ -167,7 +166,7 @@ def read_spec(path: Path) -> str:
 def _parsed_prelude() -> tuple[str, ast.Module | None, tuple[Diagnostic, ...]]:
     """The prelude's text and AST, parsed once per process (the AST is immutable) and read back from the
     prelude cache by later processes."""
-    text = resources.files("archdsl.front").joinpath("prelude.arch").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("prelude.arch").read_text(encoding="utf-8")
     errors: list[Diagnostic] = []
 
     def parsed() -> ast.Module | None:

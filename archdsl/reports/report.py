@@ -8,7 +8,8 @@ fvcore's count of that module.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from archdsl import ir
 from archdsl.elaboration.receptive import fields
@@ -17,8 +18,7 @@ from archdsl.ir.field import Field, Number
 from archdsl.ir.layers import LAYERS
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Struct, frozen=True):
     """One layer or one group (block instance, named seq, dense layer) of the network."""
 
     name: str  # module path, as in the built module's named_modules()
@@ -36,8 +36,7 @@ class Row:
     jump: tuple[float, ...]
 
 
-@dataclass
-class Report:
+class Report(Struct):
     network: str
     input: tuple[int, ...]
     output: tuple[int, ...]
@@ -133,8 +132,7 @@ class _Collector:
         return layer.params, layer.buffers, flops, all_ops, activations
 
 
-@dataclass(frozen=True)
-class _Counts:
+class _Counts(Struct, frozen=True):
     """What a layer counts wherever it stands: counted once for the equal layers of every call of a block."""
 
     operator: str | None  # the operator fvcore counts its FLOPs under; None: it has none

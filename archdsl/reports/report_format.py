@@ -5,9 +5,6 @@ JSON and YAML share one schema (``as_dict``), documented in the README.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +22,7 @@ def human(value: float) -> str:
 
 
 def _shape(values: tuple[float, ...]) -> str:
-    return "x".join(str(v) for v in values)
+    return "x".join(map(str, values))
 
 
 def as_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
@@ -98,16 +95,16 @@ def _folds(count: int) -> str:
 
 def to_text(report: Report, depth: int | None = None) -> str:
     header, rows = _table(report, depth)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
     budget = TEXT_WIDTH - sum(widths[2:]) - 2 * (len(header) - 1)
     widths[0] = min(widths[0], max(12, budget // 2))
     widths[1] = min(widths[1], max(12, budget - widths[0]))
 
+    template = "  ".join([f"{{:<{w}}}" for w in widths[:3]] + [f"{{:>{w}}}" for w in widths[3:]])
+
     def line(cells: list[str]) -> str:
         fitted = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(cells, widths, strict=True)]
-        left = [f"{c:<{w}}" for c, w in zip(fitted[:3], widths[:3], strict=True)]
-        right = [f"{c:>{w}}" for c, w in zip(fitted[3:], widths[3:], strict=True)]
-        return "  ".join(left + right).rstrip()
+        return template.format(*fitted).rstrip()
 
     rule = "-" * min(TEXT_WIDTH, sum(widths) + 2 * (len(widths) - 1))
     lines = [f"{report.network}", rule, line(header), rule, *(line(r) for r in rows), rule]
@@ -132,6 +129,8 @@ def _markdown_cell(cell: str) -> str:
 
 
 def to_json(report: Report, depth: int | None = None) -> str:
+    import json  # each format imports what it writes with: the text report needs none of them
+
     return json.dumps(as_dict(report, depth), indent=2) + "\n"
 
 
@@ -142,6 +141,9 @@ def to_yaml(report: Report, depth: int | None = None) -> str:
 
 
 def to_csv(report: Report, depth: int | None = None) -> str:
+    import csv
+    import io
+
     buffer = io.StringIO()
     columns = ["name", "kind", "type", "detail", "depth", "output", "params", "buffers", "flops", "all_ops",
                "activations", "receptive_field", "jump"]
