@@ -267,6 +267,19 @@ def test_reserved_words_that_cannot_start_a_call_may_name_steps() -> None:
     assert diagnostic.help is not None and diagnostic.help.startswith("`for` is a reserved word")
 
 
+@pytest.mark.parametrize(("source", "word"), [
+    ("block f(a, for) { relu }\n", "for"),  # a parameter
+    ("network n(block=2) { input [3, 8, 8]; relu }", "block"),
+    ("network n { input [3, 8, 8]; conv(8, 3, in=1) }", "in"),  # a keyword argument (`in` is an expression)
+    ("network n { input [3, 8, 8]; conv(8, 3, else=1) }", "else"),
+    ("network n { input [3, 8, 8]; conv(8, 3, p=(1).if) }", "if"),  # an attribute
+    ("network n { input [3, 8, 8]; for input in [1] { relu } }", "input"),  # a loop's name
+])
+def test_a_reserved_word_is_no_name_anywhere(source: str, word: str) -> None:
+    [diagnostic] = archdsl.check(source=source).diagnostics
+    assert (diagnostic.code.id, diagnostic.help) == ("E001", f"`{word}` is a reserved word and cannot be a name")
+
+
 def test_a_syntax_error_does_not_make_a_chosen_network_unknown(tmp_path: Path) -> None:
     spec = tmp_path / "two.arch"
     spec.write_text("network good { input [3]; linear(2) }\nnetwork bad { input [3] linear(2) }\n")

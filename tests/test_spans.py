@@ -29,8 +29,7 @@ class _LarksSpans(to_ast.ToAst):
 @pytest.fixture(scope="module")
 def positions() -> lark.Lark:
     grammar = resources.files("archdsl.front").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
-                     maybe_placeholders=True, postlex=parser._Newlines(""))
+    return lark.Lark(grammar, **parser.LARK_OPTIONS, propagate_positions=True, postlex=parser._Newlines(""))
 
 
 def _both(positions: lark.Lark, text: str, start: str = "start") -> tuple[object, object]:
