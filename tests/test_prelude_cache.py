@@ -57,6 +57,20 @@ def test_another_text_has_another_file(cache_home: Path) -> None:
     assert calls == ["parse", "parse"] and len(list(cache_home.glob("prelude-*"))) == 2
 
 
+@pytest.mark.parametrize("maker", ["to_ast.py", "grammar.lark", "parser.py", "syntax.py"])
+def test_an_edited_parser_has_another_file(cache_home: Path, tmp_path: Path, maker: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another release may build another tree from the same prelude: whatever makes the tree is in the name."""
+    calls: list[str] = []
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    edited = [tmp_path / path.name for path in prelude_cache._MAKERS]
+    for copy, path in zip(edited, prelude_cache._MAKERS, strict=True):
+        copy.write_bytes(path.read_bytes() + (b"\n# edited\n" if path.name == maker else b""))
+    monkeypatch.setattr(prelude_cache, "_MAKERS", tuple(edited))
+    prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))
+    assert calls == ["parse", "parse"] and len(list(cache_home.glob("prelude-*"))) == 2
+
+
 def _plant(cache_home: Path, data: bytes) -> Path:
     calls: list[str] = []
     prelude_cache.cached(PRELUDE_TEXT, lambda: _parsed(calls))

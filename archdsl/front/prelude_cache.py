@@ -1,7 +1,8 @@
 """The prelude's syntax tree kept on disk between processes: parsing it costs a check more than reading it back.
 
-The file is named by a hash of the prelude's text, of the source of the classes the tree is made of, and of
-Python's version, so an edited prelude or syntax module, or another release, never reads a stale tree. It
+The file is named by a hash of the prelude's text, of Python's version and of the source of what makes the tree
+(its classes, the grammar, the parser), so an edited prelude or parser, or another release, never reads a stale
+tree. It
 lives in the user's own ``cache_folder``. Reading it builds nothing but syntax nodes and spans: any other class
 named in the file makes it unreadable, and an unreadable file is parsed again. Nothing is ever cached for spec
 files.
@@ -23,6 +24,10 @@ from archdsl.front import cache_folder
 from archdsl.front import syntax as ast
 
 _ALLOWED_MODULES = frozenset({"archdsl.front.syntax", "archdsl.span"})
+# What makes the tree: the classes it is made of, the grammar, the parser and the step from Lark's tree to it.
+_HERE = Path(__file__).parent
+_MAKERS = (Path(str(span.__file__)), Path(str(ast.__file__)), _HERE / "grammar.lark", _HERE / "parser.py",
+           _HERE / "to_ast.py")
 
 
 class _SyntaxUnpickler(pickle.Unpickler):
@@ -54,8 +59,8 @@ def cached(text: str, parse: Callable[[], ast.Module | None]) -> ast.Module | No
 
 def _key(text: str) -> str:
     digest = hashlib.sha256(f"{sys.version}\0{pickle.HIGHEST_PROTOCOL}\0{text}".encode())
-    for module in (ast, span):  # the classes the tree is made of
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for path in _MAKERS:
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
 
 
