@@ -14,7 +14,6 @@ from archdsl.front.loader import PRELUDE
 from archdsl.front.parser import parse
 from archdsl.ir.combinators import COMBINATORS
 from archdsl.ir.layers import LAYERS
-from archdsl.ir.values import show
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +29,7 @@ class Entry:
 
 
 def layer_signature(name: str) -> str:
-    parts = []
-    for param in LAYERS[name].params:
-        if param.required:
-            parts.append(param.name)
-        else:
-            default = param.shown or show(param.default)  # type: ignore[arg-type]
-            parts.append(f"{param.name}={default}")
+    parts = [p.name if p.required else f"{p.name}={p.default_shown}" for p in LAYERS[name].params]
     return f"{name}({', '.join(parts)})" if parts else name
 
 

@@ -362,3 +362,24 @@ def test_a_keyword_glued_to_a_name_is_a_name(source: str) -> None:
     """`networkn` is one word wherever it stands (it once read as `network n` at the start of a file)."""
     [diagnostic] = archdsl.check(source=source).diagnostics
     assert diagnostic.code.id == "E001" and diagnostic.message.startswith(f"unexpected `{source.split()[0]}`")
+
+
+def test_a_signature_hint_shows_each_default_as_written() -> None:
+    source = ("block f(a, s=1, mid=\n        a // 2) { conv(a, 3) }\n"
+              "network n { input [3, 8, 8]; f(4, t=2); dropout(q=0.1); upsample(z=2) }")
+    assert [d.help for d in archdsl.check(source=source).diagnostics] == [
+        "the signature is f(a, s=1, mid=a // 2)",  # the definition's text, on one line
+        "the signature is dropout(p=0.5)",
+        "the signature is upsample(scale=2, size=…, mode=\"nearest\", align_corners=false)",  # `…`: no default
+    ]
+
+
+def test_the_whole_network_warnings_wait_for_its_errors_to_be_fixed() -> None:
+    """As the README says: W302, W304 and W306 look at the whole network, found once it has no error."""
+    fixed = (ROOT / "examples" / "warnings.arch").read_text().replace(
+        "    concat {", "    a: conv(32, 1); conv(8, 1); from(@a)  # W306: nothing reads conv(8, 1)\n    concat {")
+    broken = fixed.replace("    concat {", "    flatten; linear(4); conv(8, 1)\n    concat {")  # E: conv on a flat tensor
+    assert sorted(d.code.id for d in archdsl.check(source=fixed).diagnostics) == [
+        "W301", "W302", "W303", "W304", "W306"]
+    found = [d.code.id for d in archdsl.check(source=broken).diagnostics]
+    assert sorted(found) == ["E207", "W301", "W303"]

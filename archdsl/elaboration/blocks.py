@@ -6,6 +6,7 @@ ten thousand units): the body is elaborated at the first such call, and the late
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from typing import Any
 
@@ -35,7 +36,8 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
         el.error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
         return None, None
     names = [p.name for p in definition.params]
-    values = el.arguments(call, scope, names, [p.default is None for p in definition.params])
+    defaults = [None if p.default is None else _shown(p, el.program.sources[p.span.file]) for p in definition.params]
+    values = el.arguments(call, scope, names, defaults)
     if values is None:
         return None, None
     inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
@@ -125,3 +127,10 @@ def _elaborated(el: Elaborating, definition: ast.Definition, inner: Scope, t: Ty
     if key is not None and el.sink.heard == heard and el.fresh == fresh:
         el.forms[key] = form
     return form
+
+
+@functools.lru_cache(maxsize=1024)
+def _shown(param: ast.Param, text: str) -> str:
+    """A parameter's default as its definition in ``text`` writes it (``mid=out // 2`` shows ``out // 2``), for
+    the hints; remembered, as every call of a block asks for it."""
+    return param.span.excerpt(text).split("=", 1)[1].strip()

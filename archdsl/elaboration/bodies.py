@@ -72,7 +72,7 @@ def _taken(el: Elaborating, stmt: ast.If, scope: Scope) -> tuple[ast.Stmt, ...]:
 def path(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     """A `branch` or `shortcut`: transparent, or one indexed sub-module when named; ``branch(@x) { }`` starts
     at the labelled tensor ``@x``, ahead of that module."""
-    values = el.arguments(call, scope, ["start"], [False])
+    values = el.arguments(call, scope, ["start"], ["…"])
     if call.body is None:
         el.error(codes.MISPLACED, f"`{call.callee}` needs a `{{ }}` body", call.span, scope=scope)
         return [], None

@@ -193,7 +193,7 @@ def _gate(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
 
 
 def _dense(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    values = el.arguments(call, scope, ["n"], [True])
+    values = el.arguments(call, scope, ["n"], [None])
     if values is None:
         return [], None
     n = values["n"]

@@ -220,7 +220,7 @@ def _kept_as_loop(el: Elaborating, count: int, body: tuple[ast.Stmt, ...], scope
 
 
 def repeat_count(el: Elaborating, stmt: ast.Call, scope: Scope) -> Any:
-    values = el.arguments(stmt, scope, ["n"], [True])
+    values = el.arguments(stmt, scope, ["n"], [None])
     if values is None:
         return 0
     n, count_span = values["n"], stmt.args[0].span

@@ -329,7 +329,7 @@ class Elaborator:
 
     def layer(self, call: ast.Call, scope: Scope, t: Type) -> tuple[ir.Layer | None, Type]:
         kind = LAYERS[call.callee]
-        values = self.arguments(call, scope, [p.name for p in kind.params], [p.required for p in kind.params])
+        values = self.arguments(call, scope, [p.name for p in kind.params], [p.default_shown for p in kind.params])
         if values is not None and t is None:  # after an earlier error: still report arguments of the wrong type
             self._checked_arguments(call.callee, values, None, call, scope)
         if values is None or t is None:
@@ -446,7 +446,7 @@ class Elaborator:
             return scope.namespace.name(None, kind) or kind
         return name
 
-    def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: list[str | None]
                    ) -> dict[str, Any] | None:
         """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
         positional, keywords, ok = [], [], True
@@ -462,7 +462,7 @@ class Elaborator:
                 positional.append(value)
             else:
                 keywords.append((arg.name, value))
-        bound, errors = bind(call.callee, names, required, positional, keywords)
+        bound, errors = bind(call.callee, names, defaults, positional, keywords)
         for error in errors:
             code = {"unknown": codes.UNKNOWN_PARAMETER, "arity": codes.ARITY, "duplicate": codes.DUPLICATE}[error.kind]
             at_arg = error.index is not None and error.index < len(call.args)

@@ -18,7 +18,8 @@ def init_scheme(el: Elaborating, body: tuple[ast.Stmt, ...]) -> tuple[ir.Init | 
         return ir.Init(), body
     call = body[0]
     assert isinstance(call, ast.Call)
-    values = el.arguments(call, Scope({}, None, Namespace()), ["conv", "linear", "std", "bias"], [False] * 4)
+    names = ["conv", "linear", "std", "bias"]
+    values = el.arguments(call, Scope({}, None, Namespace()), names, [show(getattr(ir.Init(), n)) for n in names])
     if values is None:
         return None, body
     for name, allowed in (("conv", ir.INIT_SCHEMES), ("linear", ir.INIT_SCHEMES), ("bias", ir.INIT_BIASES)):

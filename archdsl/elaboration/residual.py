@@ -41,7 +41,7 @@ def _holds_shortcut(stmts: tuple[ast.Stmt, ...]) -> bool:
 
 
 def residual(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
-    values = el.arguments(call, scope, ["shortcut", "when"], [False, False])
+    values = el.arguments(call, scope, ["shortcut", "when"], ["identity", "true"])
     mode = (values or {}).get("shortcut", "identity")
     when = (values or {}).get("when", True)
     if is_symbolic(mode):

@@ -17,6 +17,7 @@ from archdsl import ir
 from archdsl.diagnostics import Sink
 from archdsl.elaboration.naming import Namespace
 from archdsl.front import syntax as ast
+from archdsl.front.loader import Program
 from archdsl.ir.expr import Sym
 from archdsl.ir.tensor import Named, TensorType, pass_key, tensor_key
 from archdsl.span import Frame, Span
@@ -68,6 +69,7 @@ Steps = Callable[[Scope, Type], Result]  # elaborates some steps in a scope, fro
 class Elaborating(Protocol):
     """The elaborator as the combinators and control flow use it."""
 
+    program: Program  # the spec's files: their blocks and texts
     symbolic: bool  # writing a template
     ending: ast.Call | None  # the network's `output(...)` line
     outputs: ir.Outputs | None  # what it gives
@@ -79,7 +81,7 @@ class Elaborating(Protocol):
     max_params: int
     forms: dict[Any, Any]  # block bodies elaborated once for calls alike (``blocks.Form``)
 
-    def arguments(self, call: ast.Call, scope: Scope, names: list[str], required: list[bool]
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: list[str | None]
                   ) -> dict[str, Any] | None: ...
 
     def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,

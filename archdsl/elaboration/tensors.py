@@ -116,7 +116,7 @@ def each(value: Any) -> tuple[Any, ...]:
 
 def from_(el: Elaborating, call: ast.Call, scope: Scope, t: Type, steps: Callable[[Type], Result]) -> Result:
     """``from(@x) { ... }``: ``steps`` on the labelled tensor ``@x`` instead of the current one."""
-    values = el.arguments(call, scope, ["tensor"], [True])
+    values = el.arguments(call, scope, ["tensor"], [None])
     if values is None:
         return [], None
     read, t_read = reading(el, values["tensor"], call.args[0].span, call, scope, t)
@@ -150,7 +150,7 @@ def dead(el: Elaborating, steps: tuple[ir.Node, ...], outputs: ir.Outputs | None
 def split(el: Elaborating, call: ast.Call, scope: Scope, t: Type) -> Result:
     """``parts: split((32, 32))``: the current tensor's channels in parts of those sizes, read as ``@parts[0]``,
     ``@parts[1]`` (ShuffleNet's channel split, YOLO's C2f); the current tensor flows on unchanged."""
-    values = el.arguments(call, scope, ["sizes"], [True])
+    values = el.arguments(call, scope, ["sizes"], [None])
     if values is None or t is None:
         return [], None
     sizes = values["sizes"]

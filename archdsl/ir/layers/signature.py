@@ -40,6 +40,11 @@ class Param(Struct, frozen=True):
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    @property
+    def default_shown(self) -> str | None:
+        """The default as a signature shows it (``1``, ``…`` where it has none of its own); None if required."""
+        return None if self.required else self.shown or show(self.default)  # type: ignore[arg-type]
+
 
 def _typed(value: Any, wanted: tuple[type, ...]) -> bool | None:
     """Whether a symbolic value's type is one of ``wanted``; None where its type is unknown."""
@@ -242,23 +247,26 @@ class BindError(Struct, frozen=True):
     hint: str | None = None
 
 
-def bind(callee: str, names: Sequence[str], required: Sequence[bool],
+def bind(callee: str, names: Sequence[str], defaults: Sequence[str | None],
          positional: Sequence[object], keywords: Sequence[tuple[str, object]]
          ) -> tuple[dict[str, object], list[BindError]]:
-    """Match arguments to parameter names the way Python does, collecting every mistake."""
+    """Match arguments to parameter names the way Python does, collecting every mistake.
+
+    ``defaults`` has each parameter's default as the hints show it, None where it is required.
+    """
     bound: dict[str, object] = {}
     errors: list[BindError] = []
     if len(positional) > len(names):
         errors.append(BindError("arity", f"{callee} takes at most {len(names)} positional "
                                 f"argument{'s' if len(names) != 1 else ''}, got {len(positional)}",
-                                len(names), _signature_hint(callee, names, required)))
+                                len(names), _signature_hint(callee, names, defaults)))
     for name, value in zip(names, positional, strict=False):
         bound[name] = value
     repeated: dict[str, tuple[int, int]] = {}  # name given again -> (where first repeated, how often given)
     for offset, (name, value) in enumerate(keywords):
         index = len(positional) + offset
         if name not in names:
-            hint = did_you_mean(name, names) or _signature_hint(callee, names, required)
+            hint = did_you_mean(name, names) or _signature_hint(callee, names, defaults)
             errors.append(BindError("unknown", f"{callee} has no parameter `{name}`", index, hint))
         elif name in bound:
             first, count = repeated.get(name, (index, 1))
@@ -268,16 +276,16 @@ def bind(callee: str, names: Sequence[str], required: Sequence[bool],
     for name, (index, count) in repeated.items():
         times = "twice" if count == 2 else f"{count} times"
         errors.append(BindError("duplicate", f"{callee} got `{name}` {times}", index))
-    missing = [n for n, req in zip(names, required, strict=True) if req and n not in bound]
+    missing = [n for n, default in zip(names, defaults, strict=True) if default is None and n not in bound]
     if missing:
         listed = ", ".join(f"`{m}`" for m in missing)
         errors.append(BindError("arity", f"{callee} is missing {listed}", None,
-                                _signature_hint(callee, names, required)))
+                                _signature_hint(callee, names, defaults)))
     return bound, errors
 
 
-def _signature_hint(callee: str, names: Sequence[str], required: Sequence[bool]) -> str:
-    shown = ", ".join(n if req else f"{n}=…" for n, req in zip(names, required, strict=True))
+def _signature_hint(callee: str, names: Sequence[str], defaults: Sequence[str | None]) -> str:
+    shown = ", ".join(n if d is None else f"{n}={d}" for n, d in zip(names, defaults, strict=True))
     return f"the signature is {callee}({shown})"
 
 
