@@ -48,7 +48,8 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Value]:
         try:
             values[name] = evaluate_value(expr, {}, None)
         except EvalError as error:
-            raise UsageError(f"--set {name}: {error.diagnostic.message}") from None
+            quoted = f"; a string is written in quotes: --set {name}='\"{text}\"'" if text.isidentifier() else ""
+            raise UsageError(f"--set {name}: {error.diagnostic.message}{quoted}") from None
     return values
 
 
@@ -57,7 +58,10 @@ def _spec_files(paths: Sequence[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(path.rglob("*.arch")))
+            found = sorted(path.rglob("*.arch"))
+            if not found:
+                raise UsageError(f"no .arch files in the folder {raw}")
+            files.extend(found)
         elif path.exists():
             files.append(path)
         else:
@@ -216,6 +220,8 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
     fmt = args.format or REPORT_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
     write_output(args.output, FORMATS[fmt](report, args.depth), [spec, *result.sources])
+    if args.output != "-":
+        print(f"{network.name}: {fmt} report written to {args.output}")
     return 0
 
 

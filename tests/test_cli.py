@@ -66,6 +66,7 @@ def test_set_changes_a_parameter() -> None:
     ("classes=1/0", "division by zero"),
     ("clases=10", "did you mean `classes`?"),
     ("depth=3", "has no parameter `depth`"),
+    ("classes=ten", "unknown name `ten`; a string is written in quotes: --set classes='\"ten\"'"),
 ])
 def test_a_bad_set_is_a_usage_error(setting: str, message: str) -> None:
     run = archdsl("check", "specs/resnet18.arch", "--set", setting)
@@ -177,6 +178,28 @@ def test_every_command_makes_missing_folders_and_refuses_a_file_in_the_way(tmp_p
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
         assert run.stderr.startswith("archdsl: error: ") and "blocker" in run.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_folder_without_specs_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("network n { input [3] }\n")
+    run = archdsl("check", str(tmp_path))
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == f"archdsl: error: no .arch files in the folder {tmp_path}\n"
+
+
+def test_report_to_a_file_says_what_it_wrote(tmp_path: Path) -> None:
+    run = archdsl("report", "specs/lenet5.arch", "-o", str(tmp_path / "r.json"))
+    assert run.returncode == 0 and run.stdout == f"lenet5: json report written to {tmp_path / 'r.json'}\n"
+    assert json.loads((tmp_path / "r.json").read_text())["network"] == "lenet5"
+
+
+@pytest.mark.parametrize("command", ["compile", "report", "render"])
+def test_an_output_named_as_a_folder_is_refused_and_nothing_is_made(tmp_path: Path, command: str) -> None:
+    """`-o out/` once wrote a file named `out` (render refuses it for its suffix)."""
+    run = archdsl(command, "specs/lenet5.arch", "-o", f"{tmp_path / 'new'}/")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("archdsl: error: ") and ("names a folder" in run.stderr or command == "render")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_networks_of_the_same_name_in_several_files_are_told_apart(tmp_path: Path) -> None:

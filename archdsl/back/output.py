@@ -30,6 +30,8 @@ def write_output(target: str, text: str | bytes, inputs: Iterable[str | Path] = 
         raise OutputError(f"refusing to overwrite the input spec {target}")
     if path.is_dir():
         raise OutputError(f"{target} is a folder")
+    if target.endswith((os.sep, os.altsep or os.sep)):  # `-o out/`: a folder meant, not a file named `out`
+        raise OutputError(f"{target} names a folder: give the name of a file in it")
     data = text.encode("utf-8") if isinstance(text, str) else text
     if path.exists() and not path.is_file():  # a device or FIFO (/dev/null, a pipe): written through, never replaced
         try:
