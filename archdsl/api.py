@@ -129,7 +129,7 @@ def load_network(path: str | Path | None = None, network: str | None = None, *, 
     ArchError with every diagnostic when the spec has errors.
     """
     if (path is None) == (source is None):
-        raise TypeError("load_network takes a spec path or source=TEXT, and not both")
+        raise TypeError(f"give one spec, a path or source=TEXT; got {'neither' if path is None else 'both'}")
     given = {**more_params, **(params or {})}
     shape = tuple(input_shape) if input_shape is not None else None
     if path is not None and ("{" in str(path) or "\n" in str(path)) and not _exists(path):
@@ -234,7 +234,7 @@ def _load(module: nn.Module, weights: Mapping[str, Any] | str | Path, network: s
                 for what, keys in differences.items() if keys]
     if problems:
         raise ValueError(f"{given} do not fit network `{network}`: " + "; ".join(problems) + ". Its keys are "
-                         "archdsl.build(...).state_dict()'s; archdsl.weights maps torchvision's ConvNeXt and "
+                         "archdsl.build(...).state_dict()'s; archdsl.back.weights maps torchvision's ConvNeXt and "
                          "LRASPP weights to them")
     module.load_state_dict(weights)
 

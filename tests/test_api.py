@@ -44,9 +44,9 @@ def test_spec_text_given_as_a_path_is_told_where_it_belongs() -> None:
 
 
 def test_a_path_and_source_together_are_a_type_error() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^give one spec, a path or source=TEXT; got both$"):
         archdsl.build("x.arch", source=SPEC)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^give one spec, a path or source=TEXT; got neither$"):  # not "load_network"
         archdsl.build()
 
 

@@ -378,8 +378,13 @@ def test_the_whole_network_warnings_wait_for_its_errors_to_be_fixed() -> None:
     """As the README says: W302, W304 and W306 look at the whole network, found once it has no error."""
     fixed = (ROOT / "examples" / "warnings.arch").read_text().replace(
         "    concat {", "    a: conv(32, 1); conv(8, 1); from(@a)  # W306: nothing reads conv(8, 1)\n    concat {")
-    broken = fixed.replace("    concat {", "    flatten; linear(4); conv(8, 1)\n    concat {")  # E: conv on a flat tensor
+    broken = fixed.replace("    concat {", "    flatten; linear(4); conv(8, 1)\n    concat {")  # conv on a flat tensor
     assert sorted(d.code.id for d in archdsl.check(source=fixed).diagnostics) == [
         "W301", "W302", "W303", "W304", "W306"]
     found = [d.code.id for d in archdsl.check(source=broken).diagnostics]
     assert sorted(found) == ["E207", "W301", "W303"]
+
+
+def test_a_line_that_ends_too_soon_says_so() -> None:
+    [diagnostic] = archdsl.check(source="block b(c)\n{ relu }\n").diagnostics
+    assert (str(diagnostic.span), diagnostic.message) == ("<string>:1:11", "unexpected end of line; expected `{`")

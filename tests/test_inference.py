@@ -105,7 +105,7 @@ def test_weights_that_do_not_fit_are_one_short_error_naming_the_keys(tmp_path: P
     assert str(error.value) == (
         f"the weights in {path} do not fit network `small`: 1 missing: conv1.weight; 1 not in the network: "
         "extra.weight; 2 of another shape: linear1.weight [7, 16], not [10, 16], linear1.bias [7], not [10]. Its "
-        "keys are archdsl.build(...).state_dict()'s; archdsl.weights maps torchvision's ConvNeXt and LRASPP "
+        "keys are archdsl.build(...).state_dict()'s; archdsl.back.weights maps torchvision's ConvNeXt and LRASPP "
         "weights to them")
     with pytest.raises(TypeError, match="the weights are a Sequential, not a state_dict"):
         archdsl.build(source=RESNET_BLOCK, weights=nn.Sequential())  # type: ignore[arg-type]

@@ -48,6 +48,12 @@ def test_edges_carry_shapes_where_they_change() -> None:
     dot = to_dot(archdsl.load_network(ROOT / "specs" / "resnet50.arch"))
     assert re.search(r'-> n\d+ \[label=" 64x112x112"\]', dot)
     assert re.search(r'-> n\d+ \[label=" 2048x7x7"\]', dot)
+    # as the README says: after the input, a layer that changes the shape, and every join; not after a relu
+    small = to_dot(archdsl.load_network(source="network n { input [3, 8, 8]; conv(8, 3, p=1); relu; "
+                                               "residual { conv(8, 3, p=1) }; relu }"))
+    assert [line.strip() for line in small.splitlines() if "->" in line] == [
+        'input -> n1 [label=" 3x8x8"]', 'n1 -> n2 [label=" 8x8x8"]', "n2 -> n3", "n3 -> n4", "n2 -> n4",
+        'n4 -> n5 [label=" 8x8x8"]', "n5 -> output"]
 
 
 def test_depth_collapses_blocks_into_nodes_that_show_their_arguments() -> None:

@@ -225,12 +225,28 @@ def test_an_argument_of_another_type_is_refused_in_words(tmp_path: Path, argumen
     with pytest.raises(ValueError) as error:
         cls(**argument)
     assert str(error.value) == refusal
-    with pytest.raises(ValueError, match=r"^depths=\[1, 1\]: this class is written for `depths` as a tuple of 2 "):
-        cls(depths=[1, 1])  # a list is not taken for a tuple: `depths == (1, 1)` would be false
+    assert _leaves(cls(depths=[2, 1])) == _leaves(archdsl.build(source=source, depths=[2, 1]))  # a list is a tuple
+    with pytest.raises(ValueError, match=r"^depths=\(1, 1, 1\): this class is written for `depths` as a tuple of 2 "):
+        cls(depths=[1, 1, 1])  # taken for a tuple, then refused for its length
     with pytest.raises(ValueError, match=r"^depths=\(1, 1, 1\): this class is written for `depths` as a tuple of 2 "):
         cls(depths=(1, 1, 1))  # what the README says: a tuple keeps the length it was compiled with
     with pytest.raises(ValueError, match=r"^depths=\(1, 1.0\): this class is written for `depths` as a tuple of 2 int"):
         cls(depths=(1, 1.0))  # and its items the types they were compiled with
+
+
+def test_nested_lists_are_taken_for_the_tuples_compiled(tmp_path: Path) -> None:
+    """The newcomer's case: a spec's list default is a tuple, and the class takes the list the spec wrote."""
+    source = """network n(stages=[[8, 1], [16, 2]]) {
+    input [3, 16, 16]
+    for (width, stride) in stages { conv(width, 3, s=stride, p=1); relu }
+}"""
+    result = archdsl.check(source=source)
+    _, model = emit(result, result.networks[0], tmp_path)
+    other = [[4, 2], [6, 1]]
+    built, emitted = archdsl.build(source=source, stages=other), type(model)(stages=other)
+    assert _leaves(emitted) == _leaves(built) and _leaves(type(model)(stages=[[8, 1], [16, 2]])) == _leaves(model)
+    with pytest.raises(ValueError, match=r"^stages=\(\(4, 2\), \(6, 1.5\)\): this class is written for `stages` as "):
+        type(model)(stages=[[4, 2], [6, 1.5]])
 
 
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:

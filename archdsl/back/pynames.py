@@ -19,7 +19,7 @@ from archdsl.ir.tensor import spoken
 # What an emitted file defines or imports at module level, besides its classes, and the builtins its
 # classes call: a parameter or local variable of that name would hide it.
 FILE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "annotations", "init_weights", *HELPERS, "require",
-                        *RUNTIME_CLASSES})
+                        "tupled", *RUNTIME_CLASSES})
 CALLED_BUILTINS = frozenset({"super", "range", "enumerate", "getattr", "len", "min", "max", "abs", "int", "float",
                              "bool", "str", "tuple", "isinstance", "sum"})
 

@@ -105,11 +105,15 @@ class RuleWriter:
 
     def typed(self, parameters: Sequence[Sym], out: CodeWriter) -> None:
         """A network class is written for arguments of the types it was compiled with (a tuple of the length and
-        item types compiled): ``width=16.0`` or ``flag=1`` is refused first, in the checker's words, not failed
-        inside torch or taken for ``true``. A block's arguments come from the class that builds it."""
+        item types compiled, a list taken for a tuple): ``width=16.0`` or ``flag=1`` is refused first, in the
+        checker's words, not failed inside torch or taken for ``true``. A block's arguments come from the class
+        that builds it."""
         if self.kind != "network":
             return
         for param in parameters:
+            if isinstance(param.type, tuple):  # a list is a tuple, as in a spec and in ``archdsl.build``
+                self.helpers.add("tupled")
+                out.line(f"{self.name_of(param)} = tupled({self.name_of(param)})")
             test = typed.holds(param, param.type)
             if test is not None:
                 self._require(out, ir.Require(test, None, typed.refusal(param), _NONE, _NONE, None))

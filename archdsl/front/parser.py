@@ -248,7 +248,7 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, parser: lark.Lark, tex
         found = "end of file"
     else:
         span = token_span(file, token)
-        found = "a new line" if token.type == "_NL" else f"`{token}`"
+        found = "end of line" if token.type == "_NL" else f"`{token}`"
     help = None
     before = text.split("\n")[span.line - 1][:span.col - 1] if token.type != "$END" else ""
     bracket = _unclosed_bracket(text, file, (span.line, span.col))

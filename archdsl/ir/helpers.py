@@ -12,6 +12,11 @@ def require(holds: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def tupled(value: object) -> object:
+    """An argument with its lists made tuples, as the spec's language makes them (``archdsl.build`` too)."""
+    return tuple(tupled(item) for item in value) if isinstance(value, (list, tuple)) else value
+
+
 def axis(value: int | tuple[int, ...], index: int) -> int:
     """A per-axis argument's value along one axis: the value itself where one is given for all."""
     return value[index] if isinstance(value, tuple) else value
