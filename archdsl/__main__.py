@@ -11,8 +11,11 @@ import sys
 
 def main() -> int:
     try:
+        gc.disable()  # imports make many objects and no garbage: collecting while they run only walks them
         from archdsl.cli import main as run
 
+        gc.freeze()  # nor need later collections walk them
+        gc.enable()
         code = run()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C cannot undo it at exit
         gc.freeze()  # nor need what it made be walked once more, by the collection at exit, to free nothing
