@@ -7,8 +7,9 @@ so the two cannot drift apart.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+
+from msgspec import Struct
 
 from archdsl.front.loader import PRELUDE
 from archdsl.front.parser import parse
@@ -16,8 +17,7 @@ from archdsl.ir.combinators import COMBINATORS
 from archdsl.ir.layers import LAYERS
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One callable name: its kind, signature as a spec writes it, one-line doc, and per-parameter docs."""
 
     name: str
@@ -42,7 +42,7 @@ def _layer(name: str) -> Entry:
 @functools.cache
 def prelude_blocks() -> tuple[Entry, ...]:
     """The prelude's blocks in file order; each one's doc is the comment above it."""
-    text = resources.files("archdsl.front").joinpath("prelude.arch").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "front" / "prelude.arch").read_text(encoding="utf-8")
     module, _ = parse(text, PRELUDE)
     assert module is not None, "the prelude parses"
     lines = text.splitlines()

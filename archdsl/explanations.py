@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+
+from msgspec import Struct
 
 from archdsl import errorcodes as codes
 
 WIDTH = 88
 
 
-@dataclass(frozen=True, slots=True)
-class Explanation:
+class Explanation(Struct, frozen=True):
     text: str  # paragraphs separated by blank lines
     wrong: str  # a spec that gives the code
     fixed: str  # the same spec without it
@@ -31,7 +31,7 @@ _ENTRY = re.compile(r"^## (?P<code>[EW]\d{3})\n\n(?P<text>.*?)\n\nwrong:\n\n```a
 
 def _read() -> dict[str, Explanation]:
     """The entries of ``explanations.md``, by code."""
-    text = resources.files("archdsl").joinpath("explanations.md").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("explanations.md").read_text(encoding="utf-8")
     return {m["code"]: Explanation(m["text"], m["wrong"], m["fixed"]) for m in _ENTRY.finditer(text)}
 
 

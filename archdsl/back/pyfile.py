@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from archdsl import ir
 from archdsl.back.codewriter import CodeWriter
@@ -13,8 +14,7 @@ from archdsl.elaboration.templates import Template
 from archdsl.ir.expr import Sym, literal
 
 
-@dataclass
-class Emitted:
+class Emitted(Struct):
     """What the classes of one file share: the names of the classes and what they use from the runtime."""
 
     calls: dict[int, Template]  # id() of a block call's ir.Group -> the class it builds
@@ -31,8 +31,7 @@ class Emitted:
     inference: bool = False  # the file has ``for_inference`` and the classes say what it folds
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(Struct, frozen=True):
     """One parameter of an emitted class: the local it is bound to and the spec's symbol it stands for."""
 
     local: str

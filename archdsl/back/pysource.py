@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from archdsl.back.codewriter import CodeWriter
 from archdsl.ir.layers import Constructor
@@ -35,8 +36,7 @@ def _is_default(cls: str, name: str, text: str) -> bool:
     return any(re.fullmatch(pattern, cls) and defaults.get(name) == text for pattern, defaults in _DEFAULTS)
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(Struct, frozen=True):
     """``head(part, part, ...)``, kept whole so that a long one can be wrapped; ``brackets`` for a list."""
 
     head: str
@@ -44,8 +44,7 @@ class Call:
     brackets: str = "()"
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Struct, frozen=True):
     """A string literal, and the adjacent pieces it is written as, one a line, where it is too long for one."""
 
     whole: str
@@ -98,8 +97,7 @@ def call_line(out: CodeWriter, head: str, parts: Sequence[Part], tail: str) -> N
     out.line(tail.lstrip(", ") or ")")
 
 
-@dataclass(frozen=True)
-class Shown:
+class Shown(Struct, frozen=True):
     """An expression shown in a message, with its conversion (``!r``)."""
 
     source: str

@@ -11,10 +11,9 @@ what is found here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from msgspec import structs
+from msgspec import Struct, field, structs
 
 from archdsl import ir
 from archdsl.elaboration.elaborate import Elaborator
@@ -28,8 +27,7 @@ from archdsl.ir.values import UNKNOWN, Value
 REQUIRED: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Parameter:
+class Parameter(Struct, frozen=True):
     """A parameter of a class: its symbol, and its default (a value, an expression of those before, or REQUIRED)."""
 
     name: str
@@ -38,8 +36,7 @@ class Parameter:
     example: Value  # the value the network was compiled with, which gives the annotation
 
 
-@dataclass
-class Template:
+class Template(Struct):
     """One class of the emitted file."""
 
     definition: str  # the block's or network's name in the spec
@@ -54,8 +51,7 @@ class Template:
     # a block's input, or a tensor parameter; the class is given them (``in_size``, ``skip_size``)
 
 
-@dataclass
-class Templates:
+class Templates(Struct):
     """Every class of one emitted file, blocks first; and which class each block call builds."""
 
     classes: list[Template]

@@ -9,9 +9,8 @@ are handed out in dataflow order, so the same spec gives the same DOT text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import graphviz
+from msgspec import Struct, field
 
 from archdsl import ir
 from archdsl.ir import flow
@@ -44,8 +43,7 @@ def shape_label(t: TensorType) -> str:
     return "x".join(str(n) for n in t.shape)
 
 
-@dataclass
-class _Drawer:
+class _Drawer(Struct):
     """Nodes go into the (sub)graph of their cluster; every edge goes into the root graph,
     since Graphviz pulls a node into any cluster that mentions it in an edge."""
 
