@@ -21,6 +21,7 @@ from archdsl import ir
 from archdsl.api import python_source
 from archdsl.back.pynames import Names, class_name
 from archdsl.back.to_torch import build_module
+from archdsl.elaboration.limits import MAX_SYMBOLIC_ARMS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted([*ROOT.glob("specs/*.arch"), *ROOT.glob("examples/*.arch"), *ROOT.glob("tests/specs/*.arch")])
@@ -247,6 +248,33 @@ def test_nested_lists_are_taken_for_the_tuples_compiled(tmp_path: Path) -> None:
     assert _leaves(emitted) == _leaves(built) and _leaves(type(model)(stages=[[8, 1], [16, 2]])) == _leaves(model)
     with pytest.raises(ValueError, match=r"^stages=\(\(4, 2\), \(6, 1.5\)\): this class is written for `stages` as "):
         type(model)(stages=[[4, 2], [6, 1.5]])
+
+
+def test_an_if_with_more_arms_on_parameters_than_a_class_can_nest_is_written_for_the_values_compiled(
+        tmp_path: Path) -> None:
+    """The fuzzer's long `else if` chain on a parameter stopped `compile` with a Python recursion error (E004
+    without a place); past ``MAX_SYMBOLIC_ARMS`` the class is written for the compiled value, as it says."""
+    arms = " else ".join(f"if k == {i} {{ conv({i % 7 + 1}, 1) }}" for i in range(300))
+    source = f"network n(k=4) {{\n    input [3, 8, 8]\n    {arms}\n}}\n"
+    result = archdsl.check(source=source)
+    text, model = emit(result, result.networks[0], tmp_path)
+    assert "Written for k=4: other values need the spec compiled again." in text
+    assert _leaves(model) == _leaves(archdsl.build(source=source)) == ["Conv2d(3, 5, kernel_size=1, stride=1)"]
+    with pytest.raises(ValueError, match=r"^k=5: this class is written for `k` == 4, not 5$"):
+        type(model)(k=5)
+
+
+def test_an_else_if_chain_on_a_parameter_is_an_elif_chain(tmp_path: Path) -> None:
+    """Each arm once nested in the `else:` of the one before: 97 arms passed Python's 100 levels of indentation
+    and the file did not load."""
+    arms = " else ".join(f"if k == {i} {{ conv({i % 7 + 1}, 1) }}" for i in range(MAX_SYMBOLIC_ARMS))
+    source = f"network n(k=4) {{\n    input [3, 8, 8]\n    {arms} else {{ relu }}\n}}\n"
+    result = archdsl.check(source=source)
+    text, model = emit(result, result.networks[0], tmp_path)
+    assert "need the spec compiled again" not in text  # the class is general
+    assert text.count("\n        elif k == ") == text.count("\n        elif self.k == ") == MAX_SYMBOLIC_ARMS - 1
+    for k in (0, 60, MAX_SYMBOLIC_ARMS - 1, 1000):
+        assert _leaves(type(model)(k=k)) == _leaves(archdsl.build(source=source, k=k))
 
 
 def test_hostile_file_names_cannot_break_the_docstring(tmp_path: Path) -> None:

@@ -30,9 +30,19 @@ def conditional(out: CodeWriter, condition: str, then: list[str], otherwise: lis
     ``otherwise`` has lines (one of them must)."""
     out.line(f"if {condition}:" if then else f"if not ({condition}):")
     indented(out, then or otherwise)
-    if then and otherwise:
+    if then and otherwise and _one_if(otherwise):  # `else: if` as `elif`: an `else if` chain does not nest
+        out.line("el" + otherwise[0])
+        for line in otherwise[1:]:
+            out.line(line)
+    elif then and otherwise:
         out.line("else:")
         indented(out, otherwise)
+
+
+def _one_if(lines: list[str]) -> bool:
+    """Whether ``lines`` are one ``if`` statement, with its ``elif``s and ``else``, and nothing after it."""
+    return lines[0].startswith("if ") and all(not line or line.startswith((" ", "elif ", "else:"))
+                                              for line in lines[1:])
 
 
 def indented(out: CodeWriter, lines: list[str]) -> None:

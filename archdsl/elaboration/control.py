@@ -16,7 +16,7 @@ from msgspec.structs import replace
 from archdsl import errorcodes as codes
 from archdsl import ir
 from archdsl.diagnostics import Diagnostic, Sink
-from archdsl.elaboration.limits import MAX_REPEAT
+from archdsl.elaboration.limits import MAX_REPEAT, MAX_SYMBOLIC_ARMS
 from archdsl.elaboration.naming import labels_in
 from archdsl.elaboration.scope import Abort, Elaborating, Nodes, Scope, Type
 from archdsl.errorcodes import Severity
@@ -34,6 +34,11 @@ def if_(el: Elaborating, stmt: ast.If, arms: tuple[ast.Arm, ...], scope: Scope, 
         if test is UNKNOWN:
             return [], t
         if is_symbolic(test):
+            if len(arms) - position > MAX_SYMBOLIC_ARMS:
+                el.error(codes.LIMIT, f"this `if` has {len(arms) - position} arms whose conditions depend on "
+                         f"parameters; a compiled class can nest {MAX_SYMBOLIC_ARMS}", arm.cond.span,
+                         "pick the value with an index, `values[k]`, or split the cases among blocks", scope)
+                return [], None
             then = functools.partial(el.sequence, arm.body)
             otherwise = functools.partial(if_, el, stmt, arms[position + 1:])
             return choice(el, test, then, otherwise, scope, t, arm.cond.span)

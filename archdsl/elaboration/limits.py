@@ -13,6 +13,7 @@ MAX_BLOCK_DEPTH = 64
 MAX_REPEAT = 10_000
 MAX_ELEMENTS = 2**31  # per tensor and sample: 8 GB in float32; beyond it torch's indexing breaks too
 MAX_PARAMS = 10**9  # by default; `--max-params` raises it
+MAX_SYMBOLIC_ARMS = 100  # an emitted class nests an `if`'s arms on parameters: Python's stack bounds the nesting
 
 
 def oversized(t: TensorType, what: str, span: Span, hint: str, trace: tuple[Frame, ...]) -> Diagnostic | None:
