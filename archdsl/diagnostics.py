@@ -101,10 +101,11 @@ class WarningPolicy(Struct):
 
 
 class Sink(Struct):
-    """Collects diagnostics in order, dropping exact repeats (one bad block called many times).
+    """Collects diagnostics in order, counting repeats (one bad block called many times).
 
-    A warning is shown once per place: further ones there (each pass of a loop, each call
-    of a block) only count. The policy drops allowed warnings and makes denied ones errors.
+    An error is shown once per place and message, a warning once per place: further ones
+    there (each pass of a loop, each call of a block) only count. The policy drops allowed
+    warnings and makes denied ones errors.
     """
 
     items: list[Diagnostic] = field(default_factory=list)
@@ -112,7 +113,7 @@ class Sink(Struct):
     raised: int = 0  # errors added, repeats included: what tells whether a network had one
     denied: int = 0  # denied warnings added, repeats included
     heard: int = 0  # diagnostics added, repeats and allowed warnings included: whether a step said anything
-    _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
+    _erred: dict[tuple[str, Span | None, str], int] = field(default_factory=dict)  # error -> index in items
     _warned: dict[tuple[str, Span | None], int] = field(default_factory=dict)  # place -> index in items
 
     def add(self, diagnostic: Diagnostic) -> None:
@@ -122,9 +123,12 @@ class Sink(Struct):
             return
         self.raised += 1
         key = (diagnostic.code.id, diagnostic.span, diagnostic.message)
-        if key not in self._seen:
-            self._seen.add(key)
-            self.items.append(diagnostic)
+        if key in self._erred:
+            index = self._erred[key]
+            self.items[index] = replace(self.items[index], count=self.items[index].count + 1)
+            return
+        self._erred[key] = len(self.items)
+        self.items.append(diagnostic)
 
     def _warn(self, warning: Diagnostic) -> None:
         if self.policy.allowed(warning):

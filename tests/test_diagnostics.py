@@ -388,3 +388,14 @@ def test_the_whole_network_warnings_wait_for_its_errors_to_be_fixed() -> None:
 def test_a_line_that_ends_too_soon_says_so() -> None:
     [diagnostic] = archdsl.check(source="block b(c)\n{ relu }\n").diagnostics
     assert (str(diagnostic.span), diagnostic.message) == ("<string>:1:11", "unexpected end of line; expected `{`")
+
+
+def test_an_error_repeated_at_one_place_is_shown_once_and_counted() -> None:
+    """As warnings are: each pass of the loop calls the block and meets the same mistake."""
+    source = ("block b(c) {\n    conv(c, 3, p=1, q=1)\n}\n"
+              "network n {\n    input [3, 4, 4]\n    for w in [1, 2, 3] { b(8) }\n}\n")
+    result = archdsl.check(source=source)
+    [error] = result.diagnostics
+    assert (error.code.id, error.count, str(error.span)) == ("E103", 3, "<string>:2:21")
+    assert "  note: 3 times at this place (each pass of a loop or call of a block); the first is shown" in (
+        render_text(result.diagnostics, result.sources))
