@@ -17,13 +17,6 @@ class Span(Struct, frozen=True):
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
-    def excerpt(self, text: str) -> str:
-        """What the span covers of ``text`` (its file's), on one line."""
-        lines = text.split("\n")[self.line - 1:self.end_line]
-        lines[-1] = lines[-1][:self.end_col - 1]
-        lines[0] = lines[0][self.col - 1:]
-        return " ".join(line.strip() for line in lines)
-
     def text(self, source: str) -> str:
         """The spanned text of ``source``, lines joined by single spaces."""
         lines = source.splitlines()[self.line - 1:self.end_line]

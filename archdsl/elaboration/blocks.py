@@ -6,7 +6,6 @@ ten thousand units): the body is elaborated at the first such call, and the late
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Hashable
 from typing import Any
 
@@ -21,6 +20,7 @@ from archdsl.elaboration.scope import Elaborating, Scope, Type
 from archdsl.front import syntax as ast
 from archdsl.ir.tensor import TensorType
 from archdsl.ir.values import UNKNOWN
+from archdsl.remembered import by_identity
 from archdsl.span import Frame
 
 
@@ -36,8 +36,7 @@ def instance(el: Elaborating, definition: ast.Definition, call: ast.Call, scope:
         el.error(codes.LIMIT, f"blocks nest more than {MAX_BLOCK_DEPTH} deep", call.span, scope=scope)
         return None, None
     names = [p.name for p in definition.params]
-    defaults = [None if p.default is None else _shown(p, el.program.sources[p.span.file]) for p in definition.params]
-    values = el.arguments(call, scope, names, defaults)
+    values = el.arguments(call, scope, names, _defaults(definition, el.program.sources[definition.span.file]))
     if values is None:
         return None, None
     inner = Scope({}, UNKNOWN if t is None else t, Namespace(labels_in(definition.body)),
@@ -129,8 +128,8 @@ def _elaborated(el: Elaborating, definition: ast.Definition, inner: Scope, t: Ty
     return form
 
 
-@functools.lru_cache(maxsize=1024)
-def _shown(param: ast.Param, text: str) -> str:
-    """A parameter's default as its definition in ``text`` writes it (``mid=out // 2`` shows ``out // 2``), for
-    the hints; remembered, as every call of a block asks for it."""
-    return param.span.excerpt(text).split("=", 1)[1].strip()
+@by_identity(kept=256)
+def _defaults(definition: ast.Definition, text: str) -> tuple[str | None, ...]:
+    """Each parameter's default as the definition in ``text`` writes it (``out // 2``), None where it has none:
+    the signature hints' words, read once, as every call of a block binds its arguments."""
+    return tuple(None if p.default is None else p.default.span.text(text) for p in definition.params)

@@ -15,7 +15,7 @@ cannot express it assumes, at the value the network was compiled for, and requir
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from msgspec.structs import replace
@@ -446,7 +446,7 @@ class Elaborator:
             return scope.namespace.name(None, kind) or kind
         return name
 
-    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: list[str | None]
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: Sequence[str | None]
                    ) -> dict[str, Any] | None:
         """Evaluates and binds a call's arguments; None (after reporting) when any is wrong."""
         positional, keywords, ok = [], [], True

@@ -6,7 +6,7 @@ services they call, so that they need not import the elaborator (which calls the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from msgspec import Struct, field
@@ -81,7 +81,7 @@ class Elaborating(Protocol):
     max_params: int
     forms: dict[Any, Any]  # block bodies elaborated once for calls alike (``blocks.Form``)
 
-    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: list[str | None]
+    def arguments(self, call: ast.Call, scope: Scope, names: list[str], defaults: Sequence[str | None]
                   ) -> dict[str, Any] | None: ...
 
     def error(self, code: codes.Code, message: str, span: Span | None, help: str | None = None,
